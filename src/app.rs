@@ -1,0 +1,298 @@
+//! The subcommands: CLI arguments → validated options → pipeline stages → exit code.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use crate::cli::{self, BackfillArgs, Command, DemoArgs, DetectArgs, DetectCommon, GenerateArgs, LandArgs};
+use crate::config::{fmt_instant, parse_duration, parse_instant, Clock};
+use crate::detect::{self, allowlist::Allowlist, spec::Spec, DetectOptions};
+use crate::lake::land::{self, LandOptions};
+use crate::storage::{Location, StoreOptions};
+use crate::{ingest, report};
+
+/// Exit codes (documented in README.md and `kubeseen --help`).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
+    pub const REJECTED_INPUT: i32 = 3;
+    pub const FINDINGS: i32 = 4;
+}
+
+pub fn run(cli: cli::Cli) -> Result<i32> {
+    let store = StoreOptions {
+        s3_endpoint: cli.s3_endpoint.clone(),
+    };
+    match cli.command {
+        Command::Land(a) => land_cmd(a, &store),
+        Command::Detect(a) => detect_cmd(a, &store),
+        Command::Backfill(a) => backfill_cmd(a, &store),
+        Command::Generate(a) => generate_cmd(a, &store),
+        Command::Demo(a) => demo_cmd(a),
+    }
+}
+
+fn clock(now: &Option<String>) -> Result<Clock> {
+    Ok(match now {
+        Some(s) => Clock::fixed(parse_instant(s).map_err(anyhow::Error::msg).context("--now")?),
+        None => Clock::system(),
+    })
+}
+
+fn land_cmd(a: LandArgs, store: &StoreOptions) -> Result<i32> {
+    let clock = clock(&a.now)?;
+    let inputs = ingest::discover(&a.inputs, store)?;
+    if a.decode_only {
+        let r = land::decode_only(&inputs, a.max_input_bytes);
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(exit::OK);
+    }
+    let lake = Location::open(&a.lake, store, true).context("--lake")?;
+    let opts = LandOptions {
+        max_input_bytes: a.max_input_bytes,
+        now: clock.now(),
+        max_future: parse_duration(&a.max_future)
+            .map_err(anyhow::Error::msg)
+            .context("--max-future")?,
+        progress: !a.json,
+        ..LandOptions::default()
+    };
+    let report = land::land(&lake, &inputs, &opts)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_land(&report);
+    }
+    Ok(if report.had_rejections() {
+        exit::REJECTED_INPUT
+    } else {
+        exit::OK
+    })
+}
+
+fn print_land(r: &land::LandReport) {
+    println!(
+        "landed {} of {} points from {} files into {} ({} duplicates skipped, {} rejected) — {} objects in {} partitions, {:.1}s, {:.0} points/s",
+        r.points_landed,
+        r.points_read,
+        r.files_read,
+        r.lake,
+        r.points_duplicate,
+        r.points_rejected,
+        r.objects_written,
+        r.partitions_written,
+        r.elapsed_seconds,
+        r.points_per_second
+    );
+    for p in &r.inputs_with_problems {
+        let first = p
+            .problems
+            .first()
+            .map(|x| format!("{} at {}: {}", x.reason, x.position, x.detail))
+            .unwrap_or_default();
+        eprintln!("rejected (in part or whole): {}: {first}", p.input);
+    }
+}
+
+struct Prepared {
+    lake: Location,
+    specs: Vec<Spec>,
+    opts: DetectOptions,
+}
+
+fn prepare(c: &DetectCommon, store: &StoreOptions) -> Result<Prepared> {
+    let clock = clock(&c.now)?;
+    let lake = Location::open(&c.lake, store, false).with_context(|| format!("--lake {}", c.lake))?;
+    let all = detect::spec::load(c.queries.as_deref())?;
+    let specs: Vec<Spec> = if c.detections.is_empty() {
+        all
+    } else {
+        let mut v = Vec::new();
+        for d in &c.detections {
+            match all.iter().find(|s| &s.slug == d) {
+                Some(s) => v.push(s.clone()),
+                None => bail!(
+                    "--detection {d:?}: no such detection (known: {})",
+                    all.iter().map(|s| s.slug.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            }
+        }
+        v
+    };
+    let dur = |s: &Option<String>, flag: &str| -> Result<Option<Duration>> {
+        s.as_deref()
+            .map(|s| {
+                parse_duration(s)
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| flag.to_string())
+            })
+            .transpose()
+    };
+    let allowlist = c.allowlist.as_deref().map(Allowlist::load).transpose()?;
+    Ok(Prepared {
+        lake,
+        specs,
+        opts: DetectOptions {
+            at: None,
+            window: dur(&c.window, "--window")?,
+            baseline: dur(&c.baseline, "--baseline")?,
+            splunk_compat: c.splunk_compat,
+            allowlist,
+            clock,
+        },
+    })
+}
+
+/// Runs every prepared detection for the window ending at `at`; returns the summaries.
+fn detect_window(p: &Prepared, at: Option<DateTime<Utc>>) -> Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    for spec in &p.specs {
+        let opts = DetectOptions { at, ..p.opts.clone() };
+        let t = Instant::now();
+        let run = detect::run(&p.lake, spec, &opts)?;
+        let detect_ms = t.elapsed().as_millis() as u64;
+        for w in &run.warnings {
+            tracing::warn!(detection = %spec.slug, "{w}");
+        }
+        let t = Instant::now();
+        let (_, mut summary) = report::write(&p.lake, &run, &[("total_detect", detect_ms)])?;
+        summary["timings_ms"]["write"] = json!(t.elapsed().as_millis() as u64);
+        out.push(summary);
+    }
+    Ok(out)
+}
+
+fn detect_cmd(a: DetectArgs, store: &StoreOptions) -> Result<i32> {
+    let p = prepare(&a.common, store)?;
+    let at =
+        a.at.as_deref()
+            .map(parse_instant)
+            .transpose()
+            .map_err(anyhow::Error::msg)
+            .context("--at")?;
+    let summaries = detect_window(&p, at)?;
+    let total: u64 = summaries
+        .iter()
+        .map(|s| s["findings_count"].as_u64().unwrap_or(0))
+        .sum();
+    match a.common.format {
+        cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json!({"runs": summaries}))?),
+        cli::OutputFormat::Table => {
+            let mut o = std::io::stdout().lock();
+            for s in &summaries {
+                let _ = write!(o, "{}", report::table(s));
+                for w in s["warnings"].as_array().into_iter().flatten() {
+                    let _ = writeln!(o, "warning: {}", w.as_str().unwrap_or_default());
+                }
+                let inc = s["coverage"]["nodes_with_incomplete_baseline"]
+                    .as_array()
+                    .map_or(0, Vec::len);
+                if inc > 0 {
+                    let _ = writeln!(
+                        o,
+                        "note: {inc} node(s) lack full baseline history; their findings carry baseline_complete=false"
+                    );
+                }
+                let _ = writeln!(
+                    o,
+                    "findings: {}\nreport:   {}",
+                    s["outputs"]["findings"].as_str().unwrap_or(""),
+                    s["outputs"]["report_md"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(if a.common.fail_on_findings && total > 0 {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
+}
+
+fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
+    let p = prepare(&a.common, store)?;
+    let from = parse_instant(&a.from).map_err(anyhow::Error::msg).context("--from")?;
+    let to = parse_instant(&a.to).map_err(anyhow::Error::msg).context("--to")?;
+    let every = parse_duration(&a.every)
+        .map_err(anyhow::Error::msg)
+        .context("--every")?;
+    if to <= from {
+        bail!("--to {} must be after --from {}", fmt_instant(to), fmt_instant(from));
+    }
+    let mut ends = Vec::new();
+    let mut t = from + every;
+    while t <= to {
+        ends.push(t);
+        t += every;
+    }
+    let bar = {
+        use std::io::IsTerminal;
+        (std::io::stderr().is_terminal() && a.common.format == cli::OutputFormat::Table).then(|| {
+            let b = indicatif::ProgressBar::new(ends.len() as u64);
+            if let Ok(s) = indicatif::ProgressStyle::with_template(
+                "{spinner} backfill [{bar:30}] {pos}/{len} windows {per_sec} eta {eta} {msg}",
+            ) {
+                b.set_style(s);
+            }
+            b
+        })
+    };
+    let started = Instant::now();
+    let mut total = 0u64;
+    let mut per_window = Vec::new();
+    for end in &ends {
+        let summaries = detect_window(&p, Some(*end))?;
+        for s in &summaries {
+            let n = s["findings_count"].as_u64().unwrap_or(0);
+            total += n;
+            per_window.push(json!({"detection": s["detection"], "window_end": s["window_end"], "findings": n}));
+        }
+        if let Some(b) = &bar {
+            b.inc(1);
+            b.set_message(format!("{total} findings"));
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let summary = json!({
+        "from": fmt_instant(from), "to": fmt_instant(to), "every": a.every,
+        "windows": ends.len(), "findings": total,
+        "elapsed_seconds": started.elapsed().as_secs_f64(),
+        "per_window": per_window,
+    });
+    match a.common.format {
+        cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        cli::OutputFormat::Table => {
+            for w in per_window.iter().filter(|w| w["findings"].as_u64().unwrap_or(0) > 0) {
+                println!(
+                    "{} {} {} finding(s)",
+                    w["window_end"].as_str().unwrap_or(""),
+                    w["detection"].as_str().unwrap_or(""),
+                    w["findings"]
+                );
+            }
+            println!(
+                "backfilled {} windows in {:.1}s: {total} findings",
+                ends.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(if a.common.fail_on_findings && total > 0 {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
+}
+
+fn generate_cmd(_a: GenerateArgs, _store: &StoreOptions) -> Result<i32> {
+    bail!("TEMPORARY: generator not wired yet")
+}
+
+fn demo_cmd(_a: DemoArgs) -> Result<i32> {
+    bail!("TEMPORARY: generator not wired yet")
+}

@@ -1,0 +1,194 @@
+//! Command-line interface: clap derive structs only. Precedence: flag > environment > default.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubeseen",
+    version,
+    about = "Splunk's Abnormal Kubernetes Behavior detections on a plain Parquet data lake",
+    long_about = "Lands OpenTelemetry metric exports as a Hive-partitioned Parquet lake and runs the \
+ESCU \"Abnormal Kubernetes Behavior\" detections on it as lazy Polars queries.\n\n\
+Exit codes: 0 success; 1 error; 2 usage error; 3 land: some input was rejected (the rest landed); \
+4 detect/backfill with --fail-on-findings: findings were produced."
+)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "KUBESEEN_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `kubeseen=debug`.
+    #[arg(long, global = true, default_value = "warn", env = "KUBESEEN_LOG")]
+    pub log: String,
+    /// S3-compatible endpoint for s3:// URLs, e.g. http://127.0.0.1:9000 (credentials come from
+    /// the standard AWS_* environment variables and are never printed).
+    #[arg(long, global = true, env = "KUBESEEN_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Land metric exports (OTLP/JSON, OTLP/protobuf, Splunk CSV; plain, gzip or zstd) into the lake.
+    Land(LandArgs),
+    /// Run detections for one window.
+    Detect(DetectArgs),
+    /// Run detections for every window in a range.
+    Backfill(BackfillArgs),
+    /// Write realistic synthetic OpenTelemetry exports with labelled attack scenarios.
+    Generate(GenerateArgs),
+    /// Generate a small dataset, land it, detect, and check every injected scenario was found.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LandArgs {
+    /// The lake: a local folder or an object-store URL.
+    #[arg(long, env = "KUBESEEN_LAKE", default_value = "./data/lake")]
+    pub lake: String,
+    /// Files, folders (recursive) or object-store URLs/prefixes.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Reject inputs that decompress to more than this many bytes.
+    #[arg(long, default_value_t = 2u64 << 30)]
+    pub max_input_bytes: u64,
+    /// Reject points more than this far past the clock (e.g. 1d).
+    #[arg(long, default_value = "1d")]
+    pub max_future: String,
+    /// Take "now" from here instead of the system clock (RFC 3339), for reproducible runs.
+    #[arg(long, env = "KUBESEEN_NOW", hide = true)]
+    pub now: Option<String>,
+    /// Benchmarks only: decode and count the inputs, write nothing.
+    #[arg(long, hide = true)]
+    pub decode_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DetectCommon {
+    /// The lake: a local folder or an object-store URL.
+    #[arg(long, env = "KUBESEEN_LAKE", default_value = "./data/lake")]
+    pub lake: String,
+    /// Run only these detections (slugs); default: all of them.
+    #[arg(long = "detection")]
+    pub detections: Vec<String>,
+    /// Current window length (default: the detection's, 1h).
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Baseline length before the window (default: the detection's, 30d).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Reproduce Splunk's SPL literally (pid in the key, process.memory.utilization only).
+    #[arg(long)]
+    pub splunk_compat: bool,
+    /// Allowlist of known-good findings (TOML rules with globs, reason and expiry).
+    #[arg(long, env = "KUBESEEN_ALLOWLIST")]
+    pub allowlist: Option<PathBuf>,
+    /// Read detections from this folder instead of the built-in queries/.
+    #[arg(long, env = "KUBESEEN_QUERIES")]
+    pub queries: Option<PathBuf>,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    /// Exit with code 4 when any finding is produced.
+    #[arg(long)]
+    pub fail_on_findings: bool,
+    /// Take "now" from here instead of the system clock (RFC 3339), for reproducible runs.
+    #[arg(long, env = "KUBESEEN_NOW", hide = true)]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// End of the window (RFC 3339, exclusive); default: the end of the last full hour.
+    #[arg(long)]
+    pub at: Option<String>,
+    #[command(flatten)]
+    pub common: DetectCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Backfill windows inside [from, to): the first ends at from + every.
+    #[arg(long)]
+    pub from: String,
+    #[arg(long)]
+    pub to: String,
+    /// Step between window ends.
+    #[arg(long, default_value = "1h")]
+    pub every: String,
+    #[command(flatten)]
+    pub common: DetectCommon,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GenFormat {
+    OtlpJson,
+    OtlpJsonGz,
+    OtlpProto,
+    Lake,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GenLayout {
+    FileExporter,
+    S3Exporter,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output folder or object-store URL.
+    #[arg(long)]
+    pub out: String,
+    #[arg(long, default_value_t = 2)]
+    pub clusters: u32,
+    /// Nodes per cluster.
+    #[arg(long, default_value_t = 4)]
+    pub nodes: u32,
+    /// Application processes per node (system daemons come on top).
+    #[arg(long, default_value_t = 30)]
+    pub processes: u32,
+    #[arg(long, default_value_t = 31)]
+    pub days: u32,
+    /// Scrape interval.
+    #[arg(long, default_value = "60s")]
+    pub interval: String,
+    /// End of the data (exclusive, RFC 3339); default: the end of the last full hour.
+    #[arg(long)]
+    pub end: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "otlp-json-gz")]
+    pub format: GenFormat,
+    #[arg(long, value_enum, default_value = "file-exporter")]
+    pub layout: GenLayout,
+    /// Also emit process.cpu.utilization and process.memory.utilization (off by default in the Collector).
+    #[arg(long)]
+    pub utilization: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its exports and lake.
+    #[arg(long, default_value = "./data/demo")]
+    pub dir: PathBuf,
+    /// Regenerate the data even if the folder already holds this demo's data.
+    #[arg(long)]
+    pub fresh: bool,
+}

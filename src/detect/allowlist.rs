@@ -1,0 +1,315 @@
+//! Allowlist: the ESCU `<detection>_filter` macro, done properly.
+//!
+//! In: a TOML file of rules; each matches findings by globs on their columns, has a reason and
+//! an optional expiry. Out: findings minus the suppressed ones, plus which rule suppressed what.
+//! Invariants: unknown fields and unknown columns are errors naming the file and the rule; a
+//! suppressed finding is counted per rule and listed in the report, never silently gone; expiry
+//! is judged against the window end (`--at`), not the wall clock, so re-runs agree.
+//!
+//! ```toml
+//! [[rule]]
+//! name = "ci-build-tools"
+//! reason = "CI runners build and run binaries from the workspace (SEC-123)"
+//! detection = "process_new_path"          # optional glob over detection slugs
+//! expires = "2027-01-31"                  # optional: a date (through its end, UTC) or RFC 3339
+//! [rule.match]
+//! k8s_node_name = "ci-runner-*"
+//! process_executable_path = "/builds/**"
+//! ```
+
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use globset::GlobMatcher;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AllowlistError {
+    #[error("allowlist {file}: {message}")]
+    Invalid { file: String, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    rule: Vec<RuleText>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleText {
+    name: String,
+    reason: String,
+    #[serde(default)]
+    detection: Option<String>,
+    #[serde(default)]
+    expires: Option<String>,
+    #[serde(rename = "match")]
+    matches: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub reason: String,
+    detection: Option<GlobMatcher>,
+    /// The rule applies to windows ending at or before this instant.
+    pub expires: Option<DateTime<Utc>>,
+    matches: Vec<(String, String, GlobMatcher)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Allowlist {
+    pub file: String,
+    pub rules: Vec<Rule>,
+}
+
+/// One suppressed finding, for the report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Suppressed {
+    pub rule: String,
+    pub reason: String,
+    /// The finding's key, as `column=value` pairs.
+    pub key: Vec<(String, String)>,
+}
+
+fn glob(pattern: &str) -> Result<GlobMatcher, globset::Error> {
+    Ok(globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()?
+        .compile_matcher())
+}
+
+impl Allowlist {
+    pub fn load(path: &Path) -> Result<Allowlist, AllowlistError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| AllowlistError::Invalid {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        Self::parse(&file, &text)
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<Allowlist, AllowlistError> {
+        let invalid = |message: String| AllowlistError::Invalid {
+            file: file.to_string(),
+            message,
+        };
+        let parsed: File = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut rules = Vec::new();
+        for r in parsed.rule {
+            let at = |m: String| invalid(format!("rule {:?}: {m}", r.name));
+            if r.matches.is_empty() {
+                return Err(at("[rule.match] is empty: it would suppress every finding".into()));
+            }
+            if r.reason.trim().is_empty() {
+                return Err(at("reason is empty: say why these findings are known good".into()));
+            }
+            let expires = match &r.expires {
+                None => None,
+                Some(s) => Some(parse_expiry(s).map_err(at)?),
+            };
+            let detection = match &r.detection {
+                None => None,
+                Some(d) => Some(glob(d).map_err(|e| at(format!("detection: {e}")))?),
+            };
+            let mut matches = Vec::new();
+            for (col, pat) in &r.matches {
+                matches.push((
+                    col.clone(),
+                    pat.clone(),
+                    glob(pat).map_err(|e| at(format!("match.{col}: {e}")))?,
+                ));
+            }
+            rules.push(Rule {
+                name: r.name.clone(),
+                reason: r.reason.clone(),
+                detection,
+                expires,
+                matches,
+            });
+        }
+        Ok(Allowlist {
+            file: file.to_string(),
+            rules,
+        })
+    }
+
+    /// Rules that expired before `window_end`.
+    pub fn expired(&self, window_end: DateTime<Utc>) -> Vec<&Rule> {
+        self.rules
+            .iter()
+            .filter(|r| r.expires.is_some_and(|e| window_end > e))
+            .collect()
+    }
+
+    /// Splits `findings` into kept rows and suppressed ones. `key` names the columns listed for
+    /// each suppressed finding.
+    pub fn apply(
+        &self,
+        detection: &str,
+        window_end: DateTime<Utc>,
+        findings: DataFrame,
+        key: &[String],
+    ) -> Result<(DataFrame, Vec<Suppressed>), AllowlistError> {
+        let n = findings.height();
+        let mut suppressed_by: Vec<Option<usize>> = vec![None; n];
+        for (ri, rule) in self.rules.iter().enumerate() {
+            if rule.expires.is_some_and(|e| window_end > e) {
+                continue;
+            }
+            if rule.detection.as_ref().is_some_and(|d| !d.is_match(detection)) {
+                continue;
+            }
+            let mut mask = vec![true; n];
+            for (col, _, m) in &rule.matches {
+                let values = findings
+                    .column(col)
+                    .and_then(|c| c.cast(&DataType::String))
+                    .map_err(|_| AllowlistError::Invalid {
+                        file: self.file.clone(),
+                        message: format!(
+                            "rule {:?}: match.{col}: {detection} findings have no column {col:?}",
+                            rule.name
+                        ),
+                    })?;
+                let values = values.str().map_err(|e| AllowlistError::Invalid {
+                    file: self.file.clone(),
+                    message: e.to_string(),
+                })?;
+                for (i, v) in values.iter().enumerate() {
+                    mask[i] &= v.is_some_and(|v| m.is_match(v));
+                }
+            }
+            for (i, hit) in mask.into_iter().enumerate() {
+                if hit && suppressed_by[i].is_none() {
+                    suppressed_by[i] = Some(ri);
+                }
+            }
+        }
+        let mut suppressed = Vec::new();
+        let key_cols: Vec<Option<StringChunked>> = key
+            .iter()
+            .map(|k| {
+                findings
+                    .column(k)
+                    .ok()
+                    .and_then(|c| c.cast(&DataType::String).ok())
+                    .and_then(|c| c.str().ok().cloned())
+            })
+            .collect();
+        for (i, s) in suppressed_by.iter().enumerate() {
+            if let Some(ri) = s {
+                let rule = &self.rules[*ri];
+                suppressed.push(Suppressed {
+                    rule: rule.name.clone(),
+                    reason: rule.reason.clone(),
+                    key: key
+                        .iter()
+                        .zip(&key_cols)
+                        .map(|(k, c)| (k.clone(), c.as_ref().and_then(|c| c.get(i)).unwrap_or("").to_string()))
+                        .collect(),
+                });
+            }
+        }
+        let keep = BooleanChunked::from_iter_values("keep".into(), suppressed_by.iter().map(Option::is_none));
+        let kept = findings.filter(&keep).map_err(|e| AllowlistError::Invalid {
+            file: self.file.clone(),
+            message: e.to_string(),
+        })?;
+        Ok((kept, suppressed))
+    }
+}
+
+fn parse_expiry(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        // A date means "through the end of that day", UTC.
+        return d
+            .succ_opt()
+            .and_then(|n| n.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+            .ok_or_else(|| format!("expires {s:?} is out of range"));
+    }
+    crate::config::parse_instant(s).map_err(|e| format!("expires: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> DataFrame {
+        DataFrame::new(
+            3,
+            vec![
+                Column::new("k8s_node_name".into(), ["ci-runner-1", "web-1", "ci-runner-2"]),
+                Column::new(
+                    "process_executable_path".into(),
+                    ["/builds/x/tool", "/builds/x/tool", "/usr/bin/ls"],
+                ),
+            ],
+        )
+        .expect("frame")
+    }
+
+    const RULES: &str = r#"
+[[rule]]
+name = "ci"
+reason = "CI builds"
+expires = "2026-12-31"
+[rule.match]
+k8s_node_name = "ci-runner-*"
+process_executable_path = "/builds/**"
+"#;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        crate::config::parse_instant(s).expect("t")
+    }
+
+    #[test]
+    fn suppresses_only_rows_matching_every_glob_until_expiry() {
+        let a = Allowlist::parse("a.toml", RULES).expect("parse");
+        let key = vec!["k8s_node_name".to_string(), "process_executable_path".to_string()];
+        let (kept, sup) = a
+            .apply("process_new_path", t("2026-12-31T23:00:00Z"), frame(), &key)
+            .expect("apply");
+        assert_eq!(kept.height(), 2);
+        assert_eq!(sup.len(), 1);
+        assert_eq!(sup[0].rule, "ci");
+        assert_eq!(sup[0].key[0], ("k8s_node_name".to_string(), "ci-runner-1".to_string()));
+        // Expired: the date runs through its end, then the rule no longer applies.
+        let (kept, sup) = a
+            .apply("process_new_path", t("2027-01-01T01:00:00Z"), frame(), &key)
+            .expect("apply");
+        assert_eq!((kept.height(), sup.len()), (3, 0));
+        assert_eq!(a.expired(t("2027-01-01T01:00:00Z")).len(), 1);
+    }
+
+    #[test]
+    fn star_does_not_cross_slashes() {
+        let a = Allowlist::parse("a.toml", &RULES.replace("/builds/**", "/builds/*")).expect("parse");
+        let key = vec![];
+        let (kept, _) = a
+            .apply("process_new_path", t("2026-01-01T00:00:00Z"), frame(), &key)
+            .expect("apply");
+        assert_eq!(kept.height(), 3);
+    }
+
+    #[test]
+    fn errors_name_the_file_rule_and_field() {
+        let e = Allowlist::parse("a.toml", &RULES.replace("reason =", "reasn =")).expect_err("unknown field");
+        assert!(
+            e.to_string().contains("a.toml") && e.to_string().contains("reasn"),
+            "{e}"
+        );
+        let e = Allowlist::parse("a.toml", &RULES.replace("2026-12-31", "soon")).expect_err("expiry");
+        assert!(e.to_string().contains("\"ci\""), "{e}");
+        let a = Allowlist::parse("a.toml", &RULES.replace("k8s_node_name =", "k8s_nod =")).expect("parse");
+        let e = a
+            .apply("process_new_path", t("2026-01-01T00:00:00Z"), frame(), &[])
+            .expect_err("column");
+        assert!(e.to_string().contains("k8s_nod"), "{e}");
+        assert!(Allowlist::parse("a.toml", "[[rule]]\nname='x'\nreason='y'\n[rule.match]\n").is_err());
+    }
+}

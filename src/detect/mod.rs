@@ -1,0 +1,471 @@
+//! Detect: one window of one detection, from the lake to a findings DataFrame and its counts.
+//!
+//! In: the lake, a [`Spec`] from `queries/`, `--at` and options. Out: a [`Run`] holding the
+//! findings (the DESIGN.md columns, sorted by key) and everything the report states: scanned
+//! partitions/files/rows, unkeyed points by reason, baseline coverage per node, suppressions,
+//! timings. Invariants: only the partitions overlapping `[baseline_start, at)` are listed and
+//! scanned, and a time predicate reaches the Parquet scan; the same lake and `--at` give the
+//! same rows in the same order; nothing is written here (see `report`).
+
+pub mod allowlist;
+pub mod plan;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::config::{fmt_instant, parse_duration, Clock};
+use crate::lake::{self, PartFile};
+use crate::storage::{Location, StorageError};
+use allowlist::{Allowlist, Suppressed};
+use plan::{Logic, Window};
+use spec::Spec;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "lake {lake} has no landed points (nothing under metrics/): run `kubeseen land --lake {lake} <INPUT>...` first"
+    )]
+    EmptyLake { lake: String },
+    #[error("corrupt Parquet file {file}: {message}")]
+    CorruptFile { file: String, message: String },
+    #[error("{detection}: query failed: {source}")]
+    Query { detection: String, source: PolarsError },
+    #[error(transparent)]
+    Allowlist(#[from] allowlist::AllowlistError),
+}
+
+#[derive(Debug, Clone)]
+pub struct DetectOptions {
+    pub at: Option<DateTime<Utc>>,
+    pub window: Option<Duration>,
+    pub baseline: Option<Duration>,
+    pub splunk_compat: bool,
+    pub allowlist: Option<Allowlist>,
+    pub clock: Clock,
+}
+
+/// What was read for a window.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Scanned {
+    pub partitions: u64,
+    pub files: u64,
+    pub bytes: u64,
+    pub current_files: u64,
+    pub current_points: i64,
+    pub baseline_points: i64,
+    pub baseline_keys: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NodeCoverage {
+    pub k8s_cluster_name: String,
+    pub k8s_node_name: String,
+    /// The node's first sighting in the baseline, if any.
+    pub first_seen: Option<String>,
+}
+
+/// One detection run over one window.
+pub struct Run {
+    pub spec: Spec,
+    pub logic: Logic,
+    pub splunk_compat: bool,
+    pub window: Window,
+    pub findings: DataFrame,
+    pub scanned: Scanned,
+    /// Presence points of the window / baseline lacking a key attribute, by reason.
+    pub unkeyed_current: BTreeMap<String, i64>,
+    pub unkeyed_baseline: BTreeMap<String, i64>,
+    pub nodes_in_window: u64,
+    pub incomplete_nodes: Vec<NodeCoverage>,
+    pub suppressed: Vec<Suppressed>,
+    pub expired_rules: Vec<String>,
+    pub warnings: Vec<String>,
+    pub timings_ms: BTreeMap<String, u64>,
+}
+
+/// The window of a run, validated against the clock.
+pub fn window_for(spec: &Spec, opts: &DetectOptions) -> Result<Window, DetectError> {
+    let invalid = |m: String| DetectError::Invalid(m);
+    let current = match opts.window {
+        Some(d) => d,
+        None => parse_duration(&spec.windows.current).map_err(invalid)?,
+    };
+    let baseline = match opts.baseline {
+        Some(d) => d,
+        None => parse_duration(&spec.windows.baseline).map_err(invalid)?,
+    };
+    if current >= baseline {
+        return Err(invalid(format!(
+            "the window ({}) must be shorter than the baseline ({}): the baseline is [at − baseline, at − window)",
+            human(current),
+            human(baseline)
+        )));
+    }
+    let at = opts.at.unwrap_or_else(|| opts.clock.last_full_hour());
+    if at > opts.clock.now() {
+        return Err(invalid(format!(
+            "--at {} is in the future (now is {}): its window would be incomplete",
+            fmt_instant(at),
+            fmt_instant(opts.clock.now())
+        )));
+    }
+    Ok(Window::ending_at(at, current, baseline))
+}
+
+pub fn human(d: Duration) -> String {
+    let s = d.num_seconds();
+    if s % 86_400 == 0 {
+        format!("{}d", s / 86_400)
+    } else if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Scan arguments for the lake's files: cloud options for object stores, hive off (the file
+/// list is already pruned to the window's partitions, and the columns come from the files).
+fn scan_args(lake: &Location) -> ScanArgsParquet {
+    let mut args = ScanArgsParquet::default();
+    args.hive_options.enabled = Some(false);
+    if let Some(c) = lake.cloud() {
+        let mut opts = polars::prelude::cloud::CloudOptions::default();
+        if c.scheme.starts_with("s3") {
+            use object_store::aws::AmazonS3ConfigKey as K;
+            let mut cfg: Vec<(K, String)> = Vec::new();
+            if let Some(ep) = &c.s3_endpoint {
+                cfg.push((K::Endpoint, ep.clone()));
+                cfg.push((
+                    K::Client(object_store::ClientConfigKey::AllowHttp),
+                    ep.starts_with("http://").to_string(),
+                ));
+            }
+            if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+                cfg.push((K::Region, "us-east-1".into()));
+            }
+            opts = opts.with_aws(cfg);
+        }
+        args.cloud_options = Some(opts);
+    }
+    args
+}
+
+/// A lazy scan of `files`, or an empty frame of the needed columns when there are none.
+fn scan(lake: &Location, files: &[PartFile], columns: &[String]) -> PolarsResult<LazyFrame> {
+    if files.is_empty() {
+        let schema: Schema = columns
+            .iter()
+            .map(|c| {
+                let dt = match c.as_str() {
+                    "time" => crate::lake::schema::time_dtype(),
+                    "process_pid" => DataType::Int64,
+                    _ => DataType::String,
+                };
+                Field::new(c.as_str().into(), dt)
+            })
+            .collect();
+        return Ok(DataFrame::empty_with_schema(&schema).lazy());
+    }
+    let paths: Vec<PlRefPath> = files.iter().map(|f| PlRefPath::new(lake.scan_path(&f.key))).collect();
+    LazyFrame::scan_parquet_files(paths.into_iter().collect(), scan_args(lake))
+}
+
+fn counts(df: &DataFrame) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for c in df.columns() {
+        let v = c.get(0).ok().and_then(|v| v.extract::<i64>()).unwrap_or(0);
+        out.insert(c.name().to_string(), v);
+    }
+    out
+}
+
+/// Finds which of `files` is unreadable, to name it in the error (Polars does not).
+fn find_corrupt(lake: &Location, files: &[PartFile]) -> Option<DetectError> {
+    for f in files {
+        let bytes = match lake.get(&f.key) {
+            Ok(b) => b,
+            Err(e) => return Some(e.into()),
+        };
+        if let Err(e) = ParquetReader::new(std::io::Cursor::new(bytes)).finish() {
+            return Some(DetectError::CorruptFile {
+                file: lake.describe(&f.key),
+                message: e.to_string(),
+            });
+        }
+    }
+    None
+}
+
+/// Runs `spec` for the window of `opts` over `lake`.
+pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, DetectError> {
+    let mut timings = BTreeMap::new();
+    let window = window_for(spec, opts)?;
+    let logic = Logic::of(spec, opts.splunk_compat);
+    let q = |source: PolarsError| DetectError::Query {
+        detection: spec.slug.clone(),
+        source,
+    };
+
+    let t = Instant::now();
+    if lake.list_dirs(lake::METRICS)?.is_empty() {
+        return Err(DetectError::EmptyLake {
+            lake: lake.display().to_string(),
+        });
+    }
+    let baseline_files = lake::parts_between(lake, window.baseline_start, window.start)?;
+    let current_files = lake::parts_between(lake, window.start, window.end)?;
+    timings.insert("list".to_string(), t.elapsed().as_millis() as u64);
+    let mut scanned = Scanned::default();
+    {
+        let mut all: Vec<&PartFile> = baseline_files.iter().chain(&current_files).collect();
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        all.dedup_by(|a, b| a.key == b.key);
+        scanned.files = all.len() as u64;
+        scanned.bytes = all.iter().map(|f| f.size).sum();
+        let mut parts: Vec<_> = all.iter().map(|f| f.partition).collect();
+        parts.dedup();
+        scanned.partitions = parts.len() as u64;
+        scanned.current_files = current_files.len() as u64;
+    }
+    let mut warnings = Vec::new();
+    if current_files.is_empty() {
+        warnings.push(format!(
+            "no data in the current window [{}, {}): the lake has no partition there, so nothing can be new",
+            fmt_instant(window.start),
+            fmt_instant(window.end)
+        ));
+    }
+    if baseline_files.is_empty() {
+        warnings.push(format!(
+            "no data in the baseline [{}, {}): every key in the window is new and every node's baseline is incomplete",
+            fmt_instant(window.baseline_start),
+            fmt_instant(window.start)
+        ));
+    }
+
+    let with_corrupt_check = |e: PolarsError, files: &[PartFile]| find_corrupt(lake, files).unwrap_or_else(|| q(e));
+
+    // 1. The baseline presence table: the one pass over the 30 days.
+    let t = Instant::now();
+    let baseline = plan::baseline_presence(
+        scan(lake, &baseline_files, &logic.baseline_columns()).map_err(q)?,
+        &logic,
+        &window,
+    )
+    .collect()
+    .map_err(|e| with_corrupt_check(e, &baseline_files))?;
+    timings.insert("baseline".to_string(), t.elapsed().as_millis() as u64);
+    scanned.baseline_keys = baseline.height() as u64;
+
+    // 2. The current window: its sightings, and the unkeyed counts of both windows.
+    let t = Instant::now();
+    let current = plan::current_points(
+        scan(lake, &current_files, &logic.current_columns()).map_err(q)?,
+        &logic,
+        &window,
+    )
+    .collect()
+    .map_err(|e| with_corrupt_check(e, &current_files))?;
+    let mut unkeyed_current = counts(
+        &plan::unkeyed_counts(current.clone().lazy(), &logic, None)
+            .collect()
+            .map_err(q)?,
+    );
+    let mut unkeyed_baseline = counts(
+        &plan::unkeyed_counts(baseline.clone().lazy(), &logic, Some("n"))
+            .collect()
+            .map_err(q)?,
+    );
+    scanned.current_points = unkeyed_current.remove("points").unwrap_or(0);
+    scanned.baseline_points = unkeyed_baseline.remove("points").unwrap_or(0);
+    unkeyed_current.retain(|_, v| *v > 0);
+    unkeyed_baseline.retain(|_, v| *v > 0);
+    timings.insert("current".to_string(), t.elapsed().as_millis() as u64);
+
+    // 3. The anti-join and the evidence.
+    let t = Instant::now();
+    let slack = window.end - window.start;
+    let found = plan::findings(current.clone().lazy(), baseline.clone().lazy(), &logic, &window, slack)
+        .collect()
+        .map_err(q)?;
+    let found = finish_columns(found, spec, &logic, &window).map_err(q)?;
+    timings.insert("findings".to_string(), t.elapsed().as_millis() as u64);
+
+    // 4. Coverage of the nodes seen in the window.
+    let (nodes_in_window, incomplete_nodes) = coverage(&current, &baseline, &logic, &window, slack).map_err(q)?;
+
+    // 5. The allowlist.
+    let (findings, suppressed, expired_rules) = match &opts.allowlist {
+        None => (found, Vec::new(), Vec::new()),
+        Some(a) => {
+            let expired = a.expired(window.end).iter().map(|r| r.name.clone()).collect();
+            let (kept, sup) = a.apply(&spec.slug, window.end, found, &logic.key)?;
+            (kept, sup, expired)
+        }
+    };
+
+    Ok(Run {
+        spec: spec.clone(),
+        logic,
+        splunk_compat: opts.splunk_compat,
+        window,
+        findings,
+        scanned,
+        unkeyed_current,
+        unkeyed_baseline,
+        nodes_in_window,
+        incomplete_nodes,
+        suppressed,
+        expired_rules,
+        warnings,
+        timings_ms: timings,
+    })
+}
+
+/// Nodes (scope + entity) with points in the window, and those without full baseline history.
+fn coverage(
+    current: &DataFrame,
+    baseline: &DataFrame,
+    logic: &Logic,
+    w: &Window,
+    slack: Duration,
+) -> PolarsResult<(u64, Vec<NodeCoverage>)> {
+    let mut se: Vec<Expr> = logic.scope.iter().map(|c| col(c.as_str())).collect();
+    se.push(col(logic.entity.as_str()));
+    let nodes = current
+        .clone()
+        .lazy()
+        .filter(col(logic.entity.as_str()).is_not_null())
+        .select(se.clone())
+        .unique(None, UniqueKeepStrategy::Any);
+    let first = baseline
+        .clone()
+        .lazy()
+        .group_by(se.clone())
+        .agg([col("first").min().alias("first_seen")]);
+    let joined = nodes
+        .join(first, se.clone(), se.clone(), JoinArgs::new(JoinType::Left))
+        .sort(
+            logic.scope.iter().chain([&logic.entity]).cloned().collect::<Vec<_>>(),
+            SortMultipleOptions::default(),
+        )
+        .collect()?;
+    let total = joined.height() as u64;
+    let limit = w.baseline_start + slack;
+    let cluster = logic.scope.first().map(String::as_str).unwrap_or("k8s_cluster_name");
+    let text = |c: &str, i: usize| -> String {
+        joined
+            .column(c)
+            .ok()
+            .and_then(|c| c.get(i).ok())
+            .map(|v| v.str_value().to_string())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for i in 0..joined.height() {
+        let first_us = joined
+            .column("first_seen")
+            .ok()
+            .and_then(|c| c.get(i).ok())
+            .and_then(|v| match v {
+                AnyValue::Datetime(us, _, _) => Some(us),
+                _ => None,
+            });
+        let complete = first_us.is_some_and(|us| us < limit.timestamp_micros());
+        if !complete {
+            out.push(NodeCoverage {
+                k8s_cluster_name: text(cluster, i),
+                k8s_node_name: text(&logic.entity, i),
+                first_seen: first_us.and_then(DateTime::from_timestamp_micros).map(fmt_instant),
+            });
+        }
+    }
+    Ok((total, out))
+}
+
+/// Adds the metadata columns, the message and the finding uid, in the contract's order.
+fn finish_columns(found: DataFrame, spec: &Spec, logic: &Logic, w: &Window) -> PolarsResult<DataFrame> {
+    // The message template: literal text and {column} references.
+    let mut parts: Vec<Expr> = Vec::new();
+    let mut rest = spec.message.as_str();
+    while let Some(i) = rest.find('{') {
+        parts.push(lit(rest[..i].to_string()));
+        let end = rest[i..].find('}').map(|e| i + e).unwrap_or(rest.len());
+        parts.push(col(&rest[i + 1..end]).cast(DataType::String).fill_null(lit("")));
+        rest = rest.get(end + 1..).unwrap_or("");
+    }
+    parts.push(lit(rest.to_string()));
+
+    let mut order: Vec<Expr> = vec![
+        lit(spec.id.clone()).alias("detection_id"),
+        lit(spec.slug.clone()).alias("detection"),
+        plan::ts(w.start).alias("window_start"),
+        plan::ts(w.end).alias("window_end"),
+        plan::ts(w.baseline_start).alias("baseline_start"),
+    ];
+    let mut named: Vec<String> = Vec::new();
+    for c in logic
+        .key
+        .iter()
+        .chain(["host_name".to_string(), "process_executable_name".to_string()].iter())
+    {
+        if !named.contains(c) && found.column(c).is_ok() {
+            order.push(col(c.as_str()));
+            named.push(c.clone());
+        }
+    }
+    if logic.pids.is_some() {
+        order.push(col("process_pids"));
+    }
+    order.extend([
+        col("first_seen"),
+        col("last_seen"),
+        col("samples"),
+        col("baseline_complete"),
+        col("node_first_seen"),
+        col("cluster_prevalence"),
+        col("cluster_first_seen"),
+    ]);
+    for c in &logic.context {
+        if !named.contains(c) {
+            order.push(col(c.as_str()));
+            named.push(c.clone());
+        }
+    }
+    order.push(lit(spec.risk_score()).cast(DataType::Int64).alias("risk_score"));
+    order.push(concat_str(parts, "", true).alias("message"));
+    let mut df = found.lazy().select(order).collect()?;
+
+    // A deterministic id per finding: detection, window start and key.
+    let mut uid = Vec::with_capacity(df.height());
+    let key_cols: Vec<Column> = logic
+        .key
+        .iter()
+        .map(|k| df.column(k).and_then(|c| c.cast(&DataType::String)))
+        .collect::<PolarsResult<_>>()?;
+    for i in 0..df.height() {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(spec.slug.as_bytes());
+        h.update(&w.start.timestamp_micros().to_le_bytes());
+        for c in &key_cols {
+            let v = c.get(i)?;
+            let s = v.get_str().unwrap_or("\u{0}null");
+            h.update(&(s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        }
+        uid.push(format!("{:032x}", h.digest128()));
+    }
+    df.with_column(Column::new("finding_uid".into(), uid))?;
+    Ok(df)
+}

@@ -1,0 +1,359 @@
+//! One scrape of one process → OTLP/JSON text, OTLP/protobuf messages or decoded [`Point`]s.
+//!
+//! The three encodings carry exactly the same content, so a generated lake equals the lake
+//! landed from the generated exports. The JSON is written by hand the way the Collector's pdata
+//! marshaler writes it: compact, camelCase, 64-bit integers as strings, enums as numbers,
+//! zero values omitted (no `isMonotonic` on non-monotonic sums), keys in the marshaler's order
+//! (`resource, scopeMetrics, schemaUrl`; `name, description, unit, sum|gauge`;
+//! `attributes, startTimeUnixNano, timeUnixNano, asDouble|asInt`), metrics in the order the
+//! generated metrics builder emits them (alphabetical), `<`, `>`, `&` escaped as Go does.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::ingest::model::{AttrValue, MetricInfo, MetricKind, Origin, Point};
+use crate::ingest::otlp_proto::{
+    any_value, metric, number_data_point, AnyValue, Gauge, InstrumentationScope, KeyValue, Metric, NumberDataPoint, Resource,
+    ResourceMetrics, ScopeMetrics, Sum,
+};
+
+use super::sim::{Incarnation, Sample};
+
+pub(crate) const SCOPE_NAME: &str = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver/internal/scraper/processscraper";
+pub(crate) const SCOPE_VERSION: &str = "v0.116.0";
+pub(crate) const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.9.0";
+
+const CUMULATIVE: i32 = 2;
+const STATES: [&str; 3] = ["user", "system", "wait"];
+const DIRECTIONS: [&str; 2] = ["read", "write"];
+
+struct Def {
+    name: &'static str,
+    description: &'static str,
+    unit: &'static str,
+    kind: MetricKind,
+    monotonic: bool,
+}
+
+const CPU_TIME: Def = Def { name: "process.cpu.time", description: "Total CPU seconds broken down by different states.", unit: "s", kind: MetricKind::Sum, monotonic: true };
+const CPU_UTIL: Def = Def {
+    name: "process.cpu.utilization",
+    description: "Percentage of total CPU time used by the process since last scrape, expressed as a value between 0 and 1. On the first scrape, no data point is emitted for this metric.",
+    unit: "1",
+    kind: MetricKind::Gauge,
+    monotonic: false,
+};
+const DISK_IO: Def = Def { name: "process.disk.io", description: "Disk bytes transferred.", unit: "By", kind: MetricKind::Sum, monotonic: true };
+const MEM_USAGE: Def = Def { name: "process.memory.usage", description: "The amount of physical memory in use.", unit: "By", kind: MetricKind::Sum, monotonic: false };
+const MEM_UTIL: Def = Def {
+    name: "process.memory.utilization",
+    description: "Percentage of total physical memory that is used by the process.",
+    unit: "1",
+    kind: MetricKind::Gauge,
+    monotonic: false,
+};
+const MEM_VIRTUAL: Def = Def { name: "process.memory.virtual", description: "Virtual memory size.", unit: "By", kind: MetricKind::Sum, monotonic: false };
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+
+/// Appends `s` as a JSON string.
+pub(crate) fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn json_any(out: &mut String, v: &AttrValue) {
+    match v {
+        AttrValue::Str(s) => {
+            out.push_str("{\"stringValue\":");
+            json_string(out, s);
+            out.push('}');
+        }
+        AttrValue::Int(i) => {
+            let _ = write!(out, "{{\"intValue\":\"{i}\"}}");
+        }
+        AttrValue::Bool(b) => {
+            let _ = write!(out, "{{\"boolValue\":{b}}}");
+        }
+        AttrValue::Double(d) => {
+            let _ = write!(out, "{{\"doubleValue\":{d}}}");
+        }
+        // The generator only produces the scalar kinds above.
+        _ => out.push_str("{}"),
+    }
+}
+
+/// The ResourceMetrics of a process up to (and including) the `[` of its metrics.
+pub(crate) fn resource_json(origin: &Origin) -> String {
+    let mut out = String::with_capacity(1024);
+    out.push_str("{\"resource\":{\"attributes\":[");
+    for (i, (k, v)) in origin.resource.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"key\":");
+        json_string(&mut out, k);
+        out.push_str(",\"value\":");
+        json_any(&mut out, v);
+        out.push('}');
+    }
+    out.push_str("]},\"scopeMetrics\":[{\"scope\":{\"name\":");
+    json_string(&mut out, &origin.scope_name);
+    out.push_str(",\"version\":");
+    json_string(&mut out, &origin.scope_version);
+    out.push_str("},\"metrics\":[");
+    out
+}
+
+fn metric_head(out: &mut String, d: &Def) {
+    out.push_str("{\"name\":\"");
+    out.push_str(d.name);
+    out.push_str("\",\"description\":\"");
+    out.push_str(d.description);
+    out.push_str("\",\"unit\":\"");
+    out.push_str(d.unit);
+    out.push_str(if d.kind == MetricKind::Gauge { "\",\"gauge\":{\"dataPoints\":[" } else { "\",\"sum\":{\"dataPoints\":[" });
+}
+
+fn metric_tail(out: &mut String, d: &Def) {
+    out.push_str(match (d.kind, d.monotonic) {
+        (MetricKind::Gauge, _) => "]}}",
+        (_, true) => "],\"aggregationTemporality\":2,\"isMonotonic\":true}}",
+        (_, false) => "],\"aggregationTemporality\":2}}",
+    });
+}
+
+fn point_head(out: &mut String, attr: Option<(&str, &str)>, times: &str) {
+    out.push('{');
+    if let Some((k, v)) = attr {
+        let _ = write!(out, "\"attributes\":[{{\"key\":\"{k}\",\"value\":{{\"stringValue\":\"{v}\"}}}}],");
+    }
+    out.push_str(times);
+}
+
+fn double_points(out: &mut String, d: &Def, key: &str, names: &[&str], values: &[f64], times: &str) {
+    metric_head(out, d);
+    for (i, (n, v)) in names.iter().zip(values).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        point_head(out, Some((key, n)), times);
+        let _ = write!(out, ",\"asDouble\":{v}}}");
+    }
+    metric_tail(out, d);
+}
+
+/// Appends the ResourceMetrics of one sample (no separator).
+pub(crate) fn write_json(out: &mut String, inc: &Incarnation, s: &Sample, times: &mut String) {
+    times.clear();
+    let _ = write!(times, "\"startTimeUnixNano\":\"{}\",\"timeUnixNano\":\"{}\"", inc.start_ns, s.time_ns);
+    out.push_str(&inc.json);
+    double_points(out, &CPU_TIME, "state", &STATES, &s.cpu, times);
+    if let Some(u) = &s.cpu_util {
+        out.push(',');
+        double_points(out, &CPU_UTIL, "state", &STATES, u, times);
+    }
+    out.push(',');
+    metric_head(out, &DISK_IO);
+    for (i, (n, v)) in DIRECTIONS.iter().zip(s.io).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        point_head(out, Some(("direction", n)), times);
+        let _ = write!(out, ",\"asInt\":\"{v}\"}}");
+    }
+    metric_tail(out, &DISK_IO);
+    out.push(',');
+    metric_head(out, &MEM_USAGE);
+    point_head(out, None, times);
+    let _ = write!(out, ",\"asInt\":\"{}\"}}", s.rss);
+    metric_tail(out, &MEM_USAGE);
+    if let Some(u) = s.mem_util {
+        out.push(',');
+        metric_head(out, &MEM_UTIL);
+        point_head(out, None, times);
+        let _ = write!(out, ",\"asDouble\":{u}}}");
+        metric_tail(out, &MEM_UTIL);
+    }
+    out.push(',');
+    metric_head(out, &MEM_VIRTUAL);
+    point_head(out, None, times);
+    let _ = write!(out, ",\"asInt\":\"{}\"}}", s.vms);
+    metric_tail(out, &MEM_VIRTUAL);
+    out.push_str("]}],\"schemaUrl\":\"");
+    out.push_str(SCHEMA_URL);
+    out.push_str("\"}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protobuf
+
+fn pb_value(v: &AttrValue) -> Option<AnyValue> {
+    let value = match v {
+        AttrValue::Str(s) => any_value::Value::StringValue(s.clone()),
+        AttrValue::Int(i) => any_value::Value::IntValue(*i),
+        AttrValue::Double(d) => any_value::Value::DoubleValue(*d),
+        AttrValue::Bool(b) => any_value::Value::BoolValue(*b),
+        _ => return Some(AnyValue { value: None }),
+    };
+    Some(AnyValue { value: Some(value) })
+}
+
+fn pb_kv(k: &str, v: &str) -> KeyValue {
+    KeyValue { key: k.to_string(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.to_string())) }) }
+}
+
+pub(crate) fn resource_proto(origin: &Origin) -> Resource {
+    Resource {
+        attributes: origin.resource.iter().map(|(k, v)| KeyValue { key: k.clone(), value: pb_value(v) }).collect(),
+        dropped_attributes_count: 0,
+    }
+}
+
+fn pb_metric(d: &Def, points: Vec<NumberDataPoint>) -> Metric {
+    let data = if d.kind == MetricKind::Gauge {
+        metric::Data::Gauge(Gauge { data_points: points })
+    } else {
+        metric::Data::Sum(Sum { data_points: points, aggregation_temporality: CUMULATIVE, is_monotonic: d.monotonic })
+    };
+    Metric { name: d.name.to_string(), description: d.description.to_string(), unit: d.unit.to_string(), data: Some(data), metadata: Vec::new() }
+}
+
+fn pb_point(attr: Option<(&str, &str)>, start: u64, time: u64, value: number_data_point::Value) -> NumberDataPoint {
+    NumberDataPoint {
+        attributes: attr.map(|(k, v)| vec![pb_kv(k, v)]).unwrap_or_default(),
+        start_time_unix_nano: start,
+        time_unix_nano: time,
+        value: Some(value),
+        flags: 0,
+    }
+}
+
+/// The ResourceMetrics of one sample.
+pub(crate) fn proto_resource_metrics(inc: &Incarnation, s: &Sample) -> ResourceMetrics {
+    use number_data_point::Value::{AsDouble, AsInt};
+    let (st, t) = (inc.start_ns, s.time_ns);
+    let states = |v: &[f64; 3]| STATES.iter().zip(v).map(|(n, v)| pb_point(Some(("state", n)), st, t, AsDouble(*v))).collect::<Vec<_>>();
+    let mut metrics = Vec::with_capacity(6);
+    metrics.push(pb_metric(&CPU_TIME, states(&s.cpu)));
+    if let Some(u) = &s.cpu_util {
+        metrics.push(pb_metric(&CPU_UTIL, states(u)));
+    }
+    metrics.push(pb_metric(&DISK_IO, DIRECTIONS.iter().zip(s.io).map(|(n, v)| pb_point(Some(("direction", n)), st, t, AsInt(v))).collect()));
+    metrics.push(pb_metric(&MEM_USAGE, vec![pb_point(None, st, t, AsInt(s.rss))]));
+    if let Some(u) = s.mem_util {
+        metrics.push(pb_metric(&MEM_UTIL, vec![pb_point(None, st, t, AsDouble(u))]));
+    }
+    metrics.push(pb_metric(&MEM_VIRTUAL, vec![pb_point(None, st, t, AsInt(s.vms))]));
+    ResourceMetrics {
+        resource: inc.proto.clone(),
+        scope_metrics: vec![ScopeMetrics {
+            scope: Some(InstrumentationScope {
+                name: inc.origin.scope_name.clone(),
+                version: inc.origin.scope_version.clone(),
+                attributes: Vec::new(),
+                dropped_attributes_count: 0,
+            }),
+            metrics,
+            schema_url: String::new(),
+        }],
+        schema_url: SCHEMA_URL.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Points
+
+/// The metric descriptions as the decoders produce them.
+pub(crate) struct MetricSet {
+    cpu_time: Arc<MetricInfo>,
+    cpu_util: Arc<MetricInfo>,
+    disk_io: Arc<MetricInfo>,
+    mem_usage: Arc<MetricInfo>,
+    mem_util: Arc<MetricInfo>,
+    mem_virtual: Arc<MetricInfo>,
+}
+
+fn info(d: &Def) -> Arc<MetricInfo> {
+    Arc::new(MetricInfo {
+        name: d.name.to_string(),
+        unit: d.unit.to_string(),
+        kind: d.kind,
+        temporality: if d.kind == MetricKind::Gauge { 0 } else { CUMULATIVE },
+        is_monotonic: d.monotonic,
+    })
+}
+
+impl MetricSet {
+    pub(crate) fn new() -> MetricSet {
+        MetricSet {
+            cpu_time: info(&CPU_TIME),
+            cpu_util: info(&CPU_UTIL),
+            disk_io: info(&DISK_IO),
+            mem_usage: info(&MEM_USAGE),
+            mem_util: info(&MEM_UTIL),
+            mem_virtual: info(&MEM_VIRTUAL),
+        }
+    }
+}
+
+/// Calls `f` with every point of one sample, in the order the exports carry them.
+pub(crate) fn points(m: &MetricSet, inc: &Incarnation, s: &Sample, mut f: impl FnMut(Point)) {
+    let point = |metric: &Arc<MetricInfo>, attr: Option<(&str, &str)>, value: f64| Point {
+        origin: inc.origin.clone(),
+        metric: metric.clone(),
+        attributes: attr.map(|(k, v)| vec![(k.to_string(), AttrValue::Str(v.to_string()))]).unwrap_or_default(),
+        start_time_unix_nano: inc.start_ns,
+        time_unix_nano: s.time_ns,
+        value: Some(value),
+        count: None,
+        min: None,
+        max: None,
+        buckets: None,
+        flags: 0,
+    };
+    for (n, v) in STATES.iter().zip(s.cpu) {
+        f(point(&m.cpu_time, Some(("state", n)), v));
+    }
+    if let Some(u) = s.cpu_util {
+        for (n, v) in STATES.iter().zip(u) {
+            f(point(&m.cpu_util, Some(("state", n)), v));
+        }
+    }
+    for (n, v) in DIRECTIONS.iter().zip(s.io) {
+        f(point(&m.disk_io, Some(("direction", n)), v as f64));
+    }
+    f(point(&m.mem_usage, None, s.rss as f64));
+    if let Some(u) = s.mem_util {
+        f(point(&m.mem_util, None, u));
+    }
+    f(point(&m.mem_virtual, None, s.vms as f64));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped_like_go() {
+        let mut s = String::new();
+        json_string(&mut s, "a\"b\\c\n<x>&\u{1}");
+        assert_eq!(s, r#""a\"b\\c\n\u003cx\u003e\u0026\u0001""#);
+        let parsed: String = serde_json::from_str(&s).expect("valid JSON");
+        assert_eq!(parsed, "a\"b\\c\n<x>&\u{1}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Synthetic OTLP exports (being written).

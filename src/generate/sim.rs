@@ -1,0 +1,589 @@
+//! One simulated node: its process table over time and what each scrape reads from it.
+//!
+//! A node is a list of [`Slot`]s (a logical process: "kubelet", "the nginx worker of pod X",
+//! "the hourly find job"), each with a [`Life`] saying when it runs. An [`Incarnation`] is one
+//! run of a slot: one pid, one start time, one set of resource attributes. Events (starts and
+//! ends) are applied in time order, ties by slot order, so pids grow the way they do on Linux
+//! (with a background fork rate between allocations, wrapping at `pid_max`).
+//! Pods: the members of a pod end together at a rollout and come back with a new pod name and
+//! new pids; a member may also restart on its own (container restart: same pod, new pid).
+//! Scrapes happen on a fixed grid (`first_scrape + k × interval`); a scrape reads every live
+//! incarnation in pid order, each at its own `time.Now()` a few hundred µs after the previous.
+
+use std::sync::Arc;
+
+use crate::ingest::model::{AttrValue, Attrs, Origin};
+use crate::ingest::otlp_proto::Resource;
+
+use super::catalog::{Exe, Workload};
+use super::encode;
+use super::rng::Rng;
+
+pub(crate) const NS: u64 = 1_000_000_000;
+pub(crate) const MINUTE: u64 = 60 * NS;
+pub(crate) const HOUR: u64 = 60 * MINUTE;
+pub(crate) const DAY: u64 = 24 * HOUR;
+/// "Not scheduled" / "runs until the end of the data".
+pub(crate) const NEVER: u64 = u64::MAX;
+
+const PID_MAX: i64 = 4_194_304;
+const MIB: f64 = 1024.0 * 1024.0;
+/// Kubernetes' name-suffix alphabet (no vowels, no look-alikes).
+pub(crate) const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+const HEX: &[u8] = b"0123456789abcdef";
+
+/// What the outputs need precomputed per incarnation.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Want {
+    pub json: bool,
+    pub proto: bool,
+    pub utilization: bool,
+}
+
+/// When a slot runs.
+#[derive(Debug, Clone)]
+pub(crate) enum Life {
+    /// All the time; after an exponential lifetime with this mean (ns; 0: never) it restarts
+    /// with a new pid. Pod members also end at their pod's rollouts.
+    Long { restart_mean_ns: f64 },
+    /// Every day at `at_ns` after UTC midnight, for `dur_ns`.
+    Daily { at_ns: u64, dur_ns: u64 },
+    /// Every hour at `at_ns` after the full hour, for `dur_ns`.
+    Hourly { at_ns: u64, dur_ns: u64 },
+    /// In these `[start, end)` windows only (sorted, disjoint).
+    Windows(Vec<(u64, u64)>),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Parent {
+    /// ppid 0 (pid 1 itself).
+    Kernel,
+    /// ppid 1 (daemons, shims, orphans).
+    Init,
+    /// The current pid of another slot (1 when it is not running).
+    Slot(usize),
+}
+
+pub(crate) struct Slot {
+    pub exe: Exe,
+    pub pod: Option<usize>,
+    parent: Parent,
+    life: Life,
+    forced_restart: Option<u64>,
+    fixed_pid: Option<i64>,
+    shim: bool,
+    pub cur: Option<Incarnation>,
+    next_start: u64,
+}
+
+struct Pod {
+    workload: &'static str,
+    namespace: &'static str,
+    daemonset: bool,
+    rollout_mean_ns: f64,
+    rollout_at: u64,
+    generation: u32,
+    name: String,
+    sandbox: String,
+}
+
+/// Cumulative counters of one incarnation.
+struct Counters {
+    /// CPU clock ticks (1/100 s) per state: user, system, wait.
+    rates: [f64; 3],
+    ticks: [u64; 3],
+    rss_base: f64,
+    rss: i64,
+    vms: i64,
+    /// Bytes per second read, written.
+    io_rates: [f64; 2],
+    io: [i64; 2],
+    walk: f64,
+    /// Data time of the last observation.
+    last: Option<u64>,
+}
+
+/// One run of a slot.
+pub(crate) struct Incarnation {
+    pub pid: i64,
+    pub start_ns: u64,
+    end_ns: u64,
+    pub origin: Arc<Origin>,
+    /// The OTLP/JSON text of this process's ResourceMetrics up to its metrics (when wanted).
+    pub json: String,
+    pub proto: Option<Resource>,
+    counters: Counters,
+}
+
+/// What one scrape read about one process.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Sample {
+    pub slot: usize,
+    pub time_ns: u64,
+    /// Cumulative CPU seconds: user, system, wait.
+    pub cpu: [f64; 3],
+    pub rss: i64,
+    pub vms: i64,
+    /// Cumulative bytes read, written.
+    pub io: [i64; 2],
+    /// Per state, only with `utilization` and not on a process's first scrape.
+    pub cpu_util: Option<[f64; 3]>,
+    /// Percent (0–100), only with `utilization`.
+    pub mem_util: Option<f64>,
+}
+
+impl Sample {
+    pub(crate) fn points(&self) -> u64 {
+        7 + self.cpu_util.map_or(0, |_| 3) + self.mem_util.map_or(0, |_| 1)
+    }
+}
+
+/// Where and how a node runs.
+pub(crate) struct NodeSpec {
+    pub cluster: String,
+    pub node: String,
+    pub ip: String,
+    pub cores: u32,
+    pub mem_bytes: u64,
+    pub first_scrape: u64,
+    pub interval: u64,
+    /// No scrape at or after this instant.
+    pub cutoff: u64,
+    /// The collector ran (and scraped) since then: a process it saw on the previous scrape
+    /// gets `process.cpu.utilization` points.
+    pub collector_since: u64,
+    pub fork_rate: f64,
+    pub want: Want,
+}
+
+pub(crate) struct NodeSim {
+    pub spec: NodeSpec,
+    pub slots: Vec<Slot>,
+    pods: Vec<Pod>,
+    rng: Rng,
+    next_pid: i64,
+    pid_clock: u64,
+    next_scrape: u64,
+    /// The last scrape's samples, in pid order.
+    pub samples: Vec<Sample>,
+    order: Vec<(i64, usize)>,
+}
+
+fn round9(x: f64) -> f64 {
+    // Nine decimals keep every value exactly representable through OTLP/JSON: the decimal
+    // Rust prints parses back (even with a fast, non-round-trip float parser) to the same bits.
+    (x * 1e9).round() / 1e9
+}
+
+fn page(x: f64) -> i64 {
+    ((x / 4096.0).round() as i64).max(1) * 4096
+}
+
+fn next_at(t: u64, period: u64, at: u64) -> u64 {
+    let base = t - t % period + at;
+    if base >= t {
+        base
+    } else {
+        base + period
+    }
+}
+
+impl NodeSim {
+    pub(crate) fn new(spec: NodeSpec, rng: Rng, boot: u64) -> NodeSim {
+        let mut sim = NodeSim {
+            next_scrape: spec.first_scrape,
+            spec,
+            slots: Vec::new(),
+            pods: Vec::new(),
+            rng,
+            next_pid: 0,
+            pid_clock: boot,
+            samples: Vec::new(),
+            order: Vec::new(),
+        };
+        // Kernel threads take the first pids after boot.
+        sim.next_pid = 120 + sim.rng.range(0, 200) as i64;
+        sim
+    }
+
+    pub(crate) fn node(&self) -> &str {
+        &self.spec.node
+    }
+
+    pub(crate) fn cluster(&self) -> &str {
+        &self.spec.cluster
+    }
+
+    /// Adds a slot whose first run is at or after `not_before`.
+    pub(crate) fn add_slot(&mut self, exe: Exe, pod: Option<usize>, parent: Parent, life: Life, not_before: u64) -> usize {
+        let next_start = match &life {
+            Life::Long { .. } => not_before,
+            Life::Daily { at_ns, .. } => next_at(not_before, DAY, *at_ns),
+            Life::Hourly { at_ns, .. } => next_at(not_before, HOUR, *at_ns),
+            Life::Windows(w) => w.iter().find(|(s, e)| *s >= not_before && e > s).map_or(NEVER, |(s, _)| *s),
+        };
+        self.slots.push(Slot {
+            exe,
+            pod,
+            parent,
+            life,
+            forced_restart: None,
+            fixed_pid: None,
+            shim: false,
+            cur: None,
+            next_start,
+        });
+        self.slots.len() - 1
+    }
+
+    pub(crate) fn set_fixed_pid(&mut self, slot: usize, pid: i64) {
+        self.slots[slot].fixed_pid = Some(pid);
+    }
+
+    pub(crate) fn set_shim(&mut self, slot: usize) {
+        self.slots[slot].shim = true;
+    }
+
+    /// The slot's running incarnation is stopped at `t` and restarts right after (new pid).
+    pub(crate) fn force_restart(&mut self, slot: usize, t: u64) {
+        self.slots[slot].forced_restart = Some(t);
+    }
+
+    pub(crate) fn add_pod(&mut self, w: &Workload) -> usize {
+        self.pods.push(Pod {
+            workload: w.name,
+            namespace: w.namespace,
+            daemonset: w.daemonset,
+            rollout_mean_ns: w.rollout_days * DAY as f64,
+            rollout_at: 0,
+            generation: 0,
+            name: String::new(),
+            sandbox: String::new(),
+        });
+        self.pods.len() - 1
+    }
+
+    pub(crate) fn pod_namespace(&self, pod: usize) -> &'static str {
+        self.pods[pod].namespace
+    }
+
+    pub(crate) fn pod_workload(&self, pod: usize) -> &'static str {
+        self.pods[pod].workload
+    }
+
+    /// Takes the next scrape if it is before `until` (and the cutoff): applies the process
+    /// events up to it and fills [`NodeSim::samples`]. `false` when there is none.
+    pub(crate) fn scrape_before(&mut self, until: u64) -> bool {
+        let t = self.next_scrape;
+        if t >= until || t >= self.spec.cutoff {
+            return false;
+        }
+        self.next_scrape = t + self.spec.interval;
+        self.advance_to(t);
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(self.slots.iter().enumerate().filter_map(|(i, s)| s.cur.as_ref().map(|c| (c.pid, i))));
+        order.sort_unstable();
+        self.samples.clear();
+        // The scrape loop starts a little after the tick; each process is read in turn.
+        let mut time = t + self.rng.range(200_000, 3_000_000);
+        for &(_, i) in &order {
+            time += self.rng.range(40_000, 400_000);
+            let s = self.observe(i, t, time);
+            self.samples.push(s);
+        }
+        self.order = order;
+        true
+    }
+
+    /// Applies every start and end at or before `t`, in time order.
+    fn advance_to(&mut self, t: u64) {
+        loop {
+            let mut best: Option<(u64, usize)> = None;
+            for (i, s) in self.slots.iter().enumerate() {
+                let e = match &s.cur {
+                    Some(c) => c.end_ns,
+                    None => s.next_start,
+                };
+                if e <= t && best.is_none_or(|(b, _)| e < b) {
+                    best = Some((e, i));
+                }
+            }
+            let Some((e, i)) = best else { return };
+            if self.slots[i].cur.is_some() {
+                self.stop(i, e);
+            } else {
+                self.start(i, e);
+            }
+        }
+    }
+
+    fn stop(&mut self, i: usize, e: u64) {
+        self.slots[i].cur = None;
+        let next = match &self.slots[i].life {
+            Life::Long { .. } => {
+                // Shims come back first after a rollout, then the containers.
+                e + if self.slots[i].shim { NS + self.rng.range(0, NS / 2) } else { self.rng.range(2 * NS, 8 * NS) }
+            }
+            Life::Daily { at_ns, .. } => next_at(e + 1, DAY, *at_ns),
+            Life::Hourly { at_ns, .. } => next_at(e + 1, HOUR, *at_ns),
+            Life::Windows(w) => w.iter().find(|(s, end)| *s >= e && end > s).map_or(NEVER, |(s, _)| *s),
+        };
+        self.slots[i].next_start = next;
+    }
+
+    fn roll_pod(&mut self, p: usize, t: u64) {
+        let suffix = self.rng.chars(SAFE, 5);
+        let hash = self.rng.chars(SAFE, 10);
+        let sandbox = self.rng.chars(HEX, 64);
+        let mean = self.pods[p].rollout_mean_ns;
+        let next = if mean > 0.0 { t.saturating_add((self.rng.exp(mean) as u64).max(HOUR)) } else { NEVER };
+        let pod = &mut self.pods[p];
+        pod.generation += 1;
+        pod.name = if pod.daemonset { format!("{}-{suffix}", pod.workload) } else { format!("{}-{hash}-{suffix}", pod.workload) };
+        pod.sandbox = sandbox;
+        pod.rollout_at = next;
+    }
+
+    fn alloc_pid(&mut self, t: u64) -> i64 {
+        let elapsed = t.saturating_sub(self.pid_clock) as f64 / NS as f64;
+        self.pid_clock = self.pid_clock.max(t);
+        let forks = (elapsed * self.spec.fork_rate).min(1e12) as i64;
+        let mut pid = self.next_pid + 1 + forks + self.rng.range(0, 4) as i64;
+        loop {
+            if pid >= PID_MAX {
+                // The kernel wraps to RESERVED_PIDS (300).
+                pid = 300 + (pid - PID_MAX) % (PID_MAX - 300);
+            }
+            if !self.slots.iter().any(|s| s.cur.as_ref().is_some_and(|c| c.pid == pid)) {
+                break;
+            }
+            pid += 1;
+        }
+        self.next_pid = pid;
+        pid
+    }
+
+    fn start(&mut self, i: usize, t: u64) {
+        let long = matches!(self.slots[i].life, Life::Long { .. });
+        if let Some(p) = self.slots[i].pod {
+            if self.pods[p].generation == 0 || (long && t >= self.pods[p].rollout_at) {
+                self.roll_pod(p, t);
+            }
+        }
+        let pid = match self.slots[i].fixed_pid {
+            Some(p) => p,
+            None => self.alloc_pid(t),
+        };
+        let ppid = match self.slots[i].parent {
+            Parent::Kernel => 0,
+            Parent::Init => 1,
+            Parent::Slot(j) => self.slots[j].cur.as_ref().map_or(1, |c| c.pid),
+        };
+        let end = match &self.slots[i].life {
+            Life::Long { restart_mean_ns } => {
+                let mut e = if *restart_mean_ns > 0.0 { t.saturating_add((self.rng.exp(*restart_mean_ns) as u64).max(MINUTE)) } else { NEVER };
+                if long {
+                    if let Some(p) = self.slots[i].pod {
+                        e = e.min(self.pods[p].rollout_at);
+                    }
+                }
+                if let Some(f) = self.slots[i].forced_restart {
+                    if f > t {
+                        e = e.min(f);
+                    }
+                }
+                e
+            }
+            Life::Daily { dur_ns, .. } | Life::Hourly { dur_ns, .. } => t + dur_ns,
+            Life::Windows(w) => w.iter().find(|(s, e)| *s <= t && t < *e).map_or(t + NS, |(_, e)| *e),
+        };
+        let origin = Arc::new(self.origin(i, pid, ppid));
+        let json = if self.spec.want.json { encode::resource_json(&origin) } else { String::new() };
+        let proto = self.spec.want.proto.then(|| encode::resource_proto(&origin));
+        let counters = self.counters(i);
+        self.slots[i].cur = Some(Incarnation { pid, start_ns: t, end_ns: end, origin, json, proto, counters });
+    }
+
+    fn counters(&mut self, i: usize) -> Counters {
+        let p = self.slots[i].exe.profile;
+        let f = self.rng.uniform(0.6, 1.4);
+        let cpu = p.cpu * f * 100.0;
+        let rss_base = p.rss_mb * MIB * self.rng.uniform(0.8, 1.25);
+        let vms = page((p.vms_mb * MIB * self.rng.uniform(0.97, 1.03)).max(rss_base * 1.3));
+        Counters {
+            rates: [cpu * (1.0 - p.sys - p.wait), cpu * p.sys, cpu * p.wait],
+            ticks: [0; 3],
+            rss_base,
+            rss: 0,
+            vms,
+            io_rates: [p.read_kib * 1024.0 * self.rng.uniform(0.5, 1.5), p.write_kib * 1024.0 * self.rng.uniform(0.5, 1.5)],
+            io: [0; 2],
+            walk: 0.0,
+            last: None,
+        }
+    }
+
+    fn expand(&mut self, template: &str, pod: Option<usize>) -> String {
+        if !template.contains('{') {
+            return template.to_string();
+        }
+        let sandbox = match pod {
+            Some(p) => self.pods[p].sandbox.clone(),
+            None => self.rng.chars(HEX, 64),
+        };
+        template.replace("{node}", &self.spec.node).replace("{ip}", &self.spec.ip).replace("{sandbox}", &sandbox)
+    }
+
+    /// The resource attributes, in the order the pipeline adds them: the process scraper's,
+    /// then k8sattributes (pod, namespace), resourcedetection (host.name, os.type) and the
+    /// resource processor (node and cluster names).
+    fn origin(&mut self, i: usize, pid: i64, ppid: i64) -> Origin {
+        let exe = self.slots[i].exe;
+        let pod = self.slots[i].pod;
+        let args = self.expand(exe.args, pod);
+        let command_line = if args.is_empty() { exe.command.to_string() } else { format!("{} {args}", exe.command) };
+        let s = |v: &str| AttrValue::Str(v.to_string());
+        let mut r: Attrs = Vec::with_capacity(14);
+        r.push(("process.pid".into(), AttrValue::Int(pid)));
+        r.push(("process.parent_pid".into(), AttrValue::Int(ppid)));
+        r.push(("process.executable.name".into(), s(exe.name)));
+        r.push(("process.executable.path".into(), s(exe.path)));
+        r.push(("process.command".into(), s(exe.command)));
+        r.push(("process.command_line".into(), AttrValue::Str(command_line)));
+        if let Some(owner) = exe.owner {
+            r.push(("process.owner".into(), s(owner)));
+        }
+        if let Some(p) = pod {
+            r.push(("k8s.pod.name".into(), s(&self.pods[p].name)));
+            r.push(("k8s.namespace.name".into(), s(self.pods[p].namespace)));
+        }
+        r.push(("host.name".into(), s(&self.spec.node)));
+        r.push(("os.type".into(), s("linux")));
+        r.push(("k8s.node.name".into(), s(&self.spec.node)));
+        r.push(("k8s.cluster.name".into(), s(&self.spec.cluster)));
+        Origin {
+            resource: r,
+            scope_name: encode::SCOPE_NAME.to_string(),
+            scope_version: encode::SCOPE_VERSION.to_string(),
+            scope_attributes: Vec::new(),
+        }
+    }
+
+    /// Reads slot `i` at scrape `t` (point time `time_ns`).
+    fn observe(&mut self, i: usize, t: u64, time_ns: u64) -> Sample {
+        let interval = self.spec.interval;
+        let since = self.spec.collector_since;
+        let cores = self.spec.cores as f64;
+        let mem = self.spec.mem_bytes as f64;
+        let util = self.spec.want.utilization;
+        let rng = &mut self.rng;
+        let inc = self.slots[i].cur.as_mut().expect("observe: the slot is running (checked by the caller)");
+        let start = inc.start_ns;
+        let c = &mut inc.counters;
+        if c.last.is_none() {
+            // Did the collector see this process on its previous scrape?
+            let seen = t.checked_sub(interval).is_some_and(|p| p >= start && p >= since);
+            let t0 = if seen { t - interval } else { t };
+            let age = (t0 - start) as f64 / NS as f64;
+            for s in 0..3 {
+                let startup = if s == 0 { rng.uniform(1.0, 40.0) } else { rng.uniform(0.0, 8.0) };
+                c.ticks[s] = (c.rates[s] * age * rng.uniform(0.85, 1.15) + startup) as u64;
+            }
+            c.walk = rng.uniform(-0.1, 0.1);
+            c.rss = page(c.rss_base * (1.0 + c.walk));
+            // Reading the binary and its libraries, then the steady rate.
+            c.io = [
+                page(c.rss_base * rng.uniform(0.2, 0.6)) + page(c.io_rates[0] * age) - 4096,
+                page(c.io_rates[1] * age + 1.0) - 4096,
+            ];
+            c.last = Some(t0);
+        }
+        let mut cpu_util = None;
+        let last = c.last.unwrap_or(t);
+        if last < t {
+            let dt = (t - last) as f64 / NS as f64;
+            let before = c.ticks;
+            for s in 0..3 {
+                c.ticks[s] += (c.rates[s] * dt * rng.uniform(0.4, 1.6)).round() as u64;
+            }
+            c.walk = (c.walk + rng.uniform(-0.015, 0.015)).clamp(-0.25, 0.35);
+            c.rss = page(c.rss_base * (1.0 + c.walk));
+            for d in 0..2 {
+                c.io[d] += page(c.io_rates[d] * dt * rng.uniform(0.0, 2.0) + 1.0) - 4096;
+            }
+            c.last = Some(t);
+            if util {
+                let u = |s: usize| round9((c.ticks[s] - before[s]) as f64 / 100.0 / dt / cores);
+                cpu_util = Some([u(0), u(1), u(2)]);
+            }
+        }
+        Sample {
+            slot: i,
+            time_ns,
+            cpu: [c.ticks[0] as f64 / 100.0, c.ticks[1] as f64 / 100.0, c.ticks[2] as f64 / 100.0],
+            rss: c.rss,
+            vms: c.vms,
+            io: c.io,
+            cpu_util,
+            mem_util: util.then(|| round9(100.0 * c.rss as f64 / mem)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::catalog;
+    use super::*;
+
+    fn spec(interval: u64) -> NodeSpec {
+        NodeSpec {
+            cluster: "c".into(),
+            node: "n".into(),
+            ip: "10.0.0.1".into(),
+            cores: 4,
+            mem_bytes: 16 << 30,
+            first_scrape: 10 * DAY,
+            interval,
+            cutoff: 12 * DAY,
+            collector_since: 0,
+            fork_rate: 0.2,
+            want: Want { json: false, proto: false, utilization: true },
+        }
+    }
+
+    #[test]
+    fn restarts_give_new_pids_and_counters_are_monotonic() {
+        let mut n = NodeSim::new(spec(60 * NS), Rng::derive(1, &[]), 9 * DAY);
+        let s = n.add_slot(catalog::SYSTEMD, None, Parent::Kernel, Life::Long { restart_mean_ns: 0.0 }, 9 * DAY);
+        n.set_fixed_pid(s, 1);
+        let a = n.add_slot(catalog::DAEMONS[0], None, Parent::Init, Life::Long { restart_mean_ns: HOUR as f64 }, 9 * DAY + NS);
+        let j = n.add_slot(catalog::JOBS[2].0, None, Parent::Init, Life::Hourly { at_ns: 17 * MINUTE, dur_ns: 2 * MINUTE }, 9 * DAY);
+        let mut pids = std::collections::BTreeSet::new();
+        let mut last_cpu = 0.0;
+        let mut last_pid = 0;
+        let mut job_seen = 0;
+        let mut scrapes = 0;
+        while n.scrape_before(10 * DAY + 6 * HOUR) {
+            scrapes += 1;
+            let times: Vec<u64> = n.samples.iter().map(|s| s.time_ns).collect();
+            assert!(times.windows(2).all(|w| w[0] < w[1]));
+            let pid_of = |i: usize| n.slots[i].cur.as_ref().map(|c| c.pid);
+            assert_eq!(pid_of(s), Some(1));
+            let sa = n.samples.iter().find(|x| x.slot == a).expect("daemon is always observed");
+            let pid = pid_of(a).expect("running");
+            if pid == last_pid {
+                assert!(sa.cpu[0] >= last_cpu);
+                assert!(sa.cpu_util.is_some());
+            }
+            pids.insert(pid);
+            last_pid = pid;
+            last_cpu = sa.cpu[0];
+            job_seen += n.samples.iter().filter(|x| x.slot == j).count();
+            assert!(n.samples.iter().all(|x| x.mem_util.is_some_and(|m| (0.0..=100.0).contains(&m))));
+        }
+        assert_eq!(scrapes, 6 * 60);
+        assert!(pids.len() > 2, "an hourly restart rate gives new pids: {pids:?}");
+        assert_eq!(job_seen, 6 * 2, "the hourly job runs 2 minutes every hour");
+    }
+}

@@ -1,0 +1,401 @@
+//! Ingest: export files → decoded [`model::Point`]s.
+//!
+//! In: INPUT specs — files, folders (recursive) and object-store URLs/prefixes.
+//! Out: for each input, its raw bytes, the compression and format detected from the bytes
+//! themselves (magic bytes, not the file name), and the points and rejections its decoder
+//! produced, pushed into a [`model::Sink`].
+//! Invariant: nothing is dropped silently. Anything that cannot become a point is a
+//! [`model::Rejection`] naming its position; an unreadable input is an [`InputError`] naming it.
+
+pub mod model;
+pub mod otlp_json;
+pub mod otlp_proto;
+pub mod splunk_csv;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use model::{Position, Rejection, Sink};
+
+use crate::storage::{Location, StorageError, StoreOptions};
+
+/// An input that could not be found or read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{path}: {message}")]
+    Local { path: String, message: String },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// One export to land.
+pub struct Input {
+    /// How users see it: a path or a URL without credentials.
+    pub name: String,
+    pub size: u64,
+    source: Source,
+}
+
+enum Source {
+    Local(PathBuf),
+    Object { location: Location, key: String },
+}
+
+impl Input {
+    /// Reads the raw (possibly compressed) bytes.
+    pub fn read(&self) -> Result<bytes::Bytes, InputError> {
+        match &self.source {
+            Source::Local(p) => std::fs::read(p).map(bytes::Bytes::from).map_err(|e| InputError::Local {
+                path: self.name.clone(),
+                message: e.to_string(),
+            }),
+            Source::Object { location, key } => Ok(location.get(key)?),
+        }
+    }
+}
+
+/// Expands INPUT specs into the inputs they name, each spec's inputs sorted by name.
+pub fn discover(specs: &[String], opts: &StoreOptions) -> Result<Vec<Input>, InputError> {
+    let mut out = Vec::new();
+    for spec in specs {
+        if spec.contains("://") && !spec.starts_with("file://") {
+            let location = Location::open(spec, opts, false)?;
+            let objects = location.list("")?;
+            if objects.is_empty() {
+                // Not a prefix: maybe one object. Open its parent and name it.
+                let (parent, file) = spec.rsplit_once('/').unwrap_or((spec, ""));
+                let parent_loc = Location::open(parent, opts, false)?;
+                match parent_loc.list("")?.into_iter().find(|(k, _)| k == file) {
+                    Some((key, size)) => out.push(Input {
+                        name: parent_loc.describe(&key),
+                        size,
+                        source: Source::Object {
+                            location: parent_loc,
+                            key,
+                        },
+                    }),
+                    None => {
+                        return Err(InputError::Local {
+                            path: location.display().to_string(),
+                            message: "no such object or prefix (nothing listed there)".into(),
+                        })
+                    }
+                }
+            }
+            for (key, size) in objects {
+                out.push(Input {
+                    name: location.describe(&key),
+                    size,
+                    source: Source::Object {
+                        location: location.clone(),
+                        key,
+                    },
+                });
+            }
+        } else {
+            let path = PathBuf::from(spec.strip_prefix("file://").unwrap_or(spec));
+            let meta = std::fs::metadata(&path).map_err(|e| InputError::Local {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            if meta.is_dir() {
+                let mut files = Vec::new();
+                walk(&path, &mut files)?;
+                files.sort();
+                for f in files {
+                    let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+                    out.push(Input {
+                        name: f.display().to_string(),
+                        size,
+                        source: Source::Local(f),
+                    });
+                }
+            } else {
+                out.push(Input {
+                    name: path.display().to_string(),
+                    size: meta.len(),
+                    source: Source::Local(path),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
+    let err = |e: std::io::Error| InputError::Local {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    };
+    for entry in std::fs::read_dir(dir).map_err(err)? {
+        let entry = entry.map_err(err)?;
+        let ft = entry.file_type().map_err(err)?;
+        if ft.is_dir() {
+            walk(&entry.path(), out)?;
+        } else if ft.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Compression of an input, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+    /// The file exporter's legacy `compression: zstd`: length-prefixed, each message compressed.
+    ZstdFramed,
+}
+
+/// Encoding of an input, from its decompressed bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    OtlpJson,
+    OtlpProto,
+    SplunkCsv,
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+pub fn detect_compression(raw: &[u8]) -> Compression {
+    if raw.starts_with(&GZIP_MAGIC) {
+        Compression::Gzip
+    } else if raw.starts_with(&ZSTD_MAGIC) {
+        Compression::Zstd
+    } else if raw.len() > 8 && raw[4..8] == ZSTD_MAGIC {
+        Compression::ZstdFramed
+    } else {
+        Compression::None
+    }
+}
+
+/// Decompresses `raw`, never beyond `limit` bytes (a decompression bomb is a rejection, not an
+/// allocation). A truncated or corrupt stream keeps what decoded before the damage and
+/// reports the damage as a rejection.
+pub fn decompress(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Vec<u8> {
+    fn read_bounded(r: impl Read, limit: u64, what: &str, sink: &mut dyn Sink) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut r = r.take(limit + 1);
+        if let Err(e) = r.read_to_end(&mut out) {
+            sink.reject(Rejection {
+                reason: if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    "truncated_compression"
+                } else {
+                    "corrupt_compression"
+                },
+                position: Position::Byte(out.len() as u64),
+                detail: format!(
+                    "{what} stream: {e} after {} decompressed bytes; what decoded before it is kept",
+                    out.len()
+                ),
+                points: 0,
+            });
+        }
+        if out.len() as u64 > limit {
+            sink.reject(Rejection {
+                reason: "too_large",
+                position: Position::Byte(limit),
+                detail: format!(
+                    "decompresses to more than {limit} bytes (a decompression bomb, or raise --max-input-bytes); not decoded"
+                ),
+                points: 0,
+            });
+            return Vec::new();
+        }
+        out
+    }
+    match detect_compression(raw) {
+        Compression::None | Compression::ZstdFramed => raw.to_vec(),
+        Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(raw), limit, "gzip", sink),
+        Compression::Zstd => match zstd::stream::read::Decoder::new(raw) {
+            Ok(d) => read_bounded(d, limit, "zstd", sink),
+            Err(e) => {
+                sink.reject(Rejection {
+                    reason: "corrupt_compression",
+                    position: Position::Byte(0),
+                    detail: format!("zstd stream: {e}"),
+                    points: 0,
+                });
+                Vec::new()
+            }
+        },
+    }
+}
+
+/// The format of decompressed bytes.
+pub fn detect_format(bytes: &[u8]) -> Format {
+    let body = bytes.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(bytes);
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | Some(b'[') => Format::OtlpJson,
+        _ if splunk_csv::looks_like(body) => Format::SplunkCsv,
+        // Empty input goes to the JSON decoder, which reports it as `empty`.
+        None => Format::OtlpJson,
+        _ => Format::OtlpProto,
+    }
+}
+
+/// What [`decode`] found out about an input.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Decoded {
+    pub compression: Compression,
+    pub format: Format,
+    pub decompressed_bytes: u64,
+}
+
+/// Decompresses and decodes one input's raw bytes into `sink`.
+pub fn decode(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Decoded {
+    let compression = detect_compression(raw);
+    if compression == Compression::ZstdFramed {
+        return decode_zstd_framed(raw, limit, sink);
+    }
+    let bytes = decompress(raw, limit, sink);
+    let format = detect_format(&bytes);
+    match format {
+        Format::OtlpJson => otlp_json::decode(&bytes, sink),
+        Format::OtlpProto => otlp_proto::decode(&bytes, sink),
+        Format::SplunkCsv => splunk_csv::decode(&bytes, sink),
+    }
+    Decoded {
+        compression,
+        format,
+        decompressed_bytes: bytes.len() as u64,
+    }
+}
+
+/// The file exporter's legacy zstd mode: `u32 BE length` + a zstd frame, repeated. The payloads
+/// are OTLP/JSON documents or protobuf messages.
+fn decode_zstd_framed(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Decoded {
+    let first_payload_is_json = {
+        let mut probe = model::VecSink::default();
+        let len = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
+        let frame = &raw[4..(4 + len).min(raw.len())];
+        let head = decompress(frame, limit, &mut probe);
+        head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+    };
+    if !first_payload_is_json {
+        // The protobuf decoder understands this framing itself (and zstd payloads in it).
+        otlp_proto::decode(raw, sink);
+        return Decoded {
+            compression: Compression::ZstdFramed,
+            format: Format::OtlpProto,
+            decompressed_bytes: raw.len() as u64,
+        };
+    }
+    let mut offset = 0usize;
+    let mut record = 0u64;
+    let mut total = 0u64;
+    while offset < raw.len() {
+        record += 1;
+        if raw.len() - offset < 4 {
+            sink.reject(Rejection {
+                reason: "truncated",
+                position: Position::Record {
+                    record,
+                    byte: offset as u64,
+                },
+                detail: format!("{} trailing bytes are not a length prefix", raw.len() - offset),
+                points: 0,
+            });
+            break;
+        }
+        let len = u32::from_be_bytes([raw[offset], raw[offset + 1], raw[offset + 2], raw[offset + 3]]) as usize;
+        let start = offset + 4;
+        if len > raw.len() - start {
+            sink.reject(Rejection {
+                reason: "bad_length",
+                position: Position::Record {
+                    record,
+                    byte: offset as u64,
+                },
+                detail: format!(
+                    "frame length {len} runs past the end of the input ({} bytes left)",
+                    raw.len() - start
+                ),
+                points: 0,
+            });
+            break;
+        }
+        let payload = decompress(&raw[start..start + len], limit.saturating_sub(total), sink);
+        total += payload.len() as u64;
+        otlp_json::decode(&payload, sink);
+        offset = start + len;
+    }
+    Decoded {
+        compression: Compression::ZstdFramed,
+        format: Format::OtlpJson,
+        decompressed_bytes: total,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::VecSink;
+    use std::io::Write;
+
+    const DOC: &str = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"g","gauge":{"dataPoints":[{"timeUnixNano":"1700000000000000000","asInt":"3"}]}}]}]}]}"#;
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b).expect("write");
+        e.finish().expect("finish")
+    }
+
+    #[test]
+    fn detects_compression_by_magic_not_name() {
+        let text = format!("{DOC}\n{DOC}\n");
+        for raw in [
+            text.as_bytes().to_vec(),
+            gzip(text.as_bytes()),
+            zstd::encode_all(text.as_bytes(), 3).expect("zstd"),
+        ] {
+            let mut sink = VecSink::default();
+            let d = decode(&raw, 1 << 20, &mut sink);
+            assert_eq!(d.format, Format::OtlpJson);
+            assert_eq!(sink.points.len(), 2, "{:?}", d);
+            assert!(sink.rejections.is_empty());
+        }
+    }
+
+    #[test]
+    fn truncated_gzip_keeps_whole_lines_and_reports_the_damage() {
+        let text = format!("{DOC}\n").repeat(200);
+        let gz = gzip(text.as_bytes());
+        let mut sink = VecSink::default();
+        decode(&gz[..gz.len() / 2], 1 << 24, &mut sink);
+        assert!(
+            sink.rejections.iter().any(|r| r.reason == "truncated_compression"),
+            "{:?}",
+            sink.rejections
+        );
+        assert!(!sink.points.is_empty());
+    }
+
+    #[test]
+    fn decompression_bomb_is_bounded() {
+        let zeros = vec![b' '; 10 << 20];
+        let gz = gzip(&zeros);
+        let mut sink = VecSink::default();
+        decode(&gz, 1 << 20, &mut sink);
+        assert!(sink.rejections.iter().any(|r| r.reason == "too_large"));
+    }
+
+    #[test]
+    fn legacy_zstd_framed_json() {
+        let mut raw = Vec::new();
+        for _ in 0..3 {
+            let c = zstd::encode_all(DOC.as_bytes(), 3).expect("zstd");
+            raw.extend((c.len() as u32).to_be_bytes());
+            raw.extend(c);
+        }
+        let mut sink = VecSink::default();
+        let d = decode(&raw, 1 << 20, &mut sink);
+        assert_eq!(d.compression, Compression::ZstdFramed);
+        assert_eq!(sink.points.len(), 3);
+    }
+}

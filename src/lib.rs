@@ -1,0 +1,27 @@
+//! kubeseen: Splunk's "Abnormal Kubernetes Behavior" detections on a plain Parquet data lake.
+//!
+//! The pipeline, one module per stage:
+//!
+//! ```text
+//! ingest   OTLP/JSON, OTLP/protobuf, Splunk CSV (plain, gzip, zstd) → decoded points
+//!   │      files, folders, object-store prefixes; every problem a counted rejection
+//! lake     points → <lake>/metrics/date=YYYY-MM-DD/hour=HH/part-<hash>.parquet (data time, UTC)
+//!   │      idempotent (content-hashed point ids), atomic (one put per object)
+//! detect   queries/<detection>.toml → lazy Polars plan (current window anti-join baseline)
+//!   │
+//! report   findings Parquet + summary JSON/Markdown under the lake + a table on stdout
+//! ```
+//!
+//! `storage` hides local folders and object stores behind one `Location`; `config` holds the
+//! clock (read once) and duration parsing; `generate` writes realistic synthetic exports with
+//! labelled attack scenarios; `app` maps each subcommand onto the stages.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod detect;
+pub mod generate;
+pub mod ingest;
+pub mod lake;
+pub mod report;
+pub mod storage;

@@ -1,0 +1,330 @@
+//! Report: a detection [`Run`] → findings Parquet, summary JSON and Markdown, stdout table.
+//!
+//! In: a finished run. Out:
+//! `findings/detection=<slug>/date=<window start date>/<window end>-<window>[-splunk].parquet`
+//! and `reports/detect/detection=<slug>/date=<…>/<same stem>.{json,md}`.
+//! Invariants: one findings object per (detection, window, mode), written in one `put`, so a
+//! re-run replaces it and never duplicates it; an empty result is written too (it replaces an
+//! older non-empty one); the report is written after the findings, so a report never names
+//! findings that are not there.
+
+use std::collections::BTreeMap;
+
+use chrono::DateTime;
+use polars::prelude::*;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::config::fmt_instant;
+use crate::detect::{human, Run};
+use crate::lake::{FINDINGS, REPORTS};
+use crate::storage::{Location, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("writing findings {key}: {source}")]
+    Parquet { key: String, source: PolarsError },
+}
+
+/// Where a run's outputs go.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    pub findings: String,
+    pub report_json: String,
+    pub report_md: String,
+}
+
+fn stem(run: &Run) -> (String, String) {
+    let date = run.window.start.format("%Y-%m-%d").to_string();
+    let end = run.window.end.format("%Y%m%dT%H%M%SZ").to_string();
+    let mode = if run.splunk_compat { "-splunk" } else { "" };
+    (
+        date,
+        format!("{end}-{}{mode}", human(run.window.end - run.window.start)),
+    )
+}
+
+pub fn findings_key(run: &Run) -> String {
+    let (date, stem) = stem(run);
+    format!("{FINDINGS}/detection={}/date={date}/{stem}.parquet", run.spec.slug)
+}
+
+/// Writes the findings and the report of `run` into `lake`.
+pub fn write(lake: &Location, run: &Run, timings_extra: &[(&str, u64)]) -> Result<(Written, Value), ReportError> {
+    let (date, stem) = stem(run);
+    let fkey = findings_key(run);
+    let mut df = run.findings.clone();
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .finish(&mut df)
+        .map_err(|source| ReportError::Parquet {
+            key: fkey.clone(),
+            source,
+        })?;
+    lake.put(&fkey, bytes)?;
+    let base = format!("{REPORTS}/detect/detection={}/date={date}/{stem}", run.spec.slug);
+    let written = Written {
+        findings: lake.describe(&fkey),
+        report_json: lake.describe(&format!("{base}.json")),
+        report_md: lake.describe(&format!("{base}.md")),
+    };
+    let summary = summary_json(lake, run, &written, timings_extra);
+    lake.put(
+        &format!("{base}.json"),
+        serde_json::to_vec_pretty(&summary).unwrap_or_default(),
+    )?;
+    lake.put(&format!("{base}.md"), markdown(&summary).into_bytes())?;
+    Ok((written, summary))
+}
+
+/// A cell as JSON: times as RFC 3339 UTC, lists as arrays.
+fn cell(v: AnyValue<'_>) -> Value {
+    match v {
+        AnyValue::Null => Value::Null,
+        AnyValue::Boolean(b) => json!(b),
+        AnyValue::String(s) => json!(s),
+        AnyValue::StringOwned(s) => json!(s.as_str()),
+        AnyValue::Int64(i) => json!(i),
+        AnyValue::Int32(i) => json!(i),
+        AnyValue::UInt32(i) => json!(i),
+        AnyValue::UInt64(i) => json!(i),
+        AnyValue::Float64(f) => json!(f),
+        AnyValue::Datetime(us, TimeUnit::Microseconds, _) => DateTime::from_timestamp_micros(us)
+            .map(|t| json!(fmt_instant(t)))
+            .unwrap_or(Value::Null),
+        AnyValue::List(s) => Value::Array(s.iter().map(cell).collect()),
+        other => json!(other.to_string()),
+    }
+}
+
+/// The rows of `df` as JSON objects.
+pub fn rows_json(df: &DataFrame) -> Vec<Value> {
+    (0..df.height())
+        .map(|i| {
+            let mut m = Map::new();
+            for c in df.columns() {
+                m.insert(c.name().to_string(), c.get(i).map(cell).unwrap_or(Value::Null));
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+fn summary_json(lake: &Location, run: &Run, written: &Written, timings_extra: &[(&str, u64)]) -> Value {
+    let rows = rows_json(&run.findings);
+    let mut by_node: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for r in &rows {
+        let c = r["k8s_cluster_name"].as_str().unwrap_or("").to_string();
+        let n = r["k8s_node_name"].as_str().unwrap_or("").to_string();
+        *by_node.entry((c, n)).or_default() += 1;
+    }
+    let mut by_rule: BTreeMap<&str, u64> = BTreeMap::new();
+    for s in &run.suppressed {
+        *by_rule.entry(s.rule.as_str()).or_default() += 1;
+    }
+    let mut timings = run.timings_ms.clone();
+    for (k, v) in timings_extra {
+        timings.insert(k.to_string(), *v);
+    }
+    json!({
+        "kubeseen_version": env!("CARGO_PKG_VERSION"),
+        "detection": run.spec.slug,
+        "detection_id": run.spec.id,
+        "name": run.spec.name,
+        "mode": if run.splunk_compat { "splunk_compat" } else { "intent" },
+        "key": run.logic.key,
+        "window_start": fmt_instant(run.window.start),
+        "window_end": fmt_instant(run.window.end),
+        "baseline_start": fmt_instant(run.window.baseline_start),
+        "lake": lake.display(),
+        "scanned": run.scanned,
+        "unkeyed_points": {"current": run.unkeyed_current, "baseline": run.unkeyed_baseline},
+        "coverage": {
+            "nodes_in_window": run.nodes_in_window,
+            "nodes_with_incomplete_baseline": run.incomplete_nodes,
+        },
+        "findings_count": rows.len(),
+        "findings_by_node": by_node.iter().map(|((c, n), k)| json!({"k8s_cluster_name": c, "k8s_node_name": n, "findings": k})).collect::<Vec<_>>(),
+        "suppressed": {"count": run.suppressed.len(), "by_rule": by_rule, "findings": run.suppressed},
+        "expired_allowlist_rules": run.expired_rules,
+        "warnings": run.warnings,
+        "timings_ms": timings,
+        "outputs": written,
+        "findings": rows,
+    })
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The summary as Markdown.
+pub fn markdown(s: &Value) -> String {
+    let mut out = String::new();
+    let str_of = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    out.push_str(&format!("# {} — {}\n\n", str_of(&s["name"]), str_of(&s["window_end"])));
+    out.push_str(&format!(
+        "- detection: `{}` ({}), mode {}\n- window: [{}, {})\n- baseline: [{}, {})\n- lake: `{}`\n",
+        str_of(&s["detection"]),
+        str_of(&s["detection_id"]),
+        str_of(&s["mode"]),
+        str_of(&s["window_start"]),
+        str_of(&s["window_end"]),
+        str_of(&s["baseline_start"]),
+        str_of(&s["window_start"]),
+        str_of(&s["lake"]),
+    ));
+    let sc = &s["scanned"];
+    out.push_str(&format!(
+        "- scanned: {} partitions, {} files, {} bytes; {} points in the window, {} in the baseline ({} baseline keys)\n",
+        sc["partitions"], sc["files"], sc["bytes"], sc["current_points"], sc["baseline_points"], sc["baseline_keys"]
+    ));
+    out.push_str(&format!(
+        "- findings: **{}**, suppressed by the allowlist: {}\n\n",
+        s["findings_count"], s["suppressed"]["count"]
+    ));
+    if let Some(w) = s["warnings"].as_array().filter(|w| !w.is_empty()) {
+        out.push_str("## Warnings\n\n");
+        for x in w {
+            out.push_str(&format!("- {}\n", str_of(x)));
+        }
+        out.push('\n');
+    }
+    if let Some(rows) = s["findings"].as_array().filter(|r| !r.is_empty()) {
+        out.push_str("## Findings\n\n| cluster | node | path | pids | first seen | samples | other nodes with it | baseline complete |\n|---|---|---|---|---|---|---|---|\n");
+        for r in rows {
+            out.push_str(&format!(
+                "| {} | {} | `{}` | {} | {} | {} | {} | {} |\n",
+                md_escape(&str_of(&r["k8s_cluster_name"])),
+                md_escape(&str_of(&r["k8s_node_name"])),
+                md_escape(&str_of(&r["process_executable_path"])),
+                md_escape(&str_of(&r["process_pids"])),
+                str_of(&r["first_seen"]),
+                str_of(&r["samples"]),
+                str_of(&r["cluster_prevalence"]),
+                str_of(&r["baseline_complete"]),
+            ));
+        }
+        out.push('\n');
+    }
+    if let Some(nodes) = s["coverage"]["nodes_with_incomplete_baseline"]
+        .as_array()
+        .filter(|n| !n.is_empty())
+    {
+        out.push_str(&format!(
+            "## Nodes without full baseline history ({} of {} nodes in the window)\n\nTheir findings carry `baseline_complete = false`: a node that joined recently makes everything look new.\n\n| cluster | node | first data in baseline |\n|---|---|---|\n",
+            nodes.len(),
+            s["coverage"]["nodes_in_window"]
+        ));
+        for n in nodes {
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                md_escape(&str_of(&n["k8s_cluster_name"])),
+                md_escape(&str_of(&n["k8s_node_name"])),
+                if n["first_seen"].is_null() {
+                    "none".to_string()
+                } else {
+                    str_of(&n["first_seen"])
+                }
+            ));
+        }
+        out.push('\n');
+    }
+    for (title, key) in [("in the window", "current"), ("in the baseline", "baseline")] {
+        if let Some(m) = s["unkeyed_points"][key].as_object().filter(|m| !m.is_empty()) {
+            out.push_str(&format!(
+                "## Points without a key attribute {title}\n\n| reason | points |\n|---|---|\n"
+            ));
+            for (k, v) in m {
+                out.push_str(&format!("| {} | {} |\n", md_escape(k), v));
+            }
+            out.push('\n');
+        }
+    }
+    if s["suppressed"]["count"].as_u64().unwrap_or(0) > 0 {
+        out.push_str("## Suppressed by the allowlist\n\n| rule | findings |\n|---|---|\n");
+        if let Some(m) = s["suppressed"]["by_rule"].as_object() {
+            for (k, v) in m {
+                out.push_str(&format!("| {} | {} |\n", md_escape(k), v));
+            }
+        }
+        out.push('\n');
+    }
+    if let Some(e) = s["expired_allowlist_rules"].as_array().filter(|e| !e.is_empty()) {
+        out.push_str(&format!(
+            "Expired allowlist rules (no longer applied): {}\n\n",
+            e.iter().map(str_of).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    out.push_str("## Timings (ms)\n\n");
+    if let Some(m) = s["timings_ms"].as_object() {
+        out.push_str(&m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    }
+    out.push_str(&format!("\n\nkubeseen {}\n", str_of(&s["kubeseen_version"])));
+    out
+}
+
+/// A plain table of the findings for a terminal.
+pub fn table(s: &Value) -> String {
+    let str_of = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_string(),
+        other => other.to_string(),
+    };
+    let mut out = format!(
+        "{} [{} .. {}): {} finding(s), {} suppressed\n",
+        str_of(&s["detection"]),
+        str_of(&s["window_start"]),
+        str_of(&s["window_end"]),
+        s["findings_count"],
+        s["suppressed"]["count"]
+    );
+    let rows = s["findings"].as_array().cloned().unwrap_or_default();
+    if rows.is_empty() {
+        return out;
+    }
+    let header = [
+        "CLUSTER",
+        "NODE",
+        "PATH",
+        "PIDS",
+        "FIRST SEEN",
+        "SAMPLES",
+        "ELSEWHERE",
+        "BASELINE",
+    ];
+    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for r in &rows {
+        cells.push(vec![
+            str_of(&r["k8s_cluster_name"]),
+            str_of(&r["k8s_node_name"]),
+            str_of(&r["process_executable_path"]),
+            str_of(&r["process_pids"]),
+            str_of(&r["first_seen"]),
+            str_of(&r["samples"]),
+            str_of(&r["cluster_prevalence"]),
+            if r["baseline_complete"] == Value::Bool(true) {
+                "complete".into()
+            } else {
+                "INCOMPLETE".into()
+            },
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in cells {
+        let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}

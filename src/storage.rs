@@ -1,0 +1,332 @@
+//! Where bytes live: local paths and object-store URLs behind one [`Location`].
+//!
+//! In: a path or URL (`./data/lake`, `file:///x`, `s3://bucket/prefix`, `gs://…`, `az://…`).
+//! Out: an `object_store` client rooted at that location, plus what Polars needs to scan the
+//! same place (`scan_url` and `CloudOptions`).
+//! Invariant: credentials come from the standard environment variables (and `--s3-endpoint`)
+//! and never appear in [`Location::display`], errors or reports. Every write is a single `put`,
+//! which is atomic on S3/GCS/Azure and a write-then-rename on the local filesystem, so no
+//! partial object is ever visible.
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+/// Runs `f` to completion on the process's I/O runtime. kubeseen is synchronous at the top
+/// (decoding and Polars are CPU work); only object-store calls are async, and they all pass
+/// through here. Never called from inside the runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("kubeseen-io")
+            .build()
+            // Invariant: building a runtime only fails when the OS refuses threads; nothing
+            // in kubeseen can run then.
+            .expect("cannot start the I/O runtime")
+    })
+    .block_on(f)
+}
+
+/// Errors of the storage layer; every variant names the location or object involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("cannot open {location}: {message}")]
+    Open { location: String, message: String },
+    #[error("{op} {location}: {source}")]
+    Io {
+        op: &'static str,
+        location: String,
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+/// Connection settings shared by every location of a run.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// An S3-compatible endpoint (`http://127.0.0.1:9000`); plain http is then allowed.
+    pub s3_endpoint: Option<String>,
+}
+
+/// A local folder or an object-store prefix.
+#[derive(Clone)]
+pub struct Location {
+    store: Arc<dyn ObjectStore>,
+    /// Prefix of this location inside `store` (empty for a local folder: the store is rooted).
+    prefix: Path,
+    /// What users see: the path or URL without query string or credentials.
+    display: String,
+    /// Absolute local folder, or the URL, as Polars wants it for scans.
+    scan_base: String,
+    cloud: Option<CloudScan>,
+}
+
+/// How Polars reaches a cloud location.
+#[derive(Clone, Debug)]
+pub struct CloudScan {
+    pub scheme: String,
+    pub s3_endpoint: Option<String>,
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+fn redact(url: &str) -> String {
+    // Drop query strings (signed URLs carry credentials there) and user info.
+    let base = url.split(['?', '#']).next().unwrap_or(url);
+    match url::Url::parse(base) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => base.to_string(),
+    }
+}
+
+impl Location {
+    /// Opens `spec` (a path or URL). Local folders are created when `create` is set.
+    pub fn open(spec: &str, opts: &StoreOptions, create: bool) -> Result<Self, StorageError> {
+        let display = redact(spec);
+        let err = |message: String| StorageError::Open {
+            location: display.clone(),
+            message,
+        };
+        if let Some(rest) = spec.strip_prefix("file://") {
+            return Self::local(FsPath::new(rest), create).map_err(err);
+        }
+        if !spec.contains("://") {
+            return Self::local(FsPath::new(spec), create).map_err(err);
+        }
+        let url = url::Url::parse(spec).map_err(|e| err(format!("not a valid URL: {e}")))?;
+        let scheme = url.scheme().to_string();
+        let bucket = url.host_str().unwrap_or_default().to_string();
+        let prefix = Path::from(url.path().trim_matches('/'));
+        let store: Arc<dyn ObjectStore> = match scheme.as_str() {
+            "s3" | "s3a" => {
+                let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&bucket);
+                let endpoint = opts
+                    .s3_endpoint
+                    .clone()
+                    .or_else(|| std::env::var("KUBESEEN_S3_ENDPOINT").ok());
+                if let Some(ep) = &endpoint {
+                    b = b.with_endpoint(ep).with_allow_http(ep.starts_with("http://"));
+                }
+                if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+                    b = b.with_region("us-east-1");
+                }
+                Arc::new(b.build().map_err(|e| err(e.to_string()))?)
+            }
+            "gs" | "gcs" => Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(&bucket)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?,
+            ),
+            "az" | "azure" | "abfs" | "abfss" => Arc::new(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_url(spec)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?,
+            ),
+            other => {
+                return Err(err(format!(
+                    "unsupported scheme {other:?} (use a path, file://, s3://, gs:// or az://)"
+                )))
+            }
+        };
+        let endpoint = opts
+            .s3_endpoint
+            .clone()
+            .or_else(|| std::env::var("KUBESEEN_S3_ENDPOINT").ok());
+        Ok(Location {
+            store,
+            scan_base: format!("{scheme}://{bucket}/{}", prefix.as_ref())
+                .trim_end_matches('/')
+                .to_string(),
+            prefix,
+            display,
+            cloud: Some(CloudScan {
+                scheme,
+                s3_endpoint: endpoint,
+            }),
+        })
+    }
+
+    fn local(dir: &FsPath, create: bool) -> Result<Self, String> {
+        if create {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create folder: {e}"))?;
+        }
+        let abs = std::fs::canonicalize(dir).map_err(|e| e.to_string())?;
+        if !abs.is_dir() {
+            return Err("not a folder".into());
+        }
+        let store = LocalFileSystem::new_with_prefix(&abs).map_err(|e| e.to_string())?;
+        Ok(Location {
+            store: Arc::new(store),
+            prefix: Path::default(),
+            display: dir.display().to_string(),
+            scan_base: abs.display().to_string(),
+            cloud: None,
+        })
+    }
+
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.cloud.is_none()
+    }
+
+    /// The local folder of a local location.
+    pub fn local_root(&self) -> Option<PathBuf> {
+        self.is_local().then(|| PathBuf::from(&self.scan_base))
+    }
+
+    pub fn cloud(&self) -> Option<&CloudScan> {
+        self.cloud.as_ref()
+    }
+
+    /// The full object path of `key` (relative to this location).
+    pub fn path(&self, key: &str) -> Path {
+        if self.prefix.as_ref().is_empty() {
+            Path::from(key)
+        } else {
+            Path::from(format!("{}/{}", self.prefix.as_ref(), key))
+        }
+    }
+
+    /// `key` relative to this location, from a full object path.
+    pub fn key_of<'a>(&self, path: &'a Path) -> &'a str {
+        let p = path.as_ref();
+        if self.prefix.as_ref().is_empty() {
+            p
+        } else {
+            p.strip_prefix(self.prefix.as_ref())
+                .map(|r| r.trim_start_matches('/'))
+                .unwrap_or(p)
+        }
+    }
+
+    /// What Polars scans for `key`: an absolute local path or a URL.
+    pub fn scan_path(&self, key: &str) -> String {
+        format!("{}/{}", self.scan_base, key)
+    }
+
+    /// How users see `key` in messages.
+    pub fn describe(&self, key: &str) -> String {
+        format!("{}/{}", self.display.trim_end_matches('/'), key)
+    }
+
+    pub fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        block_on(self.store.put(&self.path(key), PutPayload::from(bytes)))
+            .map(|_| ())
+            .map_err(|source| StorageError::Io {
+                op: "writing",
+                location: self.describe(key),
+                source,
+            })
+    }
+
+    /// Reads `key`; `Ok(None)` when it does not exist.
+    pub fn get_opt(&self, key: &str) -> Result<Option<bytes::Bytes>, StorageError> {
+        match block_on(async { self.store.get(&self.path(key)).await?.bytes().await }) {
+            Ok(b) => Ok(Some(b)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(StorageError::Io {
+                op: "reading",
+                location: self.describe(key),
+                source,
+            }),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Result<bytes::Bytes, StorageError> {
+        block_on(async { self.store.get(&self.path(key)).await?.bytes().await }).map_err(|source| StorageError::Io {
+            op: "reading",
+            location: self.describe(key),
+            source,
+        })
+    }
+
+    pub fn delete(&self, key: &str) -> Result<(), StorageError> {
+        match block_on(self.store.delete(&self.path(key))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(StorageError::Io {
+                op: "deleting",
+                location: self.describe(key),
+                source,
+            }),
+        }
+    }
+
+    /// Every object below `key_prefix` (recursive), as (key, size), sorted by key.
+    pub fn list(&self, key_prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
+        let full = self.path(key_prefix.trim_end_matches('/'));
+        let prefix = if full.as_ref().is_empty() { None } else { Some(&full) };
+        let metas: Vec<_> = match block_on(self.store.list(prefix).try_collect()) {
+            Ok(m) => m,
+            Err(object_store::Error::NotFound { .. }) => Vec::new(),
+            Err(source) => {
+                return Err(StorageError::Io {
+                    op: "listing",
+                    location: self.describe(key_prefix),
+                    source,
+                })
+            }
+        };
+        let mut out: Vec<(String, u64)> = metas
+            .into_iter()
+            .map(|m| (self.key_of(&m.location).to_string(), m.size))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Immediate sub-"folders" of `key_prefix` (e.g. partitions), sorted.
+    pub fn list_dirs(&self, key_prefix: &str) -> Result<Vec<String>, StorageError> {
+        let full = self.path(key_prefix.trim_end_matches('/'));
+        let prefix = if full.as_ref().is_empty() { None } else { Some(&full) };
+        let res = match block_on(self.store.list_with_delimiter(prefix)) {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(StorageError::Io {
+                    op: "listing",
+                    location: self.describe(key_prefix),
+                    source,
+                })
+            }
+        };
+        let mut out: Vec<String> = res
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_signed_urls_and_user_info() {
+        assert_eq!(redact("s3://b/p?X-Amz-Signature=abc"), "s3://b/p");
+        assert_eq!(redact("https://user:secret@host/p"), "https://host/p");
+        assert_eq!(redact("./data/lake"), "./data/lake");
+    }
+}

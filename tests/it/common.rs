@@ -1,0 +1,200 @@
+//! Shared helpers: hand-made OTLP exports, lakes in temp folders or S3 buckets, the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::{DateTime, Duration, Utc};
+use kubeseen::config::{parse_instant, Clock};
+use kubeseen::detect::{self, DetectOptions};
+use kubeseen::lake::land::{self, LandOptions, LandReport};
+use kubeseen::storage::{Location, StoreOptions};
+use polars::prelude::*;
+
+pub fn t(s: &str) -> DateTime<Utc> {
+    parse_instant(s).expect("test instant")
+}
+
+/// One process sighting: a `process.*` data point with the process scraper's attributes.
+#[derive(Debug, Clone)]
+pub struct P {
+    pub cluster: Option<String>,
+    pub node: Option<String>,
+    pub host: String,
+    pub path: Option<String>,
+    pub exe: String,
+    pub pid: i64,
+    pub metric: String,
+    pub time: DateTime<Utc>,
+}
+
+impl P {
+    pub fn new(cluster: &str, node: &str, path: &str, pid: i64, time: DateTime<Utc>) -> P {
+        P {
+            cluster: Some(cluster.to_string()),
+            node: Some(node.to_string()),
+            host: node.to_string(),
+            path: Some(path.to_string()),
+            exe: path.rsplit('/').next().unwrap_or(path).to_string(),
+            pid,
+            metric: "process.memory.usage".into(),
+            time,
+        }
+    }
+
+    pub fn metric(mut self, m: &str) -> P {
+        self.metric = m.to_string();
+        self
+    }
+}
+
+fn kv(key: &str, value: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"key": key, "value": value})
+}
+
+/// One `ExportMetricsServiceRequest` line per point, as the Collector's file exporter writes.
+pub fn otlp_lines(points: &[P]) -> String {
+    let mut out = String::new();
+    for p in points {
+        let mut attrs = vec![
+            kv("host.name", serde_json::json!({"stringValue": p.host})),
+            kv("process.pid", serde_json::json!({"intValue": p.pid.to_string()})),
+            kv("process.executable.name", serde_json::json!({"stringValue": p.exe})),
+            kv(
+                "process.command",
+                serde_json::json!({"stringValue": p.path.clone().unwrap_or_default()}),
+            ),
+            kv("process.owner", serde_json::json!({"stringValue": "root"})),
+        ];
+        if let Some(c) = &p.cluster {
+            attrs.push(kv("k8s.cluster.name", serde_json::json!({"stringValue": c})));
+        }
+        if let Some(n) = &p.node {
+            attrs.push(kv("k8s.node.name", serde_json::json!({"stringValue": n})));
+        }
+        if let Some(path) = &p.path {
+            attrs.push(kv("process.executable.path", serde_json::json!({"stringValue": path})));
+        }
+        let ns = p.time.timestamp_nanos_opt().expect("time in range");
+        let doc = serde_json::json!({"resourceMetrics": [{
+            "resource": {"attributes": attrs},
+            "scopeMetrics": [{"scope": {"name": "otelcol/hostmetricsreceiver/process"}, "metrics": [{
+                "name": p.metric, "unit": "By",
+                "sum": {"dataPoints": [{"timeUnixNano": ns.to_string(), "asInt": "1024"}], "aggregationTemporality": 2}
+            }]}]
+        }]});
+        out.push_str(&doc.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// A lake in a temp folder.
+pub struct TestLake {
+    pub dir: tempfile::TempDir,
+    pub lake: Location,
+}
+
+impl TestLake {
+    pub fn new() -> TestLake {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lake = Location::open(
+            &dir.path().join("lake").display().to_string(),
+            &StoreOptions::default(),
+            true,
+        )
+        .expect("lake");
+        TestLake { dir, lake }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("lake")
+    }
+
+    /// Writes `points` as one export file and lands it.
+    pub fn land(&self, name: &str, points: &[P]) -> LandReport {
+        let f = self.dir.path().join(name);
+        std::fs::write(&f, otlp_lines(points)).expect("write export");
+        land_files(&self.lake, &[f.display().to_string()])
+    }
+}
+
+pub fn land_files(lake: &Location, inputs: &[String]) -> LandReport {
+    let inputs = kubeseen::ingest::discover(inputs, &StoreOptions::default()).expect("discover");
+    let opts = LandOptions {
+        now: t("2030-01-01T00:00:00Z"),
+        ..LandOptions::default()
+    };
+    land::land(lake, &inputs, &opts).expect("land")
+}
+
+pub fn opts(at: &str) -> DetectOptions {
+    DetectOptions {
+        at: Some(t(at)),
+        window: None,
+        baseline: None,
+        splunk_compat: false,
+        allowlist: None,
+        clock: Clock::fixed(t("2030-01-01T00:00:00Z")),
+    }
+}
+
+pub fn spec() -> detect::spec::Spec {
+    detect::spec::load(None)
+        .expect("specs")
+        .into_iter()
+        .find(|s| s.slug == "process_new_path")
+        .expect("spec")
+}
+
+/// The (cluster, node, path) keys of a findings frame, sorted.
+pub fn keys(df: &DataFrame) -> Vec<(String, String, String)> {
+    let s = |c: &str, i: usize| {
+        df.column(c)
+            .expect(c)
+            .get(i)
+            .expect("row")
+            .get_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut v: Vec<_> = (0..df.height())
+        .map(|i| {
+            (
+                s("k8s_cluster_name", i),
+                s("k8s_node_name", i),
+                s("process_executable_path", i),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_kubeseen")
+}
+
+pub fn kubeseen(args: &[&str], cwd: &Path) -> Output {
+    Command::new(bin())
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("KUBESEEN_LAKE")
+        .env("KUBESEEN_NOW", "2030-01-01T00:00:00Z")
+        .output()
+        .expect("run kubeseen")
+}
+
+pub fn hours(n: i64) -> Duration {
+    Duration::hours(n)
+}
+
+/// Every landed row of a local lake, read back with Polars as Hive-partitioned Parquet.
+pub fn read_lake(lake: &Path) -> DataFrame {
+    let glob = format!("{}/metrics/**/*.parquet", lake.display());
+    let mut args = ScanArgsParquet::default();
+    args.hive_options.enabled = Some(true);
+    LazyFrame::scan_parquet(PlRefPath::new(glob), args)
+        .expect("scan")
+        .collect()
+        .expect("collect")
+}

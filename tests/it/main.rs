@@ -1,0 +1,7 @@
+//! kubeseen's integration tests: one binary, a module per area.
+
+mod cli;
+mod common;
+mod detect;
+mod land;
+mod s3;
