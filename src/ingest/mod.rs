@@ -178,8 +178,9 @@ pub fn detect_compression(raw: &[u8]) -> Compression {
 /// allocation). A truncated or corrupt stream keeps what decoded before the damage and
 /// reports the damage as a rejection.
 pub fn decompress(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Vec<u8> {
-    fn read_bounded(r: impl Read, limit: u64, what: &str, sink: &mut dyn Sink) -> Vec<u8> {
-        let mut out = Vec::new();
+    fn read_bounded(r: impl Read, limit: u64, hint: u64, what: &str, sink: &mut dyn Sink) -> Vec<u8> {
+        // Reserving the expected size up front avoids copying the buffer as it doubles.
+        let mut out = Vec::with_capacity(hint.min(limit.saturating_add(1)) as usize);
         let mut r = r.take(limit + 1);
         if let Err(e) = r.read_to_end(&mut out) {
             sink.reject(Rejection {
@@ -211,9 +212,27 @@ pub fn decompress(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Vec<u8> {
     }
     match detect_compression(raw) {
         Compression::None | Compression::ZstdFramed => raw.to_vec(),
-        Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(raw), limit, "gzip", sink),
+        Compression::Gzip => {
+            // ISIZE, the last four bytes: the uncompressed size of the last member mod 2^32.
+            let hint = raw.len().checked_sub(4).map_or(0, |i| {
+                u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]) as u64
+            });
+            read_bounded(
+                flate2::read::MultiGzDecoder::new(raw),
+                limit,
+                hint.max(raw.len() as u64 * 4),
+                "gzip",
+                sink,
+            )
+        }
         Compression::Zstd => match zstd::stream::read::Decoder::new(raw) {
-            Ok(d) => read_bounded(d, limit, "zstd", sink),
+            Ok(d) => {
+                let hint = zstd::zstd_safe::get_frame_content_size(raw)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(raw.len() as u64 * 4);
+                read_bounded(d, limit, hint, "zstd", sink)
+            }
             Err(e) => {
                 sink.reject(Rejection {
                     reason: "corrupt_compression",
@@ -254,7 +273,25 @@ pub fn decode(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Decoded {
         return decode_zstd_framed(raw, limit, sink);
     }
     let bytes = decompress(raw, limit, sink);
-    let format = detect_format(&bytes);
+    let mut format = detect_format(&bytes);
+    if format == Format::OtlpJson && bytes.first() == Some(&0x0a) {
+        // A bare protobuf request starts with 0x0a (field 1, length-delimited), which is also
+        // a newline: when the length bytes happen to be white space and the next byte is `{`,
+        // it looks like JSON. A whole valid request settles it.
+        let mut probe = model::VecSink::default();
+        otlp_proto::decode(&bytes, &mut probe);
+        if probe.rejections.is_empty() && !probe.points.is_empty() {
+            format = Format::OtlpProto;
+            for p in probe.points {
+                sink.point(p);
+            }
+            return Decoded {
+                compression,
+                format,
+                decompressed_bytes: bytes.len() as u64,
+            };
+        }
+    }
     match format {
         Format::OtlpJson => otlp_json::decode(&bytes, sink),
         Format::OtlpProto => otlp_proto::decode(&bytes, sink),

@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::schema::{PointsBuilder, Row};
+use super::schema::{PointsBuilder, Row, SeriesCache};
 use super::{HourPartition, REJECTS};
 use crate::ingest::model::{Point, Position, Rejection, Sink};
 use crate::ingest::{self, Input};
@@ -134,23 +134,126 @@ struct Lander<'a> {
     report: LandReport,
     written: HashSet<HourPartition>,
     error: Option<LandError>,
+    series: SeriesCache,
 }
 
-/// Per-input accounting while one input is decoded.
-struct InputSink<'l, 'a> {
-    lander: &'l mut Lander<'a>,
+/// What the decoding thread sends: per input, `Start`, its points and rejections in order,
+/// then `Done`.
+enum Msg {
+    Start(usize),
+    Points(Vec<Point>),
+    Reject(Rejection),
+    Done {
+        size: u64,
+        decoded: Option<ingest::Decoded>,
+        raw_len: u64,
+        hash: String,
+    },
+}
+
+/// Reads and decodes every input, sending what it finds; stops when the receiver is gone.
+fn decode_all(inputs: &[Input], max_input_bytes: u64, tx: std::sync::mpsc::SyncSender<Msg>) {
+    struct Batches<'t> {
+        tx: &'t std::sync::mpsc::SyncSender<Msg>,
+        buf: Vec<Point>,
+        closed: bool,
+    }
+    impl Batches<'_> {
+        fn send(&mut self, m: Msg) {
+            if !self.closed && self.tx.send(m).is_err() {
+                self.closed = true;
+            }
+        }
+        fn flush(&mut self) {
+            if !self.buf.is_empty() {
+                let b = std::mem::replace(&mut self.buf, Vec::with_capacity(4096));
+                self.send(Msg::Points(b));
+            }
+        }
+    }
+    impl Sink for Batches<'_> {
+        fn point(&mut self, p: Point) {
+            self.buf.push(p);
+            if self.buf.len() >= 4096 {
+                self.flush();
+            }
+        }
+        fn reject(&mut self, r: Rejection) {
+            // Rejections stay in order with the points around them.
+            self.flush();
+            self.send(Msg::Reject(r));
+        }
+    }
+    for (i, input) in inputs.iter().enumerate() {
+        let mut b = Batches {
+            tx: &tx,
+            buf: Vec::with_capacity(4096),
+            closed: false,
+        };
+        b.send(Msg::Start(i));
+        match input.read() {
+            Ok(raw) => {
+                let decoded = ingest::decode(&raw, max_input_bytes, &mut b);
+                b.flush();
+                b.send(Msg::Done {
+                    size: input.size,
+                    decoded: Some(decoded),
+                    raw_len: raw.len() as u64,
+                    hash: raw_hash(&raw),
+                });
+            }
+            Err(e) => {
+                b.send(Msg::Reject(Rejection {
+                    reason: "unreadable",
+                    position: Position::Whole,
+                    detail: e.to_string(),
+                    points: 0,
+                }));
+                b.send(Msg::Done {
+                    size: input.size,
+                    decoded: None,
+                    raw_len: 0,
+                    hash: raw_hash(input.name.as_bytes()),
+                });
+            }
+        }
+        if b.closed {
+            return;
+        }
+    }
+}
+
+/// Per-input accounting while one input's points are landed.
+struct InputSink {
     problems: InputProblems,
     duplicates: u64,
 }
 
-impl Sink for InputSink<'_, '_> {
-    fn point(&mut self, p: Point) {
+impl InputSink {
+    fn new(input: &Input) -> Self {
+        InputSink {
+            problems: InputProblems {
+                input: input.name.clone(),
+                bytes: input.size,
+                format: None,
+                compression: None,
+                points_read: 0,
+                points_landed: 0,
+                points_rejected: 0,
+                reasons: BTreeMap::new(),
+                problems: Vec::new(),
+            },
+            duplicates: 0,
+        }
+    }
+
+    fn point(&mut self, lander: &mut Lander<'_>, p: Point) {
         self.problems.points_read += 1;
         let reason = if p.time_unix_nano == 0 {
             Some("missing_time")
-        } else if p.time_unix_nano < self.lander.min_time_ns {
+        } else if p.time_unix_nano < lander.min_time_ns {
             Some("time_before_2000")
-        } else if p.time_unix_nano > self.lander.max_time_ns {
+        } else if p.time_unix_nano > lander.max_time_ns {
             Some("time_in_future")
         } else if p.metric.name.is_empty() {
             Some("missing_metric_name")
@@ -159,49 +262,42 @@ impl Sink for InputSink<'_, '_> {
         };
         if let Some(reason) = reason {
             self.problems.points_rejected += 1;
-            self.record(
-                reason,
-                Position::Whole,
-                format!("metric {:?} at time_unix_nano {}", p.metric.name, p.time_unix_nano),
-                1,
-            );
+            let detail = format!("metric {:?} at time_unix_nano {}", p.metric.name, p.time_unix_nano);
+            self.record(lander, reason, Position::Whole, detail, 1);
             return;
         }
-        match self.lander.add(Row::from_point(&p)) {
+        let row = lander.series.row(&p);
+        match lander.add(row) {
             Ok(true) => self.problems.points_landed += 1,
             Ok(false) => self.duplicates += 1,
             Err(e) => {
                 // A storage failure while deduplicating: the point is not landed; the run
                 // fails at the end of this input with the error, and a re-run lands it.
                 self.problems.points_rejected += 1;
-                self.record("lake_error", Position::Whole, e.to_string(), 1);
-                if self.lander.error.is_none() {
-                    self.lander.error = Some(e);
+                self.record(lander, "lake_error", Position::Whole, e.to_string(), 1);
+                if lander.error.is_none() {
+                    lander.error = Some(e);
                 }
             }
         }
     }
 
-    fn reject(&mut self, r: Rejection) {
+    fn reject(&mut self, lander: &mut Lander<'_>, r: Rejection) {
         self.problems.points_read += r.points;
         self.problems.points_rejected += r.points;
-        self.record(r.reason, r.position, r.detail, r.points);
+        self.record(lander, r.reason, r.position, r.detail, r.points);
     }
-}
 
-impl InputSink<'_, '_> {
-    fn record(&mut self, reason: &str, position: Position, detail: String, points: u64) {
+    fn record(&mut self, lander: &mut Lander<'_>, reason: &str, position: Position, detail: String, points: u64) {
         *self.problems.reasons.entry(reason.to_string()).or_default() += 1;
         if points > 0 {
-            *self
-                .lander
+            *lander
                 .report
                 .points_rejected_by_reason
                 .entry(reason.to_string())
                 .or_default() += points;
         } else {
-            *self
-                .lander
+            *lander
                 .report
                 .input_errors_by_reason
                 .entry(reason.to_string())
@@ -222,7 +318,7 @@ impl<'a> Lander<'a> {
     /// Buffers `row` unless its partition already holds it. `Ok(false)` for a duplicate.
     fn add(&mut self, row: Row) -> Result<bool, LandError> {
         // Invariant: validated times lie between 2000 and now + max_future.
-        let Some(partition) = HourPartition::from_micros(row.time_us) else {
+        let Some(partition) = HourPartition::from_micros(row.sample.time_us) else {
             return Ok(false);
         };
         if !self.partitions.contains_key(&partition) {
@@ -286,7 +382,9 @@ impl<'a> Lander<'a> {
 
 /// The points of `buf` as one Parquet file: zstd, full statistics, 128k-row groups.
 pub fn write_parquet(buf: PointsBuilder) -> PolarsResult<Vec<u8>> {
+    let t = Instant::now();
     let mut df = buf.finish()?;
+    tracing::debug!(rows = df.height(), finish_ms = t.elapsed().as_millis(), "built frame");
     let mut out = Vec::new();
     ParquetWriter::new(&mut out)
         .with_compression(ParquetCompression::Zstd(None))
@@ -342,49 +440,60 @@ pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<Lan
         },
         written: HashSet::new(),
         error: None,
+        series: SeriesCache::default(),
     };
     let bar = progress_bar(opts.progress, inputs.iter().map(|i| i.size).sum());
-    for input in inputs {
-        lander.report.files_read += 1;
-        let mut sink = InputSink {
-            problems: InputProblems {
-                input: input.name.clone(),
-                bytes: input.size,
-                format: None,
-                compression: None,
-                points_read: 0,
-                points_landed: 0,
-                points_rejected: 0,
-                reasons: BTreeMap::new(),
-                problems: Vec::new(),
-            },
-            lander: &mut lander,
-            duplicates: 0,
-        };
-        let raw = match input.read() {
-            Ok(raw) => raw,
-            Err(e) => {
-                sink.record("unreadable", Position::Whole, e.to_string(), 0);
-                let problems = sink.problems;
-                lander.finish_input(problems, 0, &raw_hash(input.name.as_bytes()))?;
-                continue;
+    // Two stages on two threads: one reads and decodes input N+1 while this one buffers,
+    // deduplicates and writes the points of input N. Messages keep each input's order.
+    std::thread::scope(|scope| -> Result<(), LandError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(16);
+        scope.spawn(move || decode_all(inputs, opts.max_input_bytes, tx));
+        let mut current: Option<InputSink> = None;
+        for msg in rx {
+            match msg {
+                Msg::Start(i) => {
+                    lander.report.files_read += 1;
+                    current = Some(InputSink::new(&inputs[i]));
+                }
+                Msg::Points(points) => {
+                    if let Some(sink) = current.as_mut() {
+                        for p in points {
+                            sink.point(&mut lander, p);
+                        }
+                    }
+                }
+                Msg::Reject(r) => {
+                    if let Some(sink) = current.as_mut() {
+                        sink.reject(&mut lander, r);
+                    }
+                }
+                Msg::Done {
+                    size,
+                    decoded,
+                    raw_len,
+                    hash,
+                } => {
+                    let Some(mut sink) = current.take() else { continue };
+                    if let Some(d) = decoded {
+                        sink.problems.format = Some(format!("{:?}", d.format));
+                        sink.problems.compression = Some(format!("{:?}", d.compression));
+                        lander.report.bytes_decoded += d.decompressed_bytes;
+                    }
+                    lander.report.bytes_read += raw_len;
+                    lander.finish_input(sink.problems, sink.duplicates, &hash)?;
+                    if let Some(e) = lander.error.take() {
+                        // Dropping the receiver stops the decoding thread.
+                        return Err(e);
+                    }
+                    if let Some(b) = &bar {
+                        b.inc(size);
+                        b.set_message(format!("{} points", lander.report.points_read));
+                    }
+                }
             }
-        };
-        let decoded = ingest::decode(&raw, opts.max_input_bytes, &mut sink);
-        sink.problems.format = Some(format!("{:?}", decoded.format));
-        sink.problems.compression = Some(format!("{:?}", decoded.compression));
-        let (problems, dups) = (sink.problems, sink.duplicates);
-        lander.report.bytes_read += raw.len() as u64;
-        lander.report.bytes_decoded += decoded.decompressed_bytes;
-        lander.finish_input(problems, dups, &raw_hash(&raw))?;
-        if let Some(e) = lander.error.take() {
-            return Err(e);
         }
-        if let Some(b) = &bar {
-            b.inc(input.size);
-            b.set_message(format!("{} points", lander.report.points_read));
-        }
-    }
+        Ok(())
+    })?;
     lander.flush()?;
     if let Some(b) = bar {
         b.finish_and_clear();
