@@ -1,6 +1,7 @@
 //! The subcommands: CLI arguments → validated options → pipeline stages → exit code.
 
 use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -12,7 +13,7 @@ use crate::config::{fmt_instant, parse_duration, parse_instant, Clock};
 use crate::detect::{self, allowlist::Allowlist, spec::Spec, DetectOptions};
 use crate::lake::land::{self, LandOptions};
 use crate::storage::{Location, StoreOptions};
-use crate::{ingest, report};
+use crate::{generate, ingest, report};
 
 /// Exit codes (documented in README.md and `kubeseen --help`).
 pub mod exit {
@@ -289,10 +290,203 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
     })
 }
 
-fn generate_cmd(_a: GenerateArgs, _store: &StoreOptions) -> Result<i32> {
-    bail!("TEMPORARY: generator not wired yet")
+fn gen_options(a: &GenerateArgs, end: DateTime<Utc>) -> Result<generate::GenerateOptions> {
+    Ok(generate::GenerateOptions {
+        clusters: a.clusters,
+        nodes: a.nodes,
+        processes: a.processes,
+        days: a.days,
+        interval: parse_duration(&a.interval)
+            .map_err(anyhow::Error::msg)
+            .context("--interval")?,
+        end,
+        seed: a.seed,
+        format: match a.format {
+            cli::GenFormat::OtlpJson => generate::OutputFormat::OtlpJson,
+            cli::GenFormat::OtlpJsonGz => generate::OutputFormat::OtlpJsonGz,
+            cli::GenFormat::OtlpProto => generate::OutputFormat::OtlpProto,
+            cli::GenFormat::Lake => generate::OutputFormat::Lake,
+        },
+        layout: match a.layout {
+            cli::GenLayout::FileExporter => generate::Layout::FileExporter,
+            cli::GenLayout::S3Exporter => generate::Layout::S3Exporter,
+        },
+        utilization: a.utilization,
+    })
 }
 
-fn demo_cmd(_a: DemoArgs) -> Result<i32> {
-    bail!("TEMPORARY: generator not wired yet")
+fn generate_cmd(a: GenerateArgs, store: &StoreOptions) -> Result<i32> {
+    let end = match &a.end {
+        Some(s) => parse_instant(s).map_err(anyhow::Error::msg).context("--end")?,
+        None => Clock::system().last_full_hour(),
+    };
+    let opts = gen_options(&a, end)?;
+    let out = Location::open(&a.out, store, true).context("--out")?;
+    let summary = generate::generate(&opts, &out, true)?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(exit::OK)
+}
+
+/// The demo's dataset: small enough to generate, land and detect in well under two minutes on
+/// two cores, large enough to look like a cluster (31 days, 2 clusters of 3 nodes).
+fn demo_generate_args(dir: &Path) -> GenerateArgs {
+    GenerateArgs {
+        out: dir.join("exports").display().to_string(),
+        clusters: 2,
+        nodes: 3,
+        processes: 12,
+        days: 31,
+        interval: "300s".into(),
+        end: None,
+        seed: 7,
+        format: cli::GenFormat::OtlpJsonGz,
+        layout: cli::GenLayout::FileExporter,
+        utilization: false,
+    }
+}
+
+fn demo_cmd(a: DemoArgs) -> Result<i32> {
+    let started = Instant::now();
+    let store = StoreOptions::default();
+    let clock = Clock::system();
+    let end = clock.last_full_hour();
+    let g = demo_generate_args(&a.dir);
+    let opts = gen_options(&g, end)?;
+    let stamp_path = a.dir.join("demo.json");
+    let stamp = json!({"end": fmt_instant(end), "args": format!("{g:?}")});
+    let reuse = !a.fresh
+        && std::fs::read_to_string(&stamp_path)
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            == Some(stamp.clone());
+    let lake_dir = a.dir.join("lake");
+    if !reuse {
+        if a.dir.exists() {
+            std::fs::remove_dir_all(&a.dir).with_context(|| format!("clearing {}", a.dir.display()))?;
+        }
+        println!("[1/4] generating 31 days of process metrics for 2 clusters × 3 nodes (OTLP/JSON, gzip, file-exporter layout) …");
+        let out = Location::open(&g.out, &store, true)?;
+        let t = Instant::now();
+        let s = generate::generate(&opts, &out, true)?;
+        println!(
+            "      {} points in {} files ({:.1} MB) in {:.1}s",
+            s.points,
+            s.files,
+            s.bytes as f64 / 1e6,
+            t.elapsed().as_secs_f64()
+        );
+    } else {
+        println!(
+            "[1/4] reusing the data generated for {} in {}",
+            fmt_instant(end),
+            a.dir.display()
+        );
+    }
+    println!("[2/4] landing the exports into {} …", lake_dir.display());
+    let lake = Location::open(&lake_dir.display().to_string(), &store, true)?;
+    let inputs = ingest::discover(std::slice::from_ref(&g.out), &store)?;
+    let inputs: Vec<_> = inputs
+        .into_iter()
+        .filter(|i| !i.name.ends_with(generate::GROUND_TRUTH))
+        .collect();
+    let lr = land::land(
+        &lake,
+        &inputs,
+        &LandOptions {
+            now: clock.now(),
+            progress: true,
+            ..LandOptions::default()
+        },
+    )?;
+    print_land(&lr);
+    if lr.had_rejections() {
+        bail!(
+            "the demo's own exports were rejected in part: {:?}",
+            lr.points_rejected_by_reason
+        );
+    }
+    std::fs::write(&stamp_path, serde_json::to_vec_pretty(&stamp)?)?;
+
+    println!(
+        "[3/4] detecting processes running from a new path in the last hour [{} .. {}) …",
+        fmt_instant(end - Duration::hours(1)),
+        fmt_instant(end)
+    );
+    let p = Prepared {
+        lake: lake.clone(),
+        specs: detect::spec::load(None)?,
+        opts: DetectOptions {
+            at: Some(end),
+            window: None,
+            baseline: None,
+            splunk_compat: false,
+            allowlist: None,
+            clock,
+        },
+    };
+    let summaries = detect_window(&p, Some(end))?;
+    for s in &summaries {
+        print!("{}", report::table(s));
+    }
+
+    println!("[4/4] checking the injected scenarios against the findings …");
+    let truth_bytes =
+        std::fs::read(Path::new(&g.out).join(generate::GROUND_TRUTH)).context("reading the demo's ground truth")?;
+    let truth = generate::GroundTruth::from_json(&truth_bytes)
+        .context("parsing the demo's ground truth")?
+        .scenarios;
+    let found: Vec<&serde_json::Value> = summaries
+        .iter()
+        .flat_map(|s| s["findings"].as_array().into_iter().flatten())
+        .collect();
+    let mut missed = 0;
+    for sc in &truth {
+        let hit = found.iter().find(|f| {
+            f["detection"] == json!(sc.detection)
+                && f["k8s_cluster_name"] == json!(sc.k8s_cluster_name)
+                && f["k8s_node_name"] == json!(sc.k8s_node_name)
+                && f["process_executable_path"] == json!(sc.process_executable_path)
+        });
+        let ok = hit.is_some() == sc.expect_finding;
+        if !ok {
+            missed += 1;
+        }
+        println!(
+            "  {} {:<32} {} {}:{} {}",
+            if ok { "ok  " } else { "FAIL" },
+            sc.name,
+            if sc.expect_finding { "found   " } else { "not new " },
+            sc.k8s_cluster_name,
+            sc.k8s_node_name,
+            sc.process_executable_path
+        );
+    }
+    let unexpected = found.iter().filter(|f| {
+        !truth.iter().any(|sc| {
+            f["k8s_cluster_name"] == json!(sc.k8s_cluster_name)
+                && f["k8s_node_name"] == json!(sc.k8s_node_name)
+                && f["process_executable_path"] == json!(sc.process_executable_path)
+        })
+    });
+    let unexpected: Vec<_> = unexpected.collect();
+    for f in &unexpected {
+        println!("  EXTRA finding not in the ground truth: {f}");
+    }
+    for s in &summaries {
+        println!(
+            "findings: {}\nreport:   {}",
+            s["outputs"]["findings"].as_str().unwrap_or(""),
+            s["outputs"]["report_md"].as_str().unwrap_or("")
+        );
+    }
+    println!("lake:     {}", lake_dir.display());
+    println!("done in {:.1}s", started.elapsed().as_secs_f64());
+    if missed > 0 || !unexpected.is_empty() {
+        bail!(
+            "{missed} scenario(s) not as expected and {} unexpected finding(s)",
+            unexpected.len()
+        );
+    }
+    println!("every injected scenario was found, and nothing else.");
+    Ok(exit::OK)
 }

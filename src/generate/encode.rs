@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use crate::ingest::model::{AttrValue, MetricInfo, MetricKind, Origin, Point};
 use crate::ingest::otlp_proto::{
-    any_value, metric, number_data_point, AnyValue, Gauge, InstrumentationScope, KeyValue, Metric, NumberDataPoint, Resource,
-    ResourceMetrics, ScopeMetrics, Sum,
+    any_value, metric, number_data_point, AnyValue, Gauge, InstrumentationScope, KeyValue, Metric, NumberDataPoint,
+    Resource, ResourceMetrics, ScopeMetrics, Sum,
 };
 
 use super::sim::{Incarnation, Sample};
@@ -35,7 +35,13 @@ struct Def {
     monotonic: bool,
 }
 
-const CPU_TIME: Def = Def { name: "process.cpu.time", description: "Total CPU seconds broken down by different states.", unit: "s", kind: MetricKind::Sum, monotonic: true };
+const CPU_TIME: Def = Def {
+    name: "process.cpu.time",
+    description: "Total CPU seconds broken down by different states.",
+    unit: "s",
+    kind: MetricKind::Sum,
+    monotonic: true,
+};
 const CPU_UTIL: Def = Def {
     name: "process.cpu.utilization",
     description: "Percentage of total CPU time used by the process since last scrape, expressed as a value between 0 and 1. On the first scrape, no data point is emitted for this metric.",
@@ -43,8 +49,20 @@ const CPU_UTIL: Def = Def {
     kind: MetricKind::Gauge,
     monotonic: false,
 };
-const DISK_IO: Def = Def { name: "process.disk.io", description: "Disk bytes transferred.", unit: "By", kind: MetricKind::Sum, monotonic: true };
-const MEM_USAGE: Def = Def { name: "process.memory.usage", description: "The amount of physical memory in use.", unit: "By", kind: MetricKind::Sum, monotonic: false };
+const DISK_IO: Def = Def {
+    name: "process.disk.io",
+    description: "Disk bytes transferred.",
+    unit: "By",
+    kind: MetricKind::Sum,
+    monotonic: true,
+};
+const MEM_USAGE: Def = Def {
+    name: "process.memory.usage",
+    description: "The amount of physical memory in use.",
+    unit: "By",
+    kind: MetricKind::Sum,
+    monotonic: false,
+};
 const MEM_UTIL: Def = Def {
     name: "process.memory.utilization",
     description: "Percentage of total physical memory that is used by the process.",
@@ -52,7 +70,13 @@ const MEM_UTIL: Def = Def {
     kind: MetricKind::Gauge,
     monotonic: false,
 };
-const MEM_VIRTUAL: Def = Def { name: "process.memory.virtual", description: "Virtual memory size.", unit: "By", kind: MetricKind::Sum, monotonic: false };
+const MEM_VIRTUAL: Def = Def {
+    name: "process.memory.virtual",
+    description: "Virtual memory size.",
+    unit: "By",
+    kind: MetricKind::Sum,
+    monotonic: false,
+};
 
 // ---------------------------------------------------------------------------------------------
 // JSON
@@ -126,7 +150,11 @@ fn metric_head(out: &mut String, d: &Def) {
     out.push_str(d.description);
     out.push_str("\",\"unit\":\"");
     out.push_str(d.unit);
-    out.push_str(if d.kind == MetricKind::Gauge { "\",\"gauge\":{\"dataPoints\":[" } else { "\",\"sum\":{\"dataPoints\":[" });
+    out.push_str(if d.kind == MetricKind::Gauge {
+        "\",\"gauge\":{\"dataPoints\":["
+    } else {
+        "\",\"sum\":{\"dataPoints\":["
+    });
 }
 
 fn metric_tail(out: &mut String, d: &Def) {
@@ -140,7 +168,10 @@ fn metric_tail(out: &mut String, d: &Def) {
 fn point_head(out: &mut String, attr: Option<(&str, &str)>, times: &str) {
     out.push('{');
     if let Some((k, v)) = attr {
-        let _ = write!(out, "\"attributes\":[{{\"key\":\"{k}\",\"value\":{{\"stringValue\":\"{v}\"}}}}],");
+        let _ = write!(
+            out,
+            "\"attributes\":[{{\"key\":\"{k}\",\"value\":{{\"stringValue\":\"{v}\"}}}}],"
+        );
     }
     out.push_str(times);
 }
@@ -151,7 +182,7 @@ fn double_points(out: &mut String, d: &Def, key: &str, names: &[&str], values: &
         if i > 0 {
             out.push(',');
         }
-        point_head(out, Some((key, n)), times);
+        point_head(out, Some((key, *n)), times);
         let _ = write!(out, ",\"asDouble\":{v}}}");
     }
     metric_tail(out, d);
@@ -160,7 +191,11 @@ fn double_points(out: &mut String, d: &Def, key: &str, names: &[&str], values: &
 /// Appends the ResourceMetrics of one sample (no separator).
 pub(crate) fn write_json(out: &mut String, inc: &Incarnation, s: &Sample, times: &mut String) {
     times.clear();
-    let _ = write!(times, "\"startTimeUnixNano\":\"{}\",\"timeUnixNano\":\"{}\"", inc.start_ns, s.time_ns);
+    let _ = write!(
+        times,
+        "\"startTimeUnixNano\":\"{}\",\"timeUnixNano\":\"{}\"",
+        inc.start_ns, s.time_ns
+    );
     out.push_str(&inc.json);
     double_points(out, &CPU_TIME, "state", &STATES, &s.cpu, times);
     if let Some(u) = &s.cpu_util {
@@ -173,7 +208,7 @@ pub(crate) fn write_json(out: &mut String, inc: &Incarnation, s: &Sample, times:
         if i > 0 {
             out.push(',');
         }
-        point_head(out, Some(("direction", n)), times);
+        point_head(out, Some(("direction", *n)), times);
         let _ = write!(out, ",\"asInt\":\"{v}\"}}");
     }
     metric_tail(out, &DISK_IO);
@@ -214,12 +249,24 @@ fn pb_value(v: &AttrValue) -> Option<AnyValue> {
 }
 
 fn pb_kv(k: &str, v: &str) -> KeyValue {
-    KeyValue { key: k.to_string(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.to_string())) }) }
+    KeyValue {
+        key: k.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.to_string())),
+        }),
+    }
 }
 
 pub(crate) fn resource_proto(origin: &Origin) -> Resource {
     Resource {
-        attributes: origin.resource.iter().map(|(k, v)| KeyValue { key: k.clone(), value: pb_value(v) }).collect(),
+        attributes: origin
+            .resource
+            .iter()
+            .map(|(k, v)| KeyValue {
+                key: k.clone(),
+                value: pb_value(v),
+            })
+            .collect(),
         dropped_attributes_count: 0,
     }
 }
@@ -228,9 +275,19 @@ fn pb_metric(d: &Def, points: Vec<NumberDataPoint>) -> Metric {
     let data = if d.kind == MetricKind::Gauge {
         metric::Data::Gauge(Gauge { data_points: points })
     } else {
-        metric::Data::Sum(Sum { data_points: points, aggregation_temporality: CUMULATIVE, is_monotonic: d.monotonic })
+        metric::Data::Sum(Sum {
+            data_points: points,
+            aggregation_temporality: CUMULATIVE,
+            is_monotonic: d.monotonic,
+        })
     };
-    Metric { name: d.name.to_string(), description: d.description.to_string(), unit: d.unit.to_string(), data: Some(data), metadata: Vec::new() }
+    Metric {
+        name: d.name.to_string(),
+        description: d.description.to_string(),
+        unit: d.unit.to_string(),
+        data: Some(data),
+        metadata: Vec::new(),
+    }
 }
 
 fn pb_point(attr: Option<(&str, &str)>, start: u64, time: u64, value: number_data_point::Value) -> NumberDataPoint {
@@ -247,13 +304,26 @@ fn pb_point(attr: Option<(&str, &str)>, start: u64, time: u64, value: number_dat
 pub(crate) fn proto_resource_metrics(inc: &Incarnation, s: &Sample) -> ResourceMetrics {
     use number_data_point::Value::{AsDouble, AsInt};
     let (st, t) = (inc.start_ns, s.time_ns);
-    let states = |v: &[f64; 3]| STATES.iter().zip(v).map(|(n, v)| pb_point(Some(("state", n)), st, t, AsDouble(*v))).collect::<Vec<_>>();
+    let states = |v: &[f64; 3]| {
+        STATES
+            .iter()
+            .zip(v)
+            .map(|(n, v)| pb_point(Some(("state", *n)), st, t, AsDouble(*v)))
+            .collect::<Vec<_>>()
+    };
     let mut metrics = Vec::with_capacity(6);
     metrics.push(pb_metric(&CPU_TIME, states(&s.cpu)));
     if let Some(u) = &s.cpu_util {
         metrics.push(pb_metric(&CPU_UTIL, states(u)));
     }
-    metrics.push(pb_metric(&DISK_IO, DIRECTIONS.iter().zip(s.io).map(|(n, v)| pb_point(Some(("direction", n)), st, t, AsInt(v))).collect()));
+    metrics.push(pb_metric(
+        &DISK_IO,
+        DIRECTIONS
+            .iter()
+            .zip(s.io)
+            .map(|(n, v)| pb_point(Some(("direction", *n)), st, t, AsInt(v)))
+            .collect(),
+    ));
     metrics.push(pb_metric(&MEM_USAGE, vec![pb_point(None, st, t, AsInt(s.rss))]));
     if let Some(u) = s.mem_util {
         metrics.push(pb_metric(&MEM_UTIL, vec![pb_point(None, st, t, AsDouble(u))]));
@@ -316,7 +386,9 @@ pub(crate) fn points(m: &MetricSet, inc: &Incarnation, s: &Sample, mut f: impl F
     let point = |metric: &Arc<MetricInfo>, attr: Option<(&str, &str)>, value: f64| Point {
         origin: inc.origin.clone(),
         metric: metric.clone(),
-        attributes: attr.map(|(k, v)| vec![(k.to_string(), AttrValue::Str(v.to_string()))]).unwrap_or_default(),
+        attributes: attr
+            .map(|(k, v)| vec![(k.to_string(), AttrValue::Str(v.to_string()))])
+            .unwrap_or_default(),
         start_time_unix_nano: inc.start_ns,
         time_unix_nano: s.time_ns,
         value: Some(value),
@@ -327,15 +399,15 @@ pub(crate) fn points(m: &MetricSet, inc: &Incarnation, s: &Sample, mut f: impl F
         flags: 0,
     };
     for (n, v) in STATES.iter().zip(s.cpu) {
-        f(point(&m.cpu_time, Some(("state", n)), v));
+        f(point(&m.cpu_time, Some(("state", *n)), v));
     }
     if let Some(u) = s.cpu_util {
         for (n, v) in STATES.iter().zip(u) {
-            f(point(&m.cpu_util, Some(("state", n)), v));
+            f(point(&m.cpu_util, Some(("state", *n)), v));
         }
     }
     for (n, v) in DIRECTIONS.iter().zip(s.io) {
-        f(point(&m.disk_io, Some(("direction", n)), v as f64));
+        f(point(&m.disk_io, Some(("direction", *n)), v as f64));
     }
     f(point(&m.mem_usage, None, s.rss as f64));
     if let Some(u) = s.mem_util {

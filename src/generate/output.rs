@@ -1,0 +1,416 @@
+//! Where scrapes go: the file exporter's and the S3 exporter's object layouts, or the lake.
+//!
+//! Every writer streams: it holds at most one node-hour of encoded output (OTLP layouts) or the
+//! rows of the open hour partitions up to a byte budget (lake), and writes each object with one
+//! `Location::put` as soon as it is complete.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use flate2::write::GzEncoder;
+use prost::Message;
+
+use crate::ingest::otlp_proto::{encode_framed, ExportMetricsServiceRequest};
+use crate::lake::land::write_parquet;
+use crate::lake::schema::{PointsBuilder, SeriesCache};
+use crate::lake::HourPartition;
+use crate::storage::Location;
+
+use super::encode::{self, MetricSet};
+use super::rng::Rng;
+use super::sim::{Incarnation, NodeSim, Sample, MINUTE, NS};
+use super::GenerateError;
+
+/// Objects and bytes written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Written {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// A destination for scrapes. Calls come in data-time order: for each hour, every node's
+/// scrapes of that hour (`scrape` …, `end_node_hour`), then `end_hour`; `finish` once.
+pub(crate) trait Output {
+    /// One scrape of `node`: its current `samples`.
+    fn scrape(&mut self, node: &NodeSim) -> Result<(), GenerateError>;
+    fn end_node_hour(&mut self, node: &NodeSim, hour_start: u64) -> Result<(), GenerateError>;
+    fn end_hour(&mut self, hour_end: u64) -> Result<(), GenerateError>;
+    fn finish(&mut self) -> Result<Written, GenerateError>;
+}
+
+pub(crate) fn utc(ns: u64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(ns.min(i64::MAX as u64) as i64)
+}
+
+fn put(out: &Location, key: &str, bytes: Vec<u8>, w: &mut Written) -> Result<(), GenerateError> {
+    w.files += 1;
+    w.bytes += bytes.len() as u64;
+    out.put(key, bytes).map_err(|source| GenerateError::Write {
+        object: out.describe(key),
+        source: Box::new(source),
+    })
+}
+
+fn incarnation<'a>(node: &'a NodeSim, s: &Sample) -> &'a Incarnation {
+    // Invariant: a sample is taken from a running incarnation, which stays until the next scrape.
+    node.slots[s.slot]
+        .cur
+        .as_ref()
+        .expect("a sample's process is running until the next scrape")
+}
+
+/// The encodings an OTLP layout writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Otlp {
+    Json { gzip: bool },
+    Proto,
+}
+
+/// A growing object body, optionally gzip-compressed as it grows.
+enum Body {
+    Plain(Vec<u8>),
+    Gzip(Box<GzEncoder<Vec<u8>>>),
+}
+
+impl Body {
+    fn new(gzip: bool) -> Body {
+        if gzip {
+            // Level 1: several times faster than the default for ~15% more bytes; the
+            // generator's output is for benchmarks, written at hundreds of MB per minute.
+            Body::Gzip(Box::new(GzEncoder::new(Vec::new(), flate2::Compression::fast())))
+        } else {
+            Body::Plain(Vec::new())
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Body::Plain(v) => {
+                v.extend_from_slice(bytes);
+                Ok(())
+            }
+            Body::Gzip(g) => g.write_all(bytes),
+        }
+    }
+
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Body::Plain(v) => Ok(v),
+            Body::Gzip(g) => g.finish(),
+        }
+    }
+}
+
+fn json_document(line: &mut String, times: &mut String, node: &NodeSim) {
+    for (k, s) in node.samples.iter().enumerate() {
+        if k > 0 {
+            line.push(',');
+        }
+        encode::write_json(line, incarnation(node, s), s, times);
+    }
+}
+
+/// The Collector's `fileexporter`, one file per node and hour:
+/// `<cluster>/<node>/metrics-YYYYMMDDTHH.jsonl[.gz]` (JSON Lines, one request per scrape) or
+/// `.binpb` (4-byte big-endian length + request, per scrape).
+pub(crate) struct FileExporter {
+    out: Location,
+    otlp: Otlp,
+    body: Option<Body>,
+    line: String,
+    times: String,
+    written: Written,
+}
+
+impl FileExporter {
+    pub(crate) fn new(out: Location, otlp: Otlp) -> Self {
+        FileExporter {
+            out,
+            otlp,
+            body: None,
+            line: String::new(),
+            times: String::new(),
+            written: Written::default(),
+        }
+    }
+}
+
+impl Output for FileExporter {
+    fn scrape(&mut self, node: &NodeSim) -> Result<(), GenerateError> {
+        let gzip = matches!(self.otlp, Otlp::Json { gzip: true });
+        let body = self.body.get_or_insert_with(|| Body::new(gzip));
+        self.line.clear();
+        let res = match self.otlp {
+            Otlp::Json { .. } => {
+                self.line.push_str("{\"resourceMetrics\":[");
+                json_document(&mut self.line, &mut self.times, node);
+                self.line.push_str("]}\n");
+                body.write(self.line.as_bytes())
+            }
+            Otlp::Proto => {
+                let req = ExportMetricsServiceRequest {
+                    resource_metrics: node
+                        .samples
+                        .iter()
+                        .map(|s| encode::proto_resource_metrics(incarnation(node, s), s))
+                        .collect(),
+                };
+                let mut buf = Vec::with_capacity(req.encoded_len() + 4);
+                encode_framed(&req, &mut buf);
+                body.write(&buf)
+            }
+        };
+        res.map_err(|source| GenerateError::Compress {
+            object: format!("{}/{}", node.cluster(), node.node()),
+            source,
+        })
+    }
+
+    fn end_node_hour(&mut self, node: &NodeSim, hour_start: u64) -> Result<(), GenerateError> {
+        let Some(body) = self.body.take() else { return Ok(()) };
+        let ext = match self.otlp {
+            Otlp::Json { gzip: false } => "jsonl",
+            Otlp::Json { gzip: true } => "jsonl.gz",
+            Otlp::Proto => "binpb",
+        };
+        let key = format!(
+            "{}/{}/metrics-{}.{ext}",
+            node.cluster(),
+            node.node(),
+            utc(hour_start).format("%Y%m%dT%H")
+        );
+        let bytes = body.finish().map_err(|source| GenerateError::Compress {
+            object: self.out.describe(&key),
+            source,
+        })?;
+        put(&self.out, &key, bytes, &mut self.written)
+    }
+
+    fn end_hour(&mut self, _hour_end: u64) -> Result<(), GenerateError> {
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Written, GenerateError> {
+        Ok(self.written)
+    }
+}
+
+/// The Collector's `awss3exporter`: one request per object, keyed by the UPLOAD time
+/// (`year=/month=/day=/hour=/minute=/metrics_<9 random digits>.json[.gz]` or `.binpb`, a bare
+/// message). A node's scrapes are batched a few per object; the upload happens a little after
+/// the last one, so an object may sit in a later minute (or hour) than its data.
+pub(crate) struct S3Exporter {
+    out: Location,
+    otlp: Otlp,
+    per_object: u32,
+    pending: u32,
+    last_time: u64,
+    doc: String,
+    times: String,
+    rms: Vec<crate::ingest::otlp_proto::ResourceMetrics>,
+    rng: Rng,
+    /// Keys written recently (with their upload time), to never draw the same one twice.
+    recent: HashMap<String, u64>,
+    written: Written,
+}
+
+impl S3Exporter {
+    pub(crate) fn new(out: Location, otlp: Otlp, interval_ns: u64, rng: Rng) -> Self {
+        // About five minutes of scrapes per object (1 to 10 scrapes).
+        let per_object = (5 * MINUTE / interval_ns.max(1)).clamp(1, 10) as u32;
+        S3Exporter {
+            out,
+            otlp,
+            per_object,
+            pending: 0,
+            last_time: 0,
+            doc: String::new(),
+            times: String::new(),
+            rms: Vec::new(),
+            rng,
+            recent: HashMap::new(),
+            written: Written::default(),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), GenerateError> {
+        if self.pending == 0 {
+            return Ok(());
+        }
+        self.pending = 0;
+        // Batch timeout, then the upload itself.
+        let upload = self.last_time + self.rng.range(NS / 5, 15 * NS);
+        let ext = match self.otlp {
+            Otlp::Json { gzip: false } => "json",
+            Otlp::Json { gzip: true } => "json.gz",
+            Otlp::Proto => "binpb",
+        };
+        let folder = utc(upload)
+            .format("year=%Y/month=%m/day=%d/hour=%H/minute=%M")
+            .to_string();
+        let key = loop {
+            let key = format!("{folder}/metrics_{}.{ext}", self.rng.range(100_000_000, 999_999_999));
+            if !self.recent.contains_key(&key) {
+                break key;
+            }
+        };
+        self.recent.insert(key.clone(), upload);
+        let bytes = match self.otlp {
+            Otlp::Json { gzip } => {
+                let mut body = Body::new(gzip);
+                let mut res = body.write(b"{\"resourceMetrics\":[");
+                if res.is_ok() {
+                    res = body.write(self.doc.as_bytes());
+                }
+                if res.is_ok() {
+                    res = body.write(b"]}");
+                }
+                self.doc.clear();
+                res.and_then(|()| body.finish())
+                    .map_err(|source| GenerateError::Compress {
+                        object: self.out.describe(&key),
+                        source,
+                    })?
+            }
+            Otlp::Proto => ExportMetricsServiceRequest {
+                resource_metrics: std::mem::take(&mut self.rms),
+            }
+            .encode_to_vec(),
+        };
+        put(&self.out, &key, bytes, &mut self.written)
+    }
+}
+
+impl Output for S3Exporter {
+    fn scrape(&mut self, node: &NodeSim) -> Result<(), GenerateError> {
+        match self.otlp {
+            Otlp::Json { .. } => {
+                if !self.doc.is_empty() && !node.samples.is_empty() {
+                    self.doc.push(',');
+                }
+                json_document(&mut self.doc, &mut self.times, node);
+            }
+            Otlp::Proto => self.rms.extend(
+                node.samples
+                    .iter()
+                    .map(|s| encode::proto_resource_metrics(incarnation(node, s), s)),
+            ),
+        }
+        self.last_time = node.samples.iter().map(|s| s.time_ns).max().unwrap_or(self.last_time);
+        self.pending += 1;
+        if self.pending >= self.per_object {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn end_node_hour(&mut self, _node: &NodeSim, _hour_start: u64) -> Result<(), GenerateError> {
+        self.flush()
+    }
+
+    fn end_hour(&mut self, hour_end: u64) -> Result<(), GenerateError> {
+        self.recent.retain(|_, t| *t + MINUTE >= hour_end);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Written, GenerateError> {
+        self.flush()?;
+        Ok(self.written)
+    }
+}
+
+/// The points table, written directly: `metrics/date=YYYY-MM-DD/hour=HH/part-<hash>.parquet`
+/// through the lake's own row and Parquet code, named by content as `land` names them.
+pub(crate) struct LakeWriter {
+    out: Location,
+    metrics: MetricSet,
+    series: SeriesCache,
+    parts: BTreeMap<HourPartition, PointsBuilder>,
+    buffered: usize,
+    flush_bytes: usize,
+    written: Written,
+}
+
+impl LakeWriter {
+    pub(crate) fn new(out: Location, flush_bytes: usize) -> Self {
+        LakeWriter {
+            out,
+            metrics: MetricSet::new(),
+            series: SeriesCache::default(),
+            parts: BTreeMap::new(),
+            buffered: 0,
+            flush_bytes,
+            written: Written::default(),
+        }
+    }
+
+    fn write_part(&mut self, partition: HourPartition, buf: PointsBuilder) -> Result<(), GenerateError> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let mut ids: Vec<u64> = buf.point_ids().to_vec();
+        ids.sort_unstable();
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for id in &ids {
+            h.update(&id.to_le_bytes());
+        }
+        let key = format!("{}/part-{:032x}.parquet", partition.prefix(), h.digest128());
+        let bytes = write_parquet(buf).map_err(|source| GenerateError::Parquet {
+            object: self.out.describe(&key),
+            source: Box::new(source),
+        })?;
+        put(&self.out, &key, bytes, &mut self.written)
+    }
+
+    /// Writes the partitions before `before` (all of them when `None`).
+    fn flush(&mut self, before: Option<HourPartition>) -> Result<(), GenerateError> {
+        let keys: Vec<HourPartition> = self
+            .parts
+            .keys()
+            .copied()
+            .filter(|p| before.is_none_or(|b| *p < b))
+            .collect();
+        for p in keys {
+            if let Some(buf) = self.parts.remove(&p) {
+                self.buffered -= buf.heap_bytes();
+                self.write_part(p, buf)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Output for LakeWriter {
+    fn scrape(&mut self, node: &NodeSim) -> Result<(), GenerateError> {
+        for s in &node.samples {
+            let partition = HourPartition::from_micros((s.time_ns / 1000) as i64)
+                .expect("generated times lie between 2000 and 2262");
+            let buf = self.parts.entry(partition).or_default();
+            let before = buf.heap_bytes();
+            let series = &mut self.series;
+            encode::points(&self.metrics, incarnation(node, s), s, |p| buf.push(series.row(&p)));
+            self.buffered += buf.heap_bytes() - before;
+        }
+        if self.buffered > self.flush_bytes {
+            // Past the budget: each open partition gets one more part file.
+            self.flush(None)?;
+        }
+        Ok(())
+    }
+
+    fn end_node_hour(&mut self, _node: &NodeSim, _hour_start: u64) -> Result<(), GenerateError> {
+        Ok(())
+    }
+
+    fn end_hour(&mut self, hour_end: u64) -> Result<(), GenerateError> {
+        // Points of the hour just generated may spill a few ms into the next partition; that
+        // one stays open until the next hour is done.
+        self.flush(Some(HourPartition::of(utc(hour_end))))
+    }
+
+    fn finish(&mut self) -> Result<Written, GenerateError> {
+        self.flush(None)?;
+        Ok(self.written)
+    }
+}
