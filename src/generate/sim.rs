@@ -106,7 +106,10 @@ struct Counters {
 /// One run of a slot.
 pub(crate) struct Incarnation {
     pub pid: i64,
+    /// `startTimeUnixNano`: the start at clock-tick resolution.
     pub start_ns: u64,
+    /// The exact instant it started.
+    born: u64,
     end_ns: u64,
     pub origin: Arc<Origin>,
     /// The OTLP/JSON text of this process's ResourceMetrics up to its metrics (when wanted).
@@ -439,7 +442,9 @@ impl NodeSim {
         let counters = self.counters(i);
         self.slots[i].cur = Some(Incarnation {
             pid,
-            start_ns: t,
+            // gopsutil: boot time + start ticks (1/100 s) from /proc/<pid>/stat.
+            start_ns: t - t % (NS / 100),
+            born: t,
             end_ns: end,
             origin,
             json,
@@ -535,7 +540,7 @@ impl NodeSim {
             .cur
             .as_mut()
             .expect("observe: the slot is running (checked by the caller)");
-        let start = inc.start_ns;
+        let start = inc.born;
         let c = &mut inc.counters;
         if c.last.is_none() {
             // Did the collector see this process on its previous scrape?

@@ -54,7 +54,8 @@ impl Input {
     }
 }
 
-/// Expands INPUT specs into the inputs they name, each spec's inputs sorted by name.
+/// Expands INPUT specs into the inputs they name, each spec's inputs sorted by file name, then
+/// path (deterministic, and time-major for exports named by time).
 pub fn discover(specs: &[String], opts: &StoreOptions) -> Result<Vec<Input>, InputError> {
     let mut out = Vec::new();
     for spec in specs {
@@ -82,6 +83,8 @@ pub fn discover(specs: &[String], opts: &StoreOptions) -> Result<Vec<Input>, Inp
                     }
                 }
             }
+            let mut objects = objects;
+            objects.sort_by(|a, b| (a.0.rsplit('/').next(), &a.0).cmp(&(b.0.rsplit('/').next(), &b.0)));
             for (key, size) in objects {
                 out.push(Input {
                     name: location.describe(&key),
@@ -101,7 +104,10 @@ pub fn discover(specs: &[String], opts: &StoreOptions) -> Result<Vec<Input>, Inp
             if meta.is_dir() {
                 let mut files = Vec::new();
                 walk(&path, &mut files)?;
-                files.sort();
+                // File name first, then path: exports rotated per node and hour
+                // (`<node>/metrics-20261123T14.jsonl`) are then read hour by hour across
+                // nodes, so each hour's points arrive together and land in few, large files.
+                files.sort_by(|a, b| (a.file_name(), a).cmp(&(b.file_name(), b)));
                 for f in files {
                     let size = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
                     out.push(Input {

@@ -51,7 +51,7 @@ impl Default for LandOptions {
     fn default() -> Self {
         LandOptions {
             max_input_bytes: 2 << 30,
-            flush_bytes: 96 << 20,
+            flush_bytes: 64 << 20,
             now: Utc::now(),
             max_future: Duration::days(1),
             progress: false,
@@ -121,6 +121,8 @@ struct PartitionState {
     buf: PointsBuilder,
     /// point_ids in the lake before this run plus those landed by it.
     seen: HashSet<u64>,
+    /// The flush count when this partition last received a point.
+    touched: u64,
 }
 
 /// Validates, deduplicates and buffers points; writes part files.
@@ -135,6 +137,7 @@ struct Lander<'a> {
     written: HashSet<HourPartition>,
     error: Option<LandError>,
     series: SeriesCache,
+    flushes: u64,
 }
 
 /// What the decoding thread sends: per input, `Start`, its points and rejections in order,
@@ -328,12 +331,14 @@ impl<'a> Lander<'a> {
                 PartitionState {
                     buf: PointsBuilder::default(),
                     seen,
+                    touched: self.flushes,
                 },
             );
         }
         let Some(state) = self.partitions.get_mut(&partition) else {
             return Ok(false);
         };
+        state.touched = self.flushes;
         if !state.seen.insert(row.point_id) {
             return Ok(false);
         }
@@ -375,6 +380,12 @@ impl<'a> Lander<'a> {
             self.report.objects_written += 1;
             self.written.insert(partition);
         }
+        // Forget the point ids of partitions that received nothing since the previous flush:
+        // memory stays bounded by the partitions in flight, not the size of the input. If one
+        // is touched again, its ids are read back from the lake, which now holds what we wrote.
+        let flushes = self.flushes;
+        self.partitions.retain(|_, st| st.touched + 1 >= flushes);
+        self.flushes += 1;
         self.buffered_bytes = 0;
         Ok(())
     }
@@ -441,6 +452,7 @@ pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<Lan
         written: HashSet::new(),
         error: None,
         series: SeriesCache::default(),
+        flushes: 0,
     };
     let bar = progress_bar(opts.progress, inputs.iter().map(|i| i.size).sum());
     // Two stages on two threads: one reads and decodes input N+1 while this one buffers,
