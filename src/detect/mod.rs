@@ -258,24 +258,22 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
 
     // 1. The baseline presence table: the one pass over the 30 days.
     let t = Instant::now();
-    let baseline = plan::baseline_presence(
+    let baseline = plan::collect(plan::baseline_presence(
         scan(lake, &baseline_files, &logic.baseline_columns()).map_err(q)?,
         &logic,
         &window,
-    )
-    .collect()
+    ))
     .map_err(|e| with_corrupt_check(e, &baseline_files))?;
     timings.insert("baseline".to_string(), t.elapsed().as_millis() as u64);
     scanned.baseline_keys = baseline.height() as u64;
 
     // 2. The current window: its sightings, and the unkeyed counts of both windows.
     let t = Instant::now();
-    let current = plan::current_points(
+    let current = plan::collect(plan::current_points(
         scan(lake, &current_files, &logic.current_columns()).map_err(q)?,
         &logic,
         &window,
-    )
-    .collect()
+    ))
     .map_err(|e| with_corrupt_check(e, &current_files))?;
     let mut unkeyed_current = counts(
         &plan::unkeyed_counts(current.clone().lazy(), &logic, None)

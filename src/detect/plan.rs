@@ -14,6 +14,13 @@ use polars::prelude::*;
 use super::spec::Spec;
 use crate::lake::schema::time_dtype;
 
+/// Runs `lf` on Polars' streaming engine: it reads the scan in morsels instead of loading
+/// every column of every file first (30 days of the demo lake: 0.13 GB peak instead of 3.3 GB,
+/// and 4x faster over many small files).
+pub fn collect(lf: LazyFrame) -> PolarsResult<DataFrame> {
+    lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single())
+}
+
 /// The windows of one run: current `[start, end)`, baseline `[baseline_start, start)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -178,10 +185,11 @@ pub fn unkeyed_counts(points: LazyFrame, logic: &Logic, weight: Option<&str>) ->
         Some(n) => (e.cast(DataType::Int64) * col(n)).sum(),
         None => e.cast(DataType::Int64).sum(),
     };
-    let mut exprs = vec![
-        w(lit(true)).alias("points"),
-        w(keyed(logic, is_text).not()).alias("unkeyed"),
-    ];
+    let total = match weight {
+        Some(n) => col(n).sum().cast(DataType::Int64),
+        None => len().cast(DataType::Int64),
+    };
+    let mut exprs = vec![total.alias("points"), w(keyed(logic, is_text).not()).alias("unkeyed")];
     for k in &logic.key {
         exprs.push(w(col(k.as_str()).is_null()).alias(format!("missing {k}")));
         if is_text(k) {

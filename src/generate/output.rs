@@ -120,6 +120,7 @@ pub(crate) struct FileExporter {
     body: Option<Body>,
     line: String,
     times: String,
+    scratch: Vec<u8>,
     written: Written,
 }
 
@@ -131,6 +132,7 @@ impl FileExporter {
             body: None,
             line: String::new(),
             times: String::new(),
+            scratch: Vec::new(),
             written: Written::default(),
         }
     }
@@ -156,9 +158,9 @@ impl Output for FileExporter {
                         .map(|s| encode::proto_resource_metrics(incarnation(node, s), s))
                         .collect(),
                 };
-                let mut buf = Vec::with_capacity(req.encoded_len() + 4);
-                encode_framed(&req, &mut buf);
-                body.write(&buf)
+                self.scratch.clear();
+                encode_framed(&req, &mut self.scratch);
+                body.write(&self.scratch)
             }
         };
         res.map_err(|source| GenerateError::Compress {

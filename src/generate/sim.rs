@@ -456,7 +456,8 @@ impl NodeSim {
     fn counters(&mut self, i: usize) -> Counters {
         let p = self.slots[i].exe.profile;
         let f = self.rng.uniform(0.6, 1.4);
-        let cpu = p.cpu * f * 100.0;
+        // Never more than the node has (the miner asks for 3.6 cores).
+        let cpu = (p.cpu * f).min(self.spec.cores as f64 * 0.95) * 100.0;
         let rss_base = p.rss_mb * MIB * self.rng.uniform(0.8, 1.25);
         let vms = page((p.vms_mb * MIB * self.rng.uniform(0.97, 1.03)).max(rss_base * 1.3));
         Counters {
@@ -569,8 +570,18 @@ impl NodeSim {
         if last < t {
             let dt = (t - last) as f64 / NS as f64;
             let before = c.ticks;
-            for s in 0..3 {
-                c.ticks[s] += (c.rates[s] * dt * rng.uniform(0.4, 1.6)).round() as u64;
+            let mut add = [0u64; 3];
+            for (s, a) in add.iter_mut().enumerate() {
+                *a = (c.rates[s] * dt * rng.uniform(0.4, 1.6)).round() as u64;
+            }
+            // A process cannot use more CPU time than the node's cores give in `dt`.
+            let cap = (cores * dt * 100.0).floor() as u64;
+            let total: u64 = add.iter().sum();
+            if total > cap {
+                add.iter_mut().for_each(|a| *a = *a * cap / total);
+            }
+            for (s, a) in add.iter().enumerate() {
+                c.ticks[s] += a;
             }
             c.walk = (c.walk + rng.uniform(-0.015, 0.015)).clamp(-0.25, 0.35);
             c.rss = page(c.rss_base * (1.0 + c.walk));
@@ -623,6 +634,28 @@ mod tests {
                 utilization: true,
             },
         }
+    }
+
+    #[test]
+    fn cpu_never_exceeds_the_node() {
+        let mut n = NodeSim::new(spec(60 * NS), Rng::derive(3, &[]), 9 * DAY);
+        let m = n.add_slot(
+            catalog::XMRIG,
+            None,
+            Parent::Init,
+            Life::Long { restart_mean_ns: 0.0 },
+            9 * DAY,
+        );
+        let mut scrapes = 0;
+        while n.scrape_before(10 * DAY + 3 * HOUR) {
+            let s = n.samples.iter().find(|x| x.slot == m).expect("running");
+            if let Some(u) = s.cpu_util {
+                scrapes += 1;
+                let total: f64 = u.iter().sum();
+                assert!(total <= 1.0 && total > 0.5, "{u:?}");
+            }
+        }
+        assert_eq!(scrapes, 3 * 60);
     }
 
     #[test]

@@ -103,30 +103,34 @@ pub fn list_parts(lake: &Location) -> Result<(Vec<PartFile>, Vec<String>), Stora
     Ok((parts, ignored))
 }
 
-/// Part files of the partitions overlapping `[from, to)`, listing only those partitions'
-/// folders (a 30-day window lists 720 folders, not the whole lake).
+/// Part files of the partitions overlapping `[from, to)`, listing only the days of that range
+/// (a 30-day window costs 31 LIST calls, not one per hour or one over the whole lake).
 pub fn parts_between(lake: &Location, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<PartFile>, StorageError> {
-    let mut out = Vec::new();
-    let dates: std::collections::BTreeSet<String> = lake
+    let wanted: std::collections::BTreeSet<HourPartition> = HourPartition::covering(from, to).into_iter().collect();
+    let days: std::collections::BTreeSet<NaiveDate> = wanted.iter().map(|p| p.date).collect();
+    let present: std::collections::BTreeSet<String> = lake
         .list_dirs(METRICS)?
         .into_iter()
         .filter(|d| d.starts_with("date="))
         .collect();
-    for p in HourPartition::covering(from, to) {
-        let date_dir = format!("date={}", p.date.format("%Y-%m-%d"));
-        if !dates.contains(&date_dir) {
+    let mut out = Vec::new();
+    for day in days {
+        let date_dir = format!("date={}", day.format("%Y-%m-%d"));
+        if !present.contains(&date_dir) {
             continue;
         }
-        for (key, size) in lake.list(&p.prefix())? {
-            if key.ends_with(".parquet") && key.matches('/').count() == 3 {
-                out.push(PartFile {
-                    partition: p,
-                    key,
-                    size,
-                });
+        for (key, size) in lake.list(&format!("{METRICS}/{date_dir}"))? {
+            let segs: Vec<&str> = key.split('/').collect();
+            if let [_, d, h, file] = segs.as_slice() {
+                if let Some(partition) = HourPartition::parse(d, h) {
+                    if file.ends_with(".parquet") && wanted.contains(&partition) {
+                        out.push(PartFile { partition, key, size });
+                    }
+                }
             }
         }
     }
+    out.sort_by(|a, b| (a.partition, &a.key).cmp(&(b.partition, &b.key)));
     Ok(out)
 }
 

@@ -156,6 +156,16 @@ fn window_edges_keys_and_evidence() {
     assert_eq!(run.incomplete_nodes.len(), 1);
     assert_eq!(run.incomplete_nodes[0].k8s_node_name, "n3");
     assert_eq!(run.unkeyed_current.get("missing process_executable_path"), Some(&1));
+    // Points read are counted, not guessed: presence points of each window.
+    let (at, ws, bs) = (t(AT), t(AT) - hours(1), t(AT) - Duration::days(30));
+    let count = |from, to| {
+        golden_points()
+            .iter()
+            .filter(|p| p.metric.starts_with("process.") && p.time >= from && p.time < to)
+            .count() as i64
+    };
+    assert_eq!(run.scanned.current_points, count(ws, at));
+    assert_eq!(run.scanned.baseline_points, count(bs, ws));
     let shared = row("/shared/name");
     assert_eq!(get("k8s_cluster_name", shared).get_str(), Some("staging"));
     assert_eq!(
