@@ -12,6 +12,7 @@ use crate::cli::{self, BackfillArgs, Command, DemoArgs, DetectArgs, DetectCommon
 use crate::config::{fmt_instant, parse_duration, parse_instant, Clock};
 use crate::detect::{self, allowlist::Allowlist, spec::Spec, DetectOptions};
 use crate::lake::land::{self, LandOptions};
+use crate::lake::rollup;
 use crate::storage::{Location, StoreOptions};
 use crate::{generate, ingest, report};
 
@@ -33,6 +34,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         Command::Backfill(a) => backfill_cmd(a, &store),
         Command::Generate(a) => generate_cmd(a, &store),
         Command::Demo(a) => demo_cmd(a),
+        Command::Compact(a) => compact_cmd(a, &store),
     }
 }
 
@@ -61,7 +63,7 @@ fn land_cmd(a: LandArgs, store: &StoreOptions) -> Result<i32> {
         progress: !a.json,
         ..LandOptions::default()
     };
-    let report = land::land(&lake, &inputs, &opts)?;
+    let report = land_and_roll(&lake, &inputs, &opts)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -72,6 +74,46 @@ fn land_cmd(a: LandArgs, store: &StoreOptions) -> Result<i32> {
     } else {
         exit::OK
     })
+}
+
+/// Lands `inputs`, then rebuilds the rollups of the hours it landed into (the built-in
+/// detections' shape), so the next detection reads those hours compactly.
+fn land_and_roll(lake: &Location, inputs: &[ingest::Input], opts: &LandOptions) -> Result<land::LandReport> {
+    let mut report = land::land(lake, inputs, opts)?;
+    let t = Instant::now();
+    let shape = detect::spec::rollup_shape(&detect::spec::load(None)?);
+    rollup::refresh(lake, &shape, &report.written)?;
+    report.rollup_seconds = t.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn compact_cmd(a: cli::CompactArgs, store: &StoreOptions) -> Result<i32> {
+    let lake = Location::open(&a.lake, store, false).with_context(|| format!("--lake {}", a.lake))?;
+    let from = a
+        .from
+        .as_deref()
+        .map(parse_instant)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+        .context("--from")?;
+    let to =
+        a.to.as_deref()
+            .map(parse_instant)
+            .transpose()
+            .map_err(anyhow::Error::msg)
+            .context("--to")?;
+    let (parts, _) = crate::lake::list_parts(&lake)?;
+    let parts: Vec<_> = parts
+        .into_iter()
+        .filter(|p| {
+            from.is_none_or(|f| p.partition.start() + Duration::hours(1) > f)
+                && to.is_none_or(|t| p.partition.start() < t)
+        })
+        .collect();
+    let shape = detect::spec::rollup_shape(&detect::spec::load(a.queries.as_deref())?);
+    let r = rollup::compact(&lake, &shape, &parts)?;
+    println!("{}", serde_json::to_string_pretty(&r)?);
+    Ok(exit::OK)
 }
 
 fn print_land(r: &land::LandReport) {
@@ -108,6 +150,7 @@ fn prepare(c: &DetectCommon, store: &StoreOptions) -> Result<Prepared> {
     let clock = clock(&c.now)?;
     let lake = Location::open(&c.lake, store, false).with_context(|| format!("--lake {}", c.lake))?;
     let all = detect::spec::load(c.queries.as_deref())?;
+    let all_specs = all.clone();
     let specs: Vec<Spec> = if c.detections.is_empty() {
         all
     } else {
@@ -143,6 +186,7 @@ fn prepare(c: &DetectCommon, store: &StoreOptions) -> Result<Prepared> {
             splunk_compat: c.splunk_compat,
             allowlist,
             clock,
+            rollups: (!c.no_rollups).then(|| detect::spec::rollup_shape(&all_specs)),
         },
     })
 }
@@ -389,7 +433,7 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
         .into_iter()
         .filter(|i| !i.name.ends_with(generate::GROUND_TRUTH))
         .collect();
-    let lr = land::land(
+    let lr = land_and_roll(
         &lake,
         &inputs,
         &LandOptions {
@@ -422,6 +466,7 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
             splunk_compat: false,
             allowlist: None,
             clock,
+            rollups: Some(detect::spec::rollup_shape(&detect::spec::load(None)?)),
         },
     };
     let summaries = detect_window(&p, Some(end))?;

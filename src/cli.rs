@@ -47,6 +47,23 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Generate a small dataset, land it, detect, and check every injected scenario was found.
     Demo(DemoArgs),
+    /// Build the missing or stale hourly rollups of a lake (landing keeps them up to date).
+    Compact(CompactArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// The lake: a local folder or an object-store URL.
+    #[arg(long, env = "KUBESEEN_LAKE", default_value = "./data/lake")]
+    pub lake: String,
+    /// Only hours overlapping [from, to) (RFC 3339); default: every hour of the lake.
+    #[arg(long)]
+    pub from: Option<String>,
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Build rollups for the detections of this folder instead of the built-in queries/.
+    #[arg(long, env = "KUBESEEN_QUERIES")]
+    pub queries: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +126,9 @@ pub struct DetectCommon {
     /// Exit with code 4 when any finding is produced.
     #[arg(long)]
     pub fail_on_findings: bool,
+    /// Read raw points only, ignoring rollups (the reference; slower).
+    #[arg(long)]
+    pub no_rollups: bool,
     /// Take "now" from here instead of the system clock (RFC 3339), for reproducible runs.
     #[arg(long, env = "KUBESEEN_NOW", hide = true)]
     pub now: Option<String>,

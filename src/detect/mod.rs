@@ -19,7 +19,8 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::config::{fmt_instant, parse_duration, Clock};
-use crate::lake::{self, PartFile};
+use crate::lake::rollup::{self, RollupShape};
+use crate::lake::{self, HourPartition, PartFile};
 use crate::storage::{Location, StorageError};
 use allowlist::{Allowlist, Suppressed};
 use plan::{Logic, Window};
@@ -51,6 +52,9 @@ pub struct DetectOptions {
     pub splunk_compat: bool,
     pub allowlist: Option<Allowlist>,
     pub clock: Clock,
+    /// Read whole baseline hours from rollups of this shape where a valid one exists
+    /// (`None`: raw points only — the reference every rollup read must match).
+    pub rollups: Option<RollupShape>,
 }
 
 /// What was read for a window.
@@ -63,6 +67,9 @@ pub struct Scanned {
     pub current_points: i64,
     pub baseline_points: i64,
     pub baseline_keys: u64,
+    /// Baseline hours read from rollups, and hours (whole or partial) read from raw points.
+    pub rollup_hours: u64,
+    pub raw_hours: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -256,14 +263,36 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
 
     let with_corrupt_check = |e: PolarsError, files: &[PartFile]| find_corrupt(lake, files).unwrap_or_else(|| q(e));
 
-    // 1. The baseline presence table: the one pass over the 30 days.
+    // 1. The baseline presence table: the one pass over the 30 days. Whole hours with a
+    //    valid rollup are read from it; partial hours and hours without one, raw.
     let t = Instant::now();
-    let baseline = plan::collect(plan::baseline_presence(
-        scan(lake, &baseline_files, &logic.baseline_columns()).map_err(q)?,
+    let (raw_files, rollup_keys) = split_baseline(lake, &baseline_files, &window, &logic, opts.rollups.as_ref())?;
+    scanned.rollup_hours = rollup_keys.len() as u64;
+    scanned.raw_hours = {
+        let mut hours: Vec<HourPartition> = raw_files.iter().map(|f| f.partition).collect();
+        hours.dedup();
+        hours.len() as u64
+    };
+    let mut parts = vec![plan::baseline_presence(
+        scan(lake, &raw_files, &logic.baseline_columns()).map_err(q)?,
         &logic,
         &window,
-    ))
-    .map_err(|e| with_corrupt_check(e, &baseline_files))?;
+    )];
+    if !rollup_keys.is_empty() {
+        let paths: Vec<PlRefPath> = rollup_keys.iter().map(|k| PlRefPath::new(lake.scan_path(k))).collect();
+        let rollups = LazyFrame::scan_parquet_files(paths.into_iter().collect(), scan_args(lake)).map_err(q)?;
+        parts.push(plan::baseline_presence_from_rollups(rollups, &logic));
+    }
+    let merged = plan::merge_presence(parts, &logic).map_err(q)?;
+    let baseline = plan::collect(merged).map_err(|e| {
+        let mut all = raw_files.clone();
+        all.extend(rollup_keys.iter().map(|k| PartFile {
+            partition: window_partition(&window),
+            key: k.clone(),
+            size: 0,
+        }));
+        with_corrupt_check(e, &all)
+    })?;
     timings.insert("baseline".to_string(), t.elapsed().as_millis() as u64);
     scanned.baseline_keys = baseline.height() as u64;
 
@@ -329,6 +358,41 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
         warnings,
         timings_ms: timings,
     })
+}
+
+fn window_partition(w: &Window) -> HourPartition {
+    HourPartition::of(w.start)
+}
+
+/// Splits the baseline's part files into those read raw and the rollup objects that replace
+/// the rest: a whole hour inside the baseline whose valid rollup (built from exactly its
+/// current part files, with the columns this logic groups by) exists.
+fn split_baseline(
+    lake: &Location,
+    files: &[PartFile],
+    w: &Window,
+    logic: &Logic,
+    shape: Option<&RollupShape>,
+) -> Result<(Vec<PartFile>, Vec<String>), DetectError> {
+    let Some(shape) = shape.filter(|s| logic.baseline_group().iter().all(|c| s.columns.contains(c))) else {
+        return Ok((files.to_vec(), Vec::new()));
+    };
+    let existing = rollup::list(lake, shape)?;
+    let mut by_partition: BTreeMap<HourPartition, Vec<&PartFile>> = BTreeMap::new();
+    for f in files {
+        by_partition.entry(f.partition).or_default().push(f);
+    }
+    let (mut raw, mut keys) = (Vec::new(), Vec::new());
+    for (p, fs) in by_partition {
+        let whole = p.start() >= w.baseline_start && p.start() + Duration::hours(1) <= w.start;
+        let sources = rollup::sources_hash(&fs);
+        if whole && existing.get(&p).is_some_and(|v| v.contains(&sources)) {
+            keys.push(shape.key(&p, &sources));
+        } else {
+            raw.extend(fs.into_iter().cloned());
+        }
+    }
+    Ok((raw, keys))
 }
 
 /// Nodes (scope + entity) with points in the window, and those without full baseline history.

@@ -87,7 +87,7 @@ impl Logic {
     }
 
     /// Key columns plus what prevalence and coverage need: the baseline's group-by.
-    fn baseline_group(&self) -> Vec<String> {
+    pub fn baseline_group(&self) -> Vec<String> {
         let mut g = self.key.clone();
         for c in self.scope.iter().chain(&self.prevalence_of).chain([&self.entity]) {
             if !g.contains(c) {
@@ -176,6 +176,29 @@ pub fn baseline_presence(scan: LazyFrame, logic: &Logic, w: &Window) -> LazyFram
             col("time").max().alias("last"),
             len().cast(DataType::Int64).alias("n"),
         ])
+}
+
+/// The baseline presence table from hourly rollups (whole hours only): the same groups and
+/// aggregates as [`baseline_presence`] over the raw points of those hours.
+pub fn baseline_presence_from_rollups(rollups: LazyFrame, logic: &Logic) -> LazyFrame {
+    rollups
+        .filter(presence(logic))
+        .group_by(cols(&logic.baseline_group()))
+        .agg([
+            col("first").min().alias("first"),
+            col("last").max().alias("last"),
+            col("n").sum().alias("n"),
+        ])
+}
+
+/// Merges presence tables (raw partial hours, rollup whole hours) into one.
+pub fn merge_presence(parts: Vec<LazyFrame>, logic: &Logic) -> PolarsResult<LazyFrame> {
+    let all = concat(parts, UnionArgs::default())?;
+    Ok(all.group_by(cols(&logic.baseline_group())).agg([
+        col("first").min().alias("first"),
+        col("last").max().alias("last"),
+        col("n").sum().alias("n"),
+    ]))
 }
 
 /// Points lacking a key attribute, by reason (`missing <col>` / `empty <col>`), plus the total

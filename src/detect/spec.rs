@@ -174,6 +174,27 @@ impl Spec {
     }
 }
 
+/// The rollup shape serving every spec of `specs` in both modes: the union of the columns
+/// their baselines group by.
+pub fn rollup_shape(specs: &[Spec]) -> crate::lake::rollup::RollupShape {
+    let mut cols: Vec<&String> = Vec::new();
+    for s in specs {
+        if let Some(nv) = &s.new_value {
+            cols.extend(
+                nv.key
+                    .iter()
+                    .chain(&nv.scope)
+                    .chain(&nv.prevalence_of)
+                    .chain([&nv.entity]),
+            );
+        }
+        if let Some(sc) = &s.splunk_compat {
+            cols.extend(sc.key.iter());
+        }
+    }
+    crate::lake::rollup::RollupShape::new(cols)
+}
+
 /// The built-in specs, or every `*.toml` of `dir`, sorted by slug.
 pub fn load(dir: Option<&Path>) -> Result<Vec<Spec>, SpecError> {
     let mut specs = Vec::new();

@@ -106,9 +106,14 @@ pub struct LandReport {
     pub partitions_written: u64,
     pub objects_written: u64,
     pub elapsed_seconds: f64,
+    /// Time spent rebuilding the rollups of the landed hours, after `elapsed_seconds`.
+    pub rollup_seconds: f64,
     pub points_per_second: f64,
     pub mb_per_second: f64,
     pub inputs_with_problems: Vec<InputProblems>,
+    /// The partitions this run wrote into (their rollups need rebuilding).
+    #[serde(skip)]
+    pub written: Vec<HourPartition>,
 }
 
 impl LandReport {
@@ -512,6 +517,8 @@ pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<Lan
     }
     let mut report = lander.report;
     report.partitions_written = lander.written.len() as u64;
+    report.written = lander.written.iter().copied().collect();
+    report.written.sort();
     report.elapsed_seconds = started.elapsed().as_secs_f64();
     if report.elapsed_seconds > 0.0 {
         report.points_per_second = report.points_read as f64 / report.elapsed_seconds;

@@ -3,6 +3,7 @@
 //! ```text
 //! <lake>/metrics/date=YYYY-MM-DD/hour=HH/part-<content hash>.parquet   landed points (DATA time, UTC)
 //! <lake>/findings/detection=<slug>/date=YYYY-MM-DD/<window end>.parquet  one file per window
+//! <lake>/rollups/presence/<cols>/date=/hour=/<sources>.parquet       per-hour presence tables
 //! <lake>/reports/…                                                     run summaries
 //! <lake>/_kubeseen/rejects/<input hash>.json                           why an input was (partly) rejected
 //! ```
@@ -11,6 +12,7 @@
 //! This module and `detect::plan` are the only places that know these paths.
 
 pub mod land;
+pub mod rollup;
 pub mod schema;
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Timelike, Utc};

@@ -135,6 +135,7 @@ pub fn opts(at: &str) -> DetectOptions {
         splunk_compat: false,
         allowlist: None,
         clock: Clock::fixed(t("2030-01-01T00:00:00Z")),
+        rollups: None,
     }
 }
 

@@ -356,6 +356,41 @@ fn corrupt_parquet_is_named() {
 }
 
 #[test]
+fn rollups_are_used_for_whole_hours_and_ignored_when_stale() {
+    let l = golden_lake();
+    compact(&l);
+    let mut o = opts(AT);
+    o.rollups = Some(shape());
+    let with = detect::run(&l.lake, &spec(), &o).expect("with rollups");
+    assert!(with.scanned.rollup_hours > 0);
+    o.rollups = None;
+    let raw = detect::run(&l.lake, &spec(), &o).expect("raw");
+    assert!(with.findings.equals_missing(&raw.findings));
+    // Late data into a baseline hour that has a rollup: that rollup no longer matches the
+    // hour's files, so that hour is read raw, and the late sighting counts.
+    let late = P::new("prod", "n1", "/opt/tool", 33, t(AT) - Duration::days(2));
+    l.land("late.jsonl", &[late]);
+    o.rollups = Some(shape());
+    let after = detect::run(&l.lake, &spec(), &o).expect("after late data");
+    assert_eq!(after.scanned.rollup_hours, with.scanned.rollup_hours - 1);
+    assert!(
+        !keys(&after.findings).iter().any(|k| k.2 == "/opt/tool"),
+        "the late sighting makes /opt/tool known"
+    );
+    // A rollup of another layout version or column set is never read.
+    let mut other = shape();
+    other.columns.push("k8s_pod_name".into());
+    o.rollups = Some(other);
+    assert_eq!(
+        detect::run(&l.lake, &spec(), &o)
+            .expect("other shape")
+            .scanned
+            .rollup_hours,
+        0
+    );
+}
+
+#[test]
 fn time_predicate_reaches_the_parquet_scan() {
     let l = golden_lake();
     let spec = spec();
@@ -558,8 +593,39 @@ fn arb_points() -> impl Strategy<Value = (Vec<P>, i64)> {
         })
 }
 
+fn shape() -> kubeseen::lake::rollup::RollupShape {
+    detect::spec::rollup_shape(&detect::spec::load(None).expect("specs"))
+}
+
+fn compact(l: &TestLake) {
+    let (parts, _) = kubeseen::lake::list_parts(&l.lake).expect("list");
+    kubeseen::lake::rollup::compact(&l.lake, &shape(), &parts).expect("compact");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+    /// Rollups for whole hours, raw points for partial hours and for hours whose rollup went
+    /// stale when late data landed: the same answer as the plain anti-join, for any --at.
+    #[test]
+    fn rollups_with_late_data_equal_the_plain_anti_join((points, at_off) in arb_points(), late_split in 0usize..60) {
+        let at = t("2026-10-01T00:00:00Z") + Duration::microseconds(at_off);
+        let l = TestLake::new();
+        let split = late_split.min(points.len());
+        l.land("early.jsonl", &points[..split]);
+        compact(&l);
+        l.land("late.jsonl", &points[split..]);
+        let mut o = opts(AT);
+        o.at = Some(at);
+        o.rollups = Some(shape());
+        let with = detect::run(&l.lake, &spec(), &o).expect("detect with rollups");
+        prop_assert_eq!(engine(&with), reference(&points, at));
+        o.rollups = None;
+        let raw = detect::run(&l.lake, &spec(), &o).expect("detect raw");
+        prop_assert!(with.findings.equals_missing(&raw.findings), "rollup and raw findings differ");
+        prop_assert_eq!(with.scanned.baseline_points, raw.scanned.baseline_points);
+        prop_assert_eq!(&with.unkeyed_baseline, &raw.unkeyed_baseline);
+    }
+
     #[test]
     fn engine_equals_the_plain_anti_join((points, at_off) in arb_points()) {
         let at = t("2026-10-01T00:00:00Z") + Duration::microseconds(at_off);

@@ -1,0 +1,225 @@
+//! Rollups: a compact per-hour presence table the detections read instead of raw points.
+//!
+//! In: the part files of one hour partition. Out:
+//! `rollups/presence/<columns hash>/date=YYYY-MM-DD/hour=HH/<sources hash>.parquet` holding, per
+//! (`metric` + the grouping columns), the first and last sighting (`first`, `last`) and the
+//! number of points (`n`) of that hour.
+//! Invariants:
+//! - self-validating: the file name is the hash of the sorted names of the part files it was
+//!   built from (names are content hashes), and the folder is the hash of the grouping columns.
+//!   A rollup whose sources changed (late data landed) or whose columns differ is simply not
+//!   used: the reader falls back to raw points for that hour, so a stale or missing rollup can
+//!   make a run slower, never wrong;
+//! - exact: summing `n` and taking min/max of `first`/`last` over hours gives what the same
+//!   aggregation over the raw points gives, so whole hours read from rollups and partial hours
+//!   read raw combine into the plain answer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Cursor;
+
+use polars::prelude::*;
+
+use super::{HourPartition, PartFile};
+use crate::storage::{Location, StorageError};
+
+pub const ROLLUPS: &str = "rollups/presence";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RollupError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("building the rollup of {partition}: {source}")]
+    Build { partition: String, source: PolarsError },
+}
+
+/// The grouping columns of a rollup and where rollups with them live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupShape {
+    /// Sorted, deduplicated columns of the points table (never `metric`, always grouped on too).
+    pub columns: Vec<String>,
+}
+
+impl RollupShape {
+    pub fn new<'a>(columns: impl IntoIterator<Item = &'a String>) -> Self {
+        let set: BTreeSet<String> = columns
+            .into_iter()
+            .filter(|c| *c != "metric" && *c != "time")
+            .cloned()
+            .collect();
+        RollupShape {
+            columns: set.into_iter().collect(),
+        }
+    }
+
+    /// `rollups/presence/<hash of the columns>`; v1 is the layout version.
+    pub fn prefix(&self) -> String {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(b"v1");
+        for c in &self.columns {
+            h.update(&(c.len() as u64).to_le_bytes());
+            h.update(c.as_bytes());
+        }
+        format!("{ROLLUPS}/{:016x}", h.digest())
+    }
+
+    pub fn key(&self, partition: &HourPartition, sources: &str) -> String {
+        let hour = partition.prefix();
+        let hour = hour.strip_prefix("metrics/").unwrap_or(&hour);
+        format!("{}/{hour}/{sources}.parquet", self.prefix())
+    }
+
+    fn group(&self) -> Vec<Expr> {
+        std::iter::once(col("metric"))
+            .chain(self.columns.iter().map(|c| col(c.as_str())))
+            .collect()
+    }
+}
+
+/// The hash naming the rollup of these part files (any order).
+pub fn sources_hash(parts: &[&PartFile]) -> String {
+    let names: BTreeSet<&str> = parts
+        .iter()
+        .map(|p| p.key.rsplit('/').next().unwrap_or(&p.key))
+        .collect();
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for n in names {
+        h.update(&(n.len() as u64).to_le_bytes());
+        h.update(n.as_bytes());
+    }
+    format!("{:032x}", h.digest128())
+}
+
+/// The existing rollup objects of `shape`, by partition: (key, sources hash).
+pub fn list(lake: &Location, shape: &RollupShape) -> Result<BTreeMap<HourPartition, Vec<String>>, StorageError> {
+    let mut out: BTreeMap<HourPartition, Vec<String>> = BTreeMap::new();
+    let prefix = shape.prefix();
+    for (key, _) in lake.list(&prefix)? {
+        let rest = key.strip_prefix(&prefix).unwrap_or(&key).trim_start_matches('/');
+        let segs: Vec<&str> = rest.split('/').collect();
+        if let [d, h, file] = segs.as_slice() {
+            if let (Some(p), Some(stem)) = (HourPartition::parse(d, h), file.strip_suffix(".parquet")) {
+                out.entry(p).or_default().push(stem.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The presence aggregation of one hour's raw points: per metric and grouping columns.
+pub fn aggregate(points: LazyFrame, shape: &RollupShape) -> LazyFrame {
+    points.group_by(shape.group()).agg([
+        col("time").min().alias("first"),
+        col("time").max().alias("last"),
+        len().cast(DataType::Int64).alias("n"),
+    ])
+}
+
+/// Builds (or rebuilds) the rollup of `partition` from its part files, and removes the
+/// rollups of that partition that were built from other sources.
+pub fn build(
+    lake: &Location,
+    shape: &RollupShape,
+    partition: &HourPartition,
+    parts: &[&PartFile],
+) -> Result<String, RollupError> {
+    let err = |source| RollupError::Build {
+        partition: partition.prefix(),
+        source,
+    };
+    let sources = sources_hash(parts);
+    let mut frames = Vec::new();
+    let mut columns: Vec<String> = vec!["time".into(), "metric".into()];
+    columns.extend(shape.columns.iter().cloned());
+    for p in parts {
+        let bytes = lake.get(&p.key)?;
+        let df = ParquetReader::new(Cursor::new(bytes))
+            .with_columns(Some(columns.clone()))
+            .finish()
+            .map_err(err)?;
+        frames.push(df.lazy());
+    }
+    let mut df = if frames.is_empty() {
+        return Ok(sources);
+    } else {
+        let all = concat(frames, UnionArgs::default()).map_err(err)?;
+        let mut sort_by: Vec<String> = vec!["metric".into()];
+        sort_by.extend(shape.columns.iter().cloned());
+        aggregate(all, shape)
+            .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true))
+            .collect()
+            .map_err(err)?
+    };
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .finish(&mut df)
+        .map_err(err)?;
+    let key = shape.key(partition, &sources);
+    lake.put(&key, out)?;
+    // Older rollups of this hour describe other sources: remove them (after the new one is
+    // visible, so a reader always finds a valid rollup or falls back to raw points).
+    let folder = key.rsplit_once('/').map(|(f, _)| f.to_string()).unwrap_or_default();
+    for (other, _) in lake.list(&folder)? {
+        if other != key {
+            lake.delete(&other)?;
+        }
+    }
+    Ok(sources)
+}
+
+/// Rebuilds the rollups of `partitions` (after landing into them).
+pub fn refresh(lake: &Location, shape: &RollupShape, partitions: &[HourPartition]) -> Result<u64, RollupError> {
+    let mut built = 0;
+    for p in partitions {
+        let files: Vec<PartFile> = lake
+            .list(&p.prefix())?
+            .into_iter()
+            .filter(|(k, _)| k.ends_with(".parquet"))
+            .map(|(key, size)| PartFile {
+                partition: *p,
+                key,
+                size,
+            })
+            .collect();
+        let refs: Vec<&PartFile> = files.iter().collect();
+        build(lake, shape, p, &refs)?;
+        built += 1;
+    }
+    Ok(built)
+}
+
+/// What `compact` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CompactReport {
+    pub partitions: u64,
+    pub built: u64,
+    pub up_to_date: u64,
+    pub elapsed_seconds: f64,
+}
+
+/// Builds the missing or stale rollups of every partition in `parts`.
+pub fn compact(lake: &Location, shape: &RollupShape, parts: &[PartFile]) -> Result<CompactReport, RollupError> {
+    let started = std::time::Instant::now();
+    let existing = list(lake, shape)?;
+    let mut by_partition: BTreeMap<HourPartition, Vec<&PartFile>> = BTreeMap::new();
+    for p in parts {
+        by_partition.entry(p.partition).or_default().push(p);
+    }
+    let mut report = CompactReport {
+        partitions: by_partition.len() as u64,
+        ..Default::default()
+    };
+    for (partition, files) in &by_partition {
+        let sources = sources_hash(files);
+        let valid = existing.get(partition).is_some_and(|v| v.len() == 1 && v[0] == sources);
+        if valid {
+            report.up_to_date += 1;
+        } else {
+            build(lake, shape, partition, files)?;
+            report.built += 1;
+        }
+    }
+    report.elapsed_seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
