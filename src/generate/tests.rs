@@ -721,6 +721,7 @@ fn the_detection_finds_exactly_the_expected_scenarios() {
                 splunk_compat: false,
                 allowlist: None,
                 clock: crate::config::Clock::fixed(opts.end),
+                rollups: None,
             },
         )
         .expect("detect");

@@ -35,6 +35,17 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
             None => break,
             Some(Ok(request)) => {
                 documents += 1;
+                if request.resource_metrics.is_none() {
+                    sink.reject(Rejection {
+                        reason: "not_otlp_metrics",
+                        position: Position::Line {
+                            line: line_of(bytes, offset + leading_ws(rest)),
+                            column: 0,
+                        },
+                        detail: "a JSON document without \"resourceMetrics\": not an OTLP metrics export".into(),
+                        points: 0,
+                    });
+                }
                 emit(request, sink);
                 offset += stream.byte_offset();
             }
@@ -119,8 +130,12 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
+fn leading_ws(b: &[u8]) -> usize {
+    b.iter().take_while(|c| c.is_ascii_whitespace()).count()
+}
+
 fn emit(request: Request<'_>, sink: &mut dyn Sink) {
-    for rm in request.resource_metrics {
+    for rm in request.resource_metrics.unwrap_or_default() {
         let resource = rm.resource.map(|r| attrs(r.attributes)).unwrap_or_default();
         for sm in rm.scope_metrics {
             let (scope_name, scope_version, scope_attributes) = match sm.scope {
@@ -316,8 +331,9 @@ fn any(v: AnyValue<'_>) -> AttrValue {
 
 #[derive(Deserialize)]
 struct Request<'a> {
+    /// `None` when the document has no such key: JSON, but not OTLP metrics.
     #[serde(borrow, default, rename = "resourceMetrics", alias = "resource_metrics")]
-    resource_metrics: Vec<ResourceMetrics<'a>>,
+    resource_metrics: Option<Vec<ResourceMetrics<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -791,6 +807,14 @@ mod tests {
         assert_eq!(s.points[1].value, Some(f64::NEG_INFINITY));
         assert_eq!(s.points[2].value, None);
         assert_eq!(s.points[2].time_unix_nano, 7);
+    }
+
+    #[test]
+    fn json_that_is_not_otlp_is_rejected() {
+        let s = run("{\"scenarios\": []}\n");
+        assert_eq!(s.rejections[0].reason, "not_otlp_metrics");
+        let s = run("{\"resourceMetrics\": []}");
+        assert!(s.rejections.is_empty(), "an empty export is valid");
     }
 
     #[test]
