@@ -360,6 +360,136 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
     })
 }
 
+/// Backfill's single pass: of the window ends `ends`, those whose window has at least one new
+/// key, computed from one read of every hour involved (rollups where valid, raw otherwise).
+/// `None` when the windows are not the aligned one-hour windows this pass decides exactly;
+/// then every window is run on its own.
+pub fn windows_with_new_keys(
+    lake: &Location,
+    spec: &Spec,
+    opts: &DetectOptions,
+    ends: &[DateTime<Utc>],
+) -> Result<Option<std::collections::BTreeSet<DateTime<Utc>>>, DetectError> {
+    let probe = DetectOptions {
+        at: ends.first().copied(),
+        ..opts.clone()
+    };
+    let Some(first_end) = ends.first() else {
+        return Ok(Some(Default::default()));
+    };
+    let w = window_for(spec, &probe)?;
+    let (current, baseline) = (w.end - w.start, w.start - w.baseline_start + (w.end - w.start));
+    let hour = Duration::hours(1);
+    let aligned = |t: &DateTime<Utc>| t.timestamp_micros() % hour.num_microseconds().unwrap_or(1) == 0;
+    if current != hour || baseline.num_seconds() % 3600 != 0 || !ends.iter().all(aligned) {
+        return Ok(None);
+    }
+    let logic = Logic::of(spec, opts.splunk_compat);
+    let q = |source: PolarsError| DetectError::Query {
+        detection: spec.slug.clone(),
+        source,
+    };
+    let last_end = ends.iter().max().copied().unwrap_or(*first_end);
+    let span = Window {
+        baseline_start: *ends.iter().min().unwrap_or(first_end) - baseline,
+        start: last_end,
+        end: last_end,
+    };
+    let files = lake::parts_between(lake, span.baseline_start, span.start)?;
+    let (raw, rollup_keys) = split_baseline(lake, &files, &span, &logic, opts.rollups.as_ref())?;
+    let mut group = logic.baseline_group();
+    group.push("hour".into());
+    let group: Vec<Expr> = group.iter().map(|c| col(c.as_str())).collect();
+    let mut parts = Vec::new();
+    let raw_lf = scan(lake, &raw, &logic.baseline_columns()).map_err(q)?;
+    parts.push(
+        plan::sightings(raw_lf, &logic, span.baseline_start, span.start)
+            .with_column(plan::hour_of(col("time")).alias("hour"))
+            .group_by(group.clone())
+            .agg([len().cast(DataType::Int64).alias("n")]),
+    );
+    if !rollup_keys.is_empty() {
+        let paths: Vec<PlRefPath> = rollup_keys.iter().map(|k| PlRefPath::new(lake.scan_path(k))).collect();
+        let r = LazyFrame::scan_parquet_files(paths.into_iter().collect(), scan_args(lake)).map_err(q)?;
+        parts.push(
+            plan::rollup_sightings(r, &logic)
+                .group_by(group.clone())
+                .agg([col("n").sum().alias("n")]),
+        );
+    }
+    let all = concat(parts, UnionArgs::default()).map_err(q)?;
+    let hours = plan::collect(plan::hours_with_new_keys(all, &logic, baseline)).map_err(q)?;
+    let wanted: std::collections::BTreeSet<DateTime<Utc>> = ends.iter().copied().collect();
+    let mut out = std::collections::BTreeSet::new();
+    if let Ok(c) = hours.column("hour") {
+        for i in 0..c.len() {
+            if let Ok(AnyValue::Datetime(us, _, _)) | Ok(AnyValue::DatetimeOwned(us, _, _)) = c.get(i) {
+                if let Some(t) = DateTime::from_timestamp_micros(us) {
+                    let end = t + hour;
+                    if wanted.contains(&end) {
+                        out.insert(end);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// The findings frame of a window without findings: the exact columns and types a run
+/// produces, with no rows (what backfill writes for windows its single pass cleared).
+pub fn empty_findings(spec: &Spec, opts: &DetectOptions, at: DateTime<Utc>) -> Result<Run, DetectError> {
+    let window = window_for(
+        spec,
+        &DetectOptions {
+            at: Some(at),
+            ..opts.clone()
+        },
+    )?;
+    let logic = Logic::of(spec, opts.splunk_compat);
+    let q = |source: PolarsError| DetectError::Query {
+        detection: spec.slug.clone(),
+        source,
+    };
+    let typed = |c: &str| match c {
+        "time" | "first" | "last" => crate::lake::schema::time_dtype(),
+        "process_pid" | "n" => DataType::Int64,
+        _ => DataType::String,
+    };
+    let schema =
+        |cols: Vec<String>| -> Schema { cols.iter().map(|c| Field::new(c.as_str().into(), typed(c))).collect() };
+    let current = DataFrame::empty_with_schema(&schema(logic.current_columns()));
+    let mut bcols = logic.baseline_group();
+    bcols.extend(["first".to_string(), "last".to_string(), "n".to_string()]);
+    let baseline = DataFrame::empty_with_schema(&schema(bcols));
+    let found = plan::findings(
+        current.lazy(),
+        baseline.lazy(),
+        &logic,
+        &window,
+        window.end - window.start,
+    )
+    .collect()
+    .map_err(q)?;
+    let findings = finish_columns(found, spec, &logic, &window).map_err(q)?;
+    Ok(Run {
+        spec: spec.clone(),
+        logic,
+        splunk_compat: opts.splunk_compat,
+        window,
+        findings,
+        scanned: Scanned::default(),
+        unkeyed_current: BTreeMap::new(),
+        unkeyed_baseline: BTreeMap::new(),
+        nodes_in_window: 0,
+        incomplete_nodes: Vec::new(),
+        suppressed: Vec::new(),
+        expired_rules: Vec::new(),
+        warnings: vec!["backfill: no key in this window is new (decided by the single pass over the range); evidence not recomputed".into()],
+        timings_ms: BTreeMap::new(),
+    })
+}
+
 fn window_partition(w: &Window) -> HourPartition {
     HourPartition::of(w.start)
 }

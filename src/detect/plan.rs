@@ -164,6 +164,12 @@ pub fn current_points(scan: LazyFrame, logic: &Logic, w: &Window) -> LazyFrame {
         .select(cols(&logic.current_columns()))
 }
 
+/// Presence points of `[from, to)` with the baseline's columns.
+pub fn sightings(scan: LazyFrame, logic: &Logic, from: DateTime<Utc>, to: DateTime<Utc>) -> LazyFrame {
+    scan.filter(in_range(from, to).and(presence(logic)))
+        .select(cols(&logic.baseline_columns()))
+}
+
 /// The baseline presence table: per baseline group (key + entity, scope, prevalence columns),
 /// first and last sighting and the number of points, over `[baseline_start, start)`. Unkeyed
 /// groups are kept (their nulls/empties are counted by the caller).
@@ -191,6 +197,11 @@ pub fn baseline_presence_from_rollups(rollups: LazyFrame, logic: &Logic) -> Lazy
         ])
 }
 
+/// Rollup rows that are sightings for this logic (presence metrics).
+pub fn rollup_sightings(rollups: LazyFrame, logic: &Logic) -> LazyFrame {
+    rollups.filter(presence(logic))
+}
+
 /// Merges presence tables (raw partial hours, rollup whole hours) into one.
 pub fn merge_presence(parts: Vec<LazyFrame>, logic: &Logic) -> PolarsResult<LazyFrame> {
     let all = concat(parts, UnionArgs::default())?;
@@ -199,6 +210,38 @@ pub fn merge_presence(parts: Vec<LazyFrame>, logic: &Logic) -> PolarsResult<Lazy
         col("last").max().alias("last"),
         col("n").sum().alias("n"),
     ]))
+}
+
+/// The hour of each point (its partition's start), from its time.
+pub fn hour_of(time: Expr) -> Expr {
+    let hour_us = 3_600_000_000i64;
+    ((time.cast(DataType::Int64) / lit(hour_us)) * lit(hour_us)).cast(time_dtype())
+}
+
+/// Backfill in one pass: the hours `h` such that some key present in `h` was absent from the
+/// `baseline` before it — i.e. the 1-hour windows ending at `h + 1h` that have findings.
+/// `presence` holds one row per (baseline group, `hour`) with sightings, from rollups or raw
+/// points; only hour-aligned windows of one hour are decided this way.
+pub fn hours_with_new_keys(presence_by_hour: LazyFrame, logic: &Logic, baseline: Duration) -> LazyFrame {
+    let key = cols(&logic.key);
+    let kh = presence_by_hour
+        .filter(keyed(logic, is_text))
+        .select([key.clone(), vec![col("hour")]].concat())
+        .unique(None, UniqueKeepStrategy::Any)
+        .sort(
+            [logic.key.clone(), vec!["hour".to_string()]].concat(),
+            SortMultipleOptions::default(),
+        );
+    let mut same_key = lit(true);
+    for k in &logic.key {
+        same_key = same_key.and(col(k.as_str()).eq(col(k.as_str()).shift(lit(1))).fill_null(lit(false)));
+    }
+    // Known when the previous sighting of the same key lies inside [h + 1h − baseline, h).
+    let since = col("hour") + lit(Duration::hours(1) - baseline).cast(DataType::Duration(TimeUnit::Microseconds));
+    let known = same_key.and(col("hour").shift(lit(1)).gt_eq(since));
+    kh.filter(known.not())
+        .select([col("hour")])
+        .unique(None, UniqueKeepStrategy::Any)
 }
 
 /// Points lacking a key attribute, by reason (`missing <col>` / `empty <col>`), plus the total

@@ -2,8 +2,8 @@
 //!
 //! In: the part files of one hour partition. Out:
 //! `rollups/presence/<columns hash>/date=YYYY-MM-DD/hour=HH/<sources hash>.parquet` holding, per
-//! (`metric` + the grouping columns), the first and last sighting (`first`, `last`) and the
-//! number of points (`n`) of that hour.
+//! (`metric` + the grouping columns), the first and last sighting (`first`, `last`), the
+//! number of points (`n`) and the `hour` itself.
 //! Invariants:
 //! - self-validating: the file name is the hash of the sorted names of the part files it was
 //!   built from (names are content hashes), and the folder is the hash of the grouping columns.
@@ -51,10 +51,10 @@ impl RollupShape {
         }
     }
 
-    /// `rollups/presence/<hash of the columns>`; v1 is the layout version.
+    /// `rollups/presence/<hash of the layout version and the columns>`.
     pub fn prefix(&self) -> String {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(b"v1");
+        h.update(b"v2");
         for c in &self.columns {
             h.update(&(c.len() as u64).to_le_bytes());
             h.update(c.as_bytes());
@@ -145,6 +145,11 @@ pub fn build(
         let mut sort_by: Vec<String> = vec!["metric".into()];
         sort_by.extend(shape.columns.iter().cloned());
         aggregate(all, shape)
+            .with_column(
+                lit(partition.start().timestamp_micros())
+                    .cast(super::schema::time_dtype())
+                    .alias("hour"),
+            )
             .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true))
             .collect()
             .map_err(err)?

@@ -637,3 +637,32 @@ proptest! {
         prop_assert_eq!(engine(&run), reference(&points, at));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+    /// Backfill's single pass decides exactly which windows have findings: every window it
+    /// clears has none when run on its own, and every window it keeps has some — with rollups
+    /// for part of the hours and raw points for the rest.
+    #[test]
+    fn single_pass_finds_exactly_the_windows_with_findings((points, _) in arb_points(), late_split in 0usize..60) {
+        let l = TestLake::new();
+        let split = late_split.min(points.len());
+        l.land("early.jsonl", &points[..split]);
+        compact(&l);
+        l.land("late.jsonl", &points[split..]);
+        let last = t("2026-10-01T00:00:00Z") + hours(31 * 24 + 8);
+        let ends: Vec<_> = (0..40).map(|i| last - hours(i)).collect();
+        let mut o = opts(AT);
+        o.rollups = Some(shape());
+        let found = detect::windows_with_new_keys(&l.lake, &spec(), &o, &ends).expect("single pass").expect("aligned windows");
+        for end in &ends {
+            o.at = Some(*end);
+            let run = detect::run(&l.lake, &spec(), &o).expect("detect");
+            prop_assert_eq!(run.findings.height() > 0, found.contains(end), "window ending {}", end);
+            if run.findings.height() == 0 {
+                let empty = detect::empty_findings(&spec(), &o, *end).expect("empty");
+                prop_assert_eq!(empty.findings.schema(), run.findings.schema());
+            }
+        }
+    }
+}
