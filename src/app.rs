@@ -277,7 +277,7 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
     let bar = {
         use std::io::IsTerminal;
         (std::io::stderr().is_terminal() && a.common.format == cli::OutputFormat::Table).then(|| {
-            let b = indicatif::ProgressBar::new(ends.len() as u64);
+            let b = indicatif::ProgressBar::new((ends.len() * p.specs.len()) as u64);
             if let Ok(s) = indicatif::ProgressStyle::with_template(
                 "{spinner} backfill [{bar:30}] {pos}/{len} windows {per_sec} eta {eta} {msg}",
             ) {
@@ -294,29 +294,69 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
         with_findings.push(detect::windows_with_new_keys(&p.lake, spec, &p.opts, &ends)?);
     }
     let single_pass = with_findings.iter().all(Option::is_some);
-    let mut total = 0u64;
-    let mut per_window = Vec::new();
-    for end in &ends {
-        let mut summaries = Vec::new();
-        for (spec, found) in p.specs.iter().zip(&with_findings) {
-            match found {
-                Some(set) if !set.contains(end) => {
-                    let run = detect::empty_findings(spec, &p.opts, *end)?;
-                    summaries.push(report::write(&p.lake, &run, &[])?.1);
-                }
-                _ => summaries.push(detect_one(&p, spec, Some(*end))?),
-            }
-        }
-        for s in &summaries {
-            let n = s["findings_count"].as_u64().unwrap_or(0);
-            total += n;
-            per_window.push(json!({"detection": s["detection"], "window_end": s["window_end"], "findings": n}));
-        }
-        if let Some(b) = &bar {
-            b.inc(1);
-            b.set_message(format!("{total} findings"));
+    // Windows the single pass cleared: the same empty findings for every one of them (built
+    // once per detection), written by a few threads since each is three small puts.
+    let mut per_window: Vec<(DateTime<Utc>, String, u64)> = Vec::new();
+    for (spec, found) in p.specs.iter().zip(&with_findings) {
+        let Some(set) = found else { continue };
+        let empty_ends: Vec<DateTime<Utc>> = ends.iter().filter(|e| !set.contains(e)).copied().collect();
+        let Some(first) = empty_ends.first() else { continue };
+        let template = detect::empty_findings(spec, &p.opts, *first)?;
+        let written: Vec<Result<DateTime<Utc>>> = std::thread::scope(|scope| {
+            let chunks: Vec<&[DateTime<Utc>]> = empty_ends.chunks(empty_ends.len().div_ceil(4)).collect();
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    let (template, lake, bar) = (&template, &p.lake, &bar);
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|end| {
+                                let mut run = template.clone_for(*end);
+                                run.timings_ms.clear();
+                                report::write(lake, &run, &[])?;
+                                if let Some(b) = bar {
+                                    b.inc(1);
+                                }
+                                Ok(*end)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| vec![Err(anyhow::anyhow!("a writer thread panicked"))])
+                })
+                .collect()
+        });
+        for w in written {
+            per_window.push((w?, spec.slug.clone(), 0));
         }
     }
+    let mut total = 0u64;
+    for end in &ends {
+        for (spec, found) in p.specs.iter().zip(&with_findings) {
+            if found.as_ref().is_some_and(|set| !set.contains(end)) {
+                continue;
+            }
+            let s = detect_one(&p, spec, Some(*end))?;
+            let n = s["findings_count"].as_u64().unwrap_or(0);
+            total += n;
+            per_window.push((*end, spec.slug.clone(), n));
+            if let Some(b) = &bar {
+                b.inc(1);
+                b.set_message(format!("{total} findings"));
+            }
+        }
+    }
+    per_window.sort();
+    let per_window: Vec<serde_json::Value> = per_window
+        .into_iter()
+        .map(|(end, detection, n)| json!({"detection": detection, "window_end": fmt_instant(end), "findings": n}))
+        .collect();
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -81,6 +81,7 @@ pub struct NodeCoverage {
 }
 
 /// One detection run over one window.
+#[derive(Clone)]
 pub struct Run {
     pub spec: Spec,
     pub logic: Logic,
@@ -488,6 +489,20 @@ pub fn empty_findings(spec: &Spec, opts: &DetectOptions, at: DateTime<Utc>) -> R
         warnings: vec!["backfill: no key in this window is new (decided by the single pass over the range); evidence not recomputed".into()],
         timings_ms: BTreeMap::new(),
     })
+}
+
+impl Run {
+    /// This run's result moved to the window ending at `end` (for empty results, which are
+    /// the same for every window).
+    pub fn clone_for(&self, end: DateTime<Utc>) -> Run {
+        let mut r = self.clone();
+        let (current, baseline) = (
+            self.window.end - self.window.start,
+            self.window.end - self.window.baseline_start,
+        );
+        r.window = Window::ending_at(end, current, baseline);
+        r
+    }
 }
 
 fn window_partition(w: &Window) -> HourPartition {
