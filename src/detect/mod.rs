@@ -267,8 +267,9 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
     // 1. The baseline presence table: the one pass over the 30 days. Whole hours with a
     //    valid rollup are read from it; partial hours and hours without one, raw.
     let t = Instant::now();
-    let (raw_files, rollup_keys) = split_baseline(lake, &baseline_files, &window, &logic, opts.rollups.as_ref())?;
-    scanned.rollup_hours = rollup_keys.len() as u64;
+    let (raw_files, rollup_keys, covered) =
+        split_baseline(lake, &baseline_files, &window, &logic, opts.rollups.as_ref(), true)?;
+    scanned.rollup_hours = covered;
     scanned.raw_hours = {
         let mut hours: Vec<HourPartition> = raw_files.iter().map(|f| f.partition).collect();
         hours.dedup();
@@ -397,7 +398,7 @@ pub fn windows_with_new_keys(
         end: last_end,
     };
     let files = lake::parts_between(lake, span.baseline_start, span.start)?;
-    let (raw, rollup_keys) = split_baseline(lake, &files, &span, &logic, opts.rollups.as_ref())?;
+    let (raw, rollup_keys, _) = split_baseline(lake, &files, &span, &logic, opts.rollups.as_ref(), false)?;
     let mut group = logic.baseline_group();
     group.push("hour".into());
     let group: Vec<Expr> = group.iter().map(|c| col(c.as_str())).collect();
@@ -510,34 +511,52 @@ fn window_partition(w: &Window) -> HourPartition {
 }
 
 /// Splits the baseline's part files into those read raw and the rollup objects that replace
-/// the rest: a whole hour inside the baseline whose valid rollup (built from exactly its
-/// current part files, with the columns this logic groups by) exists.
+/// the rest: a whole day (with `days`) or a whole hour inside the baseline whose valid rollup
+/// (built from exactly its current part files, with the columns this logic groups by) exists.
 fn split_baseline(
     lake: &Location,
     files: &[PartFile],
     w: &Window,
     logic: &Logic,
     shape: Option<&RollupShape>,
-) -> Result<(Vec<PartFile>, Vec<String>), DetectError> {
+    days: bool,
+) -> Result<(Vec<PartFile>, Vec<String>, u64), DetectError> {
     let Some(shape) = shape.filter(|s| logic.baseline_group().iter().all(|c| s.columns.contains(c))) else {
-        return Ok((files.to_vec(), Vec::new()));
+        return Ok((files.to_vec(), Vec::new(), 0));
     };
     let existing = rollup::list(lake, shape)?;
     let mut by_partition: BTreeMap<HourPartition, Vec<&PartFile>> = BTreeMap::new();
     for f in files {
         by_partition.entry(f.partition).or_default().push(f);
     }
-    let (mut raw, mut keys) = (Vec::new(), Vec::new());
-    for (p, fs) in by_partition {
-        let whole = p.start() >= w.baseline_start && p.start() + Duration::hours(1) <= w.start;
-        let sources = rollup::sources_hash(&fs);
-        if whole && existing.get(&p).is_some_and(|v| v.contains(&sources)) {
-            keys.push(shape.key(&p, &sources));
-        } else {
-            raw.extend(fs.into_iter().cloned());
+    let mut by_day: BTreeMap<chrono::NaiveDate, Vec<(HourPartition, String)>> = BTreeMap::new();
+    for (p, fs) in &by_partition {
+        by_day.entry(p.date).or_default().push((*p, rollup::sources_hash(fs)));
+    }
+    let (mut raw, mut keys, mut covered) = (Vec::new(), Vec::new(), 0u64);
+    for (date, hours) in by_day {
+        let day_start = date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default();
+        let whole_day = day_start >= w.baseline_start && day_start + Duration::days(1) <= w.start;
+        let hours_valid = hours
+            .iter()
+            .all(|(p, src)| existing.hours.get(p).is_some_and(|v| v.contains(src)));
+        let day_sources = rollup::day_sources_hash(&hours);
+        if days && whole_day && hours_valid && existing.days.get(&date).is_some_and(|v| v.contains(&day_sources)) {
+            keys.push(shape.day_key(date, &day_sources));
+            covered += hours.len() as u64;
+            continue;
+        }
+        for (p, src) in hours {
+            let whole = p.start() >= w.baseline_start && p.start() + Duration::hours(1) <= w.start;
+            if whole && existing.hours.get(&p).is_some_and(|v| v.contains(&src)) {
+                keys.push(shape.key(&p, &src));
+                covered += 1;
+            } else if let Some(fs) = by_partition.get(&p) {
+                raw.extend(fs.iter().map(|f| (*f).clone()));
+            }
         }
     }
-    Ok((raw, keys))
+    Ok((raw, keys, covered))
 }
 
 /// Nodes (scope + entity) with points in the window, and those without full baseline history.

@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 
+use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::{HourPartition, PartFile};
@@ -68,6 +69,15 @@ impl RollupShape {
         format!("{}/{hour}/{sources}.parquet", self.prefix())
     }
 
+    /// `<prefix>/date=YYYY-MM-DD/day-<sources>.parquet`: the whole day (`hour` = its start).
+    pub fn day_key(&self, date: NaiveDate, sources: &str) -> String {
+        format!(
+            "{}/date={}/day-{sources}.parquet",
+            self.prefix(),
+            date.format("%Y-%m-%d")
+        )
+    }
+
     fn group(&self) -> Vec<Expr> {
         std::iter::once(col("metric"))
             .chain(self.columns.iter().map(|c| col(c.as_str())))
@@ -89,20 +99,112 @@ pub fn sources_hash(parts: &[&PartFile]) -> String {
     format!("{:032x}", h.digest128())
 }
 
-/// The existing rollup objects of `shape`, by partition: (key, sources hash).
-pub fn list(lake: &Location, shape: &RollupShape) -> Result<BTreeMap<HourPartition, Vec<String>>, StorageError> {
-    let mut out: BTreeMap<HourPartition, Vec<String>> = BTreeMap::new();
+/// The existing rollups of a shape: the sources hashes of each hour's and each day's.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub hours: BTreeMap<HourPartition, Vec<String>>,
+    pub days: BTreeMap<NaiveDate, Vec<String>>,
+}
+
+/// Lists every rollup of `shape` (one LIST over its prefix).
+pub fn list(lake: &Location, shape: &RollupShape) -> Result<Listing, StorageError> {
+    let mut out = Listing::default();
     let prefix = shape.prefix();
     for (key, _) in lake.list(&prefix)? {
         let rest = key.strip_prefix(&prefix).unwrap_or(&key).trim_start_matches('/');
         let segs: Vec<&str> = rest.split('/').collect();
-        if let [d, h, file] = segs.as_slice() {
-            if let (Some(p), Some(stem)) = (HourPartition::parse(d, h), file.strip_suffix(".parquet")) {
-                out.entry(p).or_default().push(stem.to_string());
+        match segs.as_slice() {
+            [d, h, file] => {
+                if let (Some(p), Some(stem)) = (HourPartition::parse(d, h), file.strip_suffix(".parquet")) {
+                    out.hours.entry(p).or_default().push(stem.to_string());
+                }
             }
+            [d, file] => {
+                let date = d
+                    .strip_prefix("date=")
+                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+                if let (Some(date), Some(stem)) =
+                    (date, file.strip_prefix("day-").and_then(|f| f.strip_suffix(".parquet")))
+                {
+                    out.days.entry(date).or_default().push(stem.to_string());
+                }
+            }
+            _ => {}
         }
     }
     Ok(out)
+}
+
+/// The hash naming a day rollup: the hours of that day that have data, with their sources.
+pub fn day_sources_hash(hours: &[(HourPartition, String)]) -> String {
+    let mut sorted: Vec<&(HourPartition, String)> = hours.iter().collect();
+    sorted.sort();
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for (p, src) in sorted {
+        h.update(&p.hour.to_le_bytes());
+        h.update(src.as_bytes());
+    }
+    format!("{:032x}", h.digest128())
+}
+
+/// Builds the rollup of a whole day from its hours' rollups (which must be valid for
+/// `hours`), and removes other day rollups of that date.
+pub fn build_day(
+    lake: &Location,
+    shape: &RollupShape,
+    date: NaiveDate,
+    hours: &[(HourPartition, String)],
+) -> Result<String, RollupError> {
+    let err = |source| RollupError::Build {
+        partition: format!("day {date}"),
+        source,
+    };
+    let sources = day_sources_hash(hours);
+    let mut frames = Vec::new();
+    for (p, src) in hours {
+        let bytes = lake.get(&shape.key(p, src))?;
+        frames.push(ParquetReader::new(Cursor::new(bytes)).finish().map_err(err)?.lazy());
+    }
+    if frames.is_empty() {
+        return Ok(sources);
+    }
+    let mut sort_by: Vec<String> = vec!["metric".into()];
+    sort_by.extend(shape.columns.iter().cloned());
+    let mut df = concat(frames, UnionArgs::default())
+        .map_err(err)?
+        .group_by(shape.group())
+        .agg([
+            col("first").min().alias("first"),
+            col("last").max().alias("last"),
+            col("n").sum().alias("n"),
+        ])
+        // The same columns as an hour's rollup (one schema for every scan): `hour` is the day's start.
+        .with_column(
+            lit(date
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc().timestamp_micros())
+                .unwrap_or(0))
+            .cast(super::schema::time_dtype())
+            .alias("hour"),
+        )
+        .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true))
+        .collect()
+        .map_err(err)?;
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .finish(&mut df)
+        .map_err(err)?;
+    let key = shape.day_key(date, &sources);
+    lake.put(&key, out)?;
+    let folder = key.rsplit_once('/').map(|(f, _)| f.to_string()).unwrap_or_default();
+    for (other, _) in lake.list(&folder)? {
+        if other != key && other.rsplit('/').next().is_some_and(|f| f.starts_with("day-")) {
+            lake.delete(&other)?;
+        }
+    }
+    Ok(sources)
 }
 
 /// The presence aggregation of one hour's raw points: per metric and grouping columns.
@@ -173,23 +275,27 @@ pub fn build(
     Ok(sources)
 }
 
-/// Rebuilds the rollups of `partitions` (after landing into them).
+/// Rebuilds the rollups of `partitions` after landing into them, and of their days.
 pub fn refresh(lake: &Location, shape: &RollupShape, partitions: &[HourPartition]) -> Result<u64, RollupError> {
+    let dates: BTreeSet<NaiveDate> = partitions.iter().map(|p| p.date).collect();
     let mut built = 0;
-    for p in partitions {
-        let files: Vec<PartFile> = lake
-            .list(&p.prefix())?
+    for date in dates {
+        let parts: Vec<PartFile> = lake
+            .list(&format!("{}/date={}", super::METRICS, date.format("%Y-%m-%d")))?
             .into_iter()
-            .filter(|(k, _)| k.ends_with(".parquet"))
-            .map(|(key, size)| PartFile {
-                partition: *p,
-                key,
-                size,
+            .filter_map(|(key, size)| {
+                let segs: Vec<&str> = key.split('/').collect();
+                match segs.as_slice() {
+                    [_, d, h, f] if f.ends_with(".parquet") => HourPartition::parse(d, h).map(|partition| PartFile {
+                        partition,
+                        key: key.clone(),
+                        size,
+                    }),
+                    _ => None,
+                }
             })
             .collect();
-        let refs: Vec<&PartFile> = files.iter().collect();
-        build(lake, shape, p, &refs)?;
-        built += 1;
+        built += compact(lake, shape, &parts)?.built;
     }
     Ok(built)
 }
@@ -200,10 +306,12 @@ pub struct CompactReport {
     pub partitions: u64,
     pub built: u64,
     pub up_to_date: u64,
+    pub days_built: u64,
     pub elapsed_seconds: f64,
 }
 
-/// Builds the missing or stale rollups of every partition in `parts`.
+/// Builds the missing or stale rollups of every partition in `parts`, then the rollup of each
+/// day of `parts` (from all the hours of that day that have data).
 pub fn compact(lake: &Location, shape: &RollupShape, parts: &[PartFile]) -> Result<CompactReport, RollupError> {
     let started = std::time::Instant::now();
     let existing = list(lake, shape)?;
@@ -215,14 +323,30 @@ pub fn compact(lake: &Location, shape: &RollupShape, parts: &[PartFile]) -> Resu
         partitions: by_partition.len() as u64,
         ..Default::default()
     };
+    let mut days: BTreeMap<NaiveDate, Vec<(HourPartition, String)>> = BTreeMap::new();
     for (partition, files) in &by_partition {
         let sources = sources_hash(files);
-        let valid = existing.get(partition).is_some_and(|v| v.len() == 1 && v[0] == sources);
+        let valid = existing
+            .hours
+            .get(partition)
+            .is_some_and(|v| v.len() == 1 && v[0] == sources);
         if valid {
             report.up_to_date += 1;
         } else {
             build(lake, shape, partition, files)?;
             report.built += 1;
+        }
+        days.entry(partition.date).or_default().push((*partition, sources));
+    }
+    for (date, hours) in days {
+        let sources = day_sources_hash(&hours);
+        if !existing
+            .days
+            .get(&date)
+            .is_some_and(|v| v.len() == 1 && v[0] == sources)
+        {
+            build_day(lake, shape, date, &hours)?;
+            report.days_built += 1;
         }
     }
     report.elapsed_seconds = started.elapsed().as_secs_f64();
