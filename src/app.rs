@@ -84,6 +84,11 @@ fn land_and_roll(lake: &Location, inputs: &[ingest::Input], opts: &LandOptions) 
     let shape = detect::spec::rollup_shape(&detect::spec::load(None)?);
     rollup::refresh(lake, &shape, &report.written)?;
     report.rollup_seconds = t.elapsed().as_secs_f64();
+    // Findings already written for windows these points fall into are now stale.
+    for spec in detect::spec::load(None)? {
+        let baseline = parse_duration(&spec.windows.baseline).map_err(anyhow::Error::msg)?;
+        report.stale_windows_marked += report::stale::mark(lake, &spec.slug, baseline, &report.written)? as u64;
+    }
     Ok(report)
 }
 
@@ -211,6 +216,30 @@ fn detect_one(p: &Prepared, spec: &Spec, at: Option<DateTime<Utc>>) -> Result<se
     Ok(summary)
 }
 
+/// Re-runs the stale windows of every prepared detection that match this run's mode and
+/// window length, then clears them; with `range`, only those ending inside it.
+fn rerun_stale(p: &Prepared, range: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    for spec in &p.specs {
+        let probe = DetectOptions {
+            at: Some(p.opts.clock.last_full_hour()),
+            ..p.opts.clone()
+        };
+        let window = detect::window_for(spec, &probe)?;
+        let len = detect::human(window.end - window.start);
+        let todo: Vec<report::stale::StaleWindow> = report::stale::read(&p.lake, &spec.slug)?
+            .into_iter()
+            .filter(|w| w.window == len && w.splunk_compat == p.opts.splunk_compat)
+            .filter(|w| range.is_none_or(|(from, to)| w.window_end > from && w.window_end <= to))
+            .collect();
+        for w in &todo {
+            out.push(detect_one(p, spec, Some(w.window_end))?);
+        }
+        report::stale::clear(&p.lake, &spec.slug, &todo)?;
+    }
+    Ok(out)
+}
+
 fn detect_cmd(a: DetectArgs, store: &StoreOptions) -> Result<i32> {
     let p = prepare(&a.common, store)?;
     let at =
@@ -219,7 +248,14 @@ fn detect_cmd(a: DetectArgs, store: &StoreOptions) -> Result<i32> {
             .transpose()
             .map_err(anyhow::Error::msg)
             .context("--at")?;
-    let summaries = detect_window(&p, at)?;
+    if a.stale && at.is_some() {
+        bail!("--stale re-runs the windows marked stale by late data; it takes no --at");
+    }
+    let summaries = if a.stale {
+        rerun_stale(&p, None)?
+    } else {
+        detect_window(&p, at)?
+    };
     let total: u64 = summaries
         .iter()
         .map(|s| s["findings_count"].as_u64().unwrap_or(0))
@@ -267,6 +303,24 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
         .context("--every")?;
     if to <= from {
         bail!("--to {} must be after --from {}", fmt_instant(to), fmt_instant(from));
+    }
+    if a.stale_only {
+        let summaries = rerun_stale(&p, Some((from, to)))?;
+        let total: u64 = summaries
+            .iter()
+            .map(|s| s["findings_count"].as_u64().unwrap_or(0))
+            .sum();
+        let per_window: Vec<serde_json::Value> = summaries
+            .iter()
+            .map(|s| json!({"detection": s["detection"], "window_end": s["window_end"], "findings": s["findings_count"]}))
+            .collect();
+        let summary = json!({"from": fmt_instant(from), "to": fmt_instant(to), "stale_only": true, "windows": per_window.len(), "findings": total, "per_window": per_window});
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(if a.common.fail_on_findings && total > 0 {
+            exit::FINDINGS
+        } else {
+            exit::OK
+        });
     }
     let mut ends = Vec::new();
     let mut t = from + every;

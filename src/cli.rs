@@ -139,6 +139,9 @@ pub struct DetectArgs {
     /// End of the window (RFC 3339, exclusive); default: the end of the last full hour.
     #[arg(long)]
     pub at: Option<String>,
+    /// Re-run the windows whose findings late data made stale (see `land`), instead of one window.
+    #[arg(long)]
+    pub stale: bool,
     #[command(flatten)]
     pub common: DetectCommon,
 }
@@ -153,6 +156,9 @@ pub struct BackfillArgs {
     /// Step between window ends.
     #[arg(long, default_value = "1h")]
     pub every: String,
+    /// Only re-run the windows in range that late data made stale.
+    #[arg(long)]
+    pub stale_only: bool,
     #[command(flatten)]
     pub common: DetectCommon,
 }

@@ -98,6 +98,8 @@ pub struct Run {
     pub expired_rules: Vec<String>,
     pub warnings: Vec<String>,
     pub timings_ms: BTreeMap<String, u64>,
+    /// The latest presence point in the window: how fresh the data was when the run read it.
+    pub last_point: Option<DateTime<Utc>>,
 }
 
 /// The window of a run, validated against the clock.
@@ -359,6 +361,12 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
         expired_rules,
         warnings,
         timings_ms: timings,
+        last_point: current
+            .column("time")
+            .and_then(|c| c.cast(&DataType::Int64))
+            .ok()
+            .and_then(|c| c.i64().ok().and_then(|v| v.max()))
+            .and_then(DateTime::from_timestamp_micros),
     })
 }
 
@@ -489,6 +497,7 @@ pub fn empty_findings(spec: &Spec, opts: &DetectOptions, at: DateTime<Utc>) -> R
         expired_rules: Vec::new(),
         warnings: vec!["backfill: no key in this window is new (decided by the single pass over the range); evidence not recomputed".into()],
         timings_ms: BTreeMap::new(),
+        last_point: None,
     })
 }
 

@@ -108,6 +108,8 @@ pub struct LandReport {
     pub elapsed_seconds: f64,
     /// Time spent rebuilding the rollups of the landed hours, after `elapsed_seconds`.
     pub rollup_seconds: f64,
+    /// Windows with written findings that these points fall into, now listed as stale.
+    pub stale_windows_marked: u64,
     pub points_per_second: f64,
     pub mb_per_second: f64,
     pub inputs_with_problems: Vec<InputProblems>,

@@ -152,6 +152,10 @@ fn summary_json(lake: &Location, run: &Run, written: &Written, timings_extra: &[
         "suppressed": {"count": run.suppressed.len(), "by_rule": by_rule, "findings": run.suppressed},
         "expired_allowlist_rules": run.expired_rules,
         "warnings": run.warnings,
+        "data_freshness": {
+            "last_point_in_window": run.last_point.map(fmt_instant),
+            "seconds_before_window_end": run.last_point.map(|t| (run.window.end - t).num_milliseconds() as f64 / 1000.0),
+        },
         "timings_ms": timings,
         "outputs": written,
         "findings": rows,
@@ -327,4 +331,129 @@ pub fn table(s: &Value) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Late data: windows whose findings were written before points landed inside their range.
+///
+/// `_kubeseen/stale/<slug>.json` lists them (window end, window length, mode). Landing into
+/// hour `h` marks every written window of the detection whose range `[end − baseline, end)`
+/// overlaps `h`; `detect --stale` and `backfill --stale-only` re-run exactly those and clear
+/// them. Read-modify-write of one small object: concurrent writers are issue 6's business.
+pub mod stale {
+    use std::collections::BTreeSet;
+
+    use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+    use serde::{Deserialize, Serialize};
+
+    use crate::lake::{HourPartition, FINDINGS};
+    use crate::storage::{Location, StorageError};
+
+    #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+    pub struct StaleWindow {
+        pub window_end: DateTime<Utc>,
+        /// As in the findings file name: `1h`.
+        pub window: String,
+        pub splunk_compat: bool,
+    }
+
+    fn key(slug: &str) -> String {
+        format!("_kubeseen/stale/{slug}.json")
+    }
+
+    pub fn read(lake: &Location, slug: &str) -> Result<BTreeSet<StaleWindow>, StorageError> {
+        Ok(lake
+            .get_opt(&key(slug))?
+            .and_then(|b| serde_json::from_slice::<BTreeSet<StaleWindow>>(&b).ok())
+            .unwrap_or_default())
+    }
+
+    fn write(lake: &Location, slug: &str, set: &BTreeSet<StaleWindow>) -> Result<(), StorageError> {
+        if set.is_empty() {
+            return lake.delete(&key(slug));
+        }
+        lake.put(&key(slug), serde_json::to_vec_pretty(set).unwrap_or_default())
+    }
+
+    /// Parses `20261123T150000Z-1h[-splunk]` (a findings file stem).
+    fn parse_stem(stem: &str) -> Option<StaleWindow> {
+        let (end, rest) = stem.split_once('-')?;
+        let t = NaiveDateTime::parse_from_str(end, "%Y%m%dT%H%M%SZ").ok()?.and_utc();
+        let (window, compat) = match rest.strip_suffix("-splunk") {
+            Some(w) => (w, true),
+            None => (rest, false),
+        };
+        Some(StaleWindow {
+            window_end: t,
+            window: window.to_string(),
+            splunk_compat: compat,
+        })
+    }
+
+    /// Marks the written windows of `slug` that `partitions` fall into (baseline `baseline`).
+    pub fn mark(
+        lake: &Location,
+        slug: &str,
+        baseline: Duration,
+        partitions: &[HourPartition],
+    ) -> Result<usize, StorageError> {
+        if partitions.is_empty() {
+            return Ok(0);
+        }
+        let mut set = read(lake, slug)?;
+        let before = set.len();
+        let dates: BTreeSet<String> = partitions
+            .iter()
+            .flat_map(|p| {
+                let start = p.start();
+                (0..=baseline.num_days() + 1).map(move |d| (start + Duration::days(d)).format("%Y-%m-%d").to_string())
+            })
+            .collect();
+        for date in dates {
+            for (k, _) in lake.list(&format!("{FINDINGS}/detection={slug}/date={date}"))? {
+                let Some(stem) = k.rsplit('/').next().and_then(|f| f.strip_suffix(".parquet")) else {
+                    continue;
+                };
+                let Some(w) = parse_stem(stem) else { continue };
+                // A point at t changes window `end` iff end − baseline ≤ t < end.
+                if partitions
+                    .iter()
+                    .any(|p| w.window_end > p.start() && w.window_end - baseline < p.start() + Duration::hours(1))
+                {
+                    set.insert(w);
+                }
+            }
+        }
+        let added = set.len() - before;
+        if added > 0 {
+            write(lake, slug, &set)?;
+        }
+        Ok(added)
+    }
+
+    /// Removes windows from the stale list once they have been re-run.
+    pub fn clear(lake: &Location, slug: &str, done: &[StaleWindow]) -> Result<(), StorageError> {
+        let mut set = read(lake, slug)?;
+        let before = set.len();
+        for d in done {
+            set.remove(d);
+        }
+        if set.len() != before {
+            write(lake, slug, &set)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn parses_findings_stems() {
+            let w = parse_stem("20261123T150000Z-1h-splunk").expect("stem");
+            assert!(w.splunk_compat);
+            assert_eq!(w.window, "1h");
+            assert_eq!(crate::config::fmt_instant(w.window_end), "2026-11-23T15:00:00Z");
+            assert!(parse_stem("garbage").is_none());
+        }
+    }
 }

@@ -171,3 +171,63 @@ fn backfill_writes_what_separate_detect_runs_write() {
         assert_eq!(again, backfilled[i], "byte-identical findings for {at}");
     }
 }
+
+#[test]
+fn late_data_marks_windows_stale_and_detect_stale_reruns_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lake = dir.path().join("lake").display().to_string();
+    let at = t("2026-11-20T12:00:00Z");
+    let mut first = Vec::new();
+    for h in [24 * 29 + 23, 24 * 10, 5] {
+        first.push(P::new("prod", "n1", "/usr/bin/kubelet", 1, at - hours(h)));
+    }
+    first.push(P::new(
+        "prod",
+        "n1",
+        "/tmp/.x/xmrig",
+        7,
+        at - chrono::Duration::minutes(59),
+    ));
+    std::fs::write(dir.path().join("a.jsonl"), otlp_lines(&first)).expect("write");
+    let out = kubeseen(&["land", "--lake", &lake, "a.jsonl"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kubeseen(
+        &[
+            "detect",
+            "--lake",
+            &lake,
+            "--at",
+            "2026-11-20T12:00:00Z",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["runs"][0]["findings_count"], 1);
+    assert_eq!(
+        v["runs"][0]["data_freshness"]["last_point_in_window"],
+        "2026-11-20T11:01:00Z"
+    );
+    assert_eq!(v["runs"][0]["data_freshness"]["seconds_before_window_end"], 3540.0);
+
+    // A late export: xmrig already ran there a day earlier, inside the window's baseline.
+    std::fs::write(
+        dir.path().join("late.jsonl"),
+        otlp_lines(&[P::new("prod", "n1", "/tmp/.x/xmrig", 6, at - hours(24))]),
+    )
+    .expect("write");
+    let out = kubeseen(&["land", "--lake", &lake, "--json", "late.jsonl"], dir.path());
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(r["stale_windows_marked"], 1, "{r:#}");
+
+    let out = kubeseen(&["detect", "--lake", &lake, "--stale", "--format", "json"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["runs"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["runs"][0]["window_end"], "2026-11-20T12:00:00Z");
+    assert_eq!(v["runs"][0]["findings_count"], 0, "the re-run sees the late sighting");
+    let out = kubeseen(&["detect", "--lake", &lake, "--stale", "--format", "json"], dir.path());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["runs"].as_array().map(Vec::len), Some(0), "nothing stale any more");
+}
