@@ -61,9 +61,13 @@ fn land_cmd(a: LandArgs, store: &StoreOptions) -> Result<i32> {
             .map_err(anyhow::Error::msg)
             .context("--max-future")?,
         progress: !a.json,
-        ..LandOptions::default()
+        flush_bytes: a.flush_bytes,
     };
-    let report = land_and_roll(&lake, &inputs, &opts)?;
+    let report = if a.no_rollups {
+        land::land(&lake, &inputs, &opts)?
+    } else {
+        land_and_roll(&lake, &inputs, &opts)?
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -348,12 +352,35 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
         with_findings.push(detect::windows_with_new_keys(&p.lake, spec, &p.opts, &ends)?);
     }
     let single_pass = with_findings.iter().all(Option::is_some);
+    // --resume: windows whose findings are written and not stale are up to date; skip them.
+    let mut done: Vec<std::collections::BTreeSet<DateTime<Utc>>> = Vec::new();
+    for spec in &p.specs {
+        let mut set = std::collections::BTreeSet::new();
+        if a.resume {
+            let len = detect::human(
+                p.opts
+                    .window
+                    .unwrap_or(parse_duration(&spec.windows.current).map_err(anyhow::Error::msg)?),
+            );
+            for w in report::stale::up_to_date(&p.lake, &spec.slug, from, to)? {
+                if w.window == len && w.splunk_compat == p.opts.splunk_compat {
+                    set.insert(w.window_end);
+                }
+            }
+        }
+        done.push(set);
+    }
+    let skipped: usize = done.iter().map(|d| d.len()).sum();
     // Windows the single pass cleared: the same empty findings for every one of them (built
     // once per detection), written by a few threads since each is three small puts.
     let mut per_window: Vec<(DateTime<Utc>, String, u64)> = Vec::new();
-    for (spec, found) in p.specs.iter().zip(&with_findings) {
+    for ((spec, found), done) in p.specs.iter().zip(&with_findings).zip(&done) {
         let Some(set) = found else { continue };
-        let empty_ends: Vec<DateTime<Utc>> = ends.iter().filter(|e| !set.contains(e)).copied().collect();
+        let empty_ends: Vec<DateTime<Utc>> = ends
+            .iter()
+            .filter(|e| !set.contains(e) && !done.contains(e))
+            .copied()
+            .collect();
         let Some(first) = empty_ends.first() else { continue };
         let template = detect::empty_findings(spec, &p.opts, *first)?;
         let written: Vec<Result<DateTime<Utc>>> = std::thread::scope(|scope| {
@@ -392,8 +419,8 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
     }
     let mut total = 0u64;
     for end in &ends {
-        for (spec, found) in p.specs.iter().zip(&with_findings) {
-            if found.as_ref().is_some_and(|set| !set.contains(end)) {
+        for ((spec, found), done) in p.specs.iter().zip(&with_findings).zip(&done) {
+            if found.as_ref().is_some_and(|set| !set.contains(end)) || done.contains(end) {
                 continue;
             }
             let s = detect_one(&p, spec, Some(*end))?;
@@ -416,7 +443,7 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
     }
     let summary = json!({
         "from": fmt_instant(from), "to": fmt_instant(to), "every": a.every,
-        "windows": ends.len(), "findings": total, "single_pass": single_pass,
+        "windows": ends.len(), "findings": total, "single_pass": single_pass, "skipped_up_to_date": skipped,
         "elapsed_seconds": started.elapsed().as_secs_f64(),
         "per_window": per_window,
     });

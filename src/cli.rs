@@ -89,6 +89,12 @@ pub struct LandArgs {
     /// Benchmarks only: decode and count the inputs, write nothing.
     #[arg(long, hide = true)]
     pub decode_only: bool,
+    /// Do not rebuild the rollups of the landed hours (run `kubeseen compact` later).
+    #[arg(long)]
+    pub no_rollups: bool,
+    /// Buffered points are written out past about this many bytes (memory vs file size).
+    #[arg(long, hide = true, default_value_t = 64 << 20)]
+    pub flush_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -159,6 +165,9 @@ pub struct BackfillArgs {
     /// Only re-run the windows in range that late data made stale.
     #[arg(long)]
     pub stale_only: bool,
+    /// Skip windows whose findings are already written and not stale (resume an interrupted backfill).
+    #[arg(long)]
+    pub resume: bool,
     #[command(flatten)]
     pub common: DetectCommon,
 }

@@ -10,15 +10,20 @@ use kubeseen::{app, cli};
 /// `mi_option_purge_delay` of mimalloc v3's `mi_option_e` (libmimalloc-sys 0.1.49, pinned in
 /// Cargo.toml, does not export the constant).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// Milliseconds before freed memory goes back to the OS (mimalloc's default is 10).
+const PURGE_DELAY_MS: std::ffi::c_long = -1;
 
 fn main() {
     // Keep freed memory committed instead of returning it to the OS at once: landing
     // allocates and frees large column buffers per part file, and re-faulting those pages
     // cost a third of landing time. Peak RSS is unchanged (measured).
-    #[allow(unsafe_code)]
-    // SAFETY: mi_option_set only stores an option value; called before any other thread runs.
-    unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+    // MIMALLOC_PURGE_DELAY in the environment still wins, for experiments.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        #[allow(unsafe_code)]
+        // SAFETY: mi_option_set only stores an option value; called before any other thread runs.
+        unsafe {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
+        }
     }
     let cli = cli::Cli::parse();
     let filter =

@@ -517,6 +517,12 @@ pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<Lan
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    tracing::debug!(
+        series = lander.series.len(),
+        partitions_in_flight = lander.partitions.len(),
+        ids_held = lander.partitions.values().map(|p| p.seen.len()).sum::<usize>(),
+        "land state at the end"
+    );
     let mut report = lander.report;
     report.partitions_written = lander.written.len() as u64;
     report.written = lander.written.iter().copied().collect();

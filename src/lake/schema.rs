@@ -320,6 +320,15 @@ fn metric_hash(m: &MetricInfo) -> u64 {
 impl SeriesCache {
     const MAX: usize = 1_000_000;
 
+    /// Series held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     pub fn row(&mut self, p: &Point) -> Row {
         let oh = match &self.last_origin {
             Some((o, h)) if Arc::ptr_eq(o, &p.origin) => *h,

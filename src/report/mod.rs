@@ -375,7 +375,7 @@ pub mod stale {
     }
 
     /// Parses `20261123T150000Z-1h[-splunk]` (a findings file stem).
-    fn parse_stem(stem: &str) -> Option<StaleWindow> {
+    pub fn parse_stem(stem: &str) -> Option<StaleWindow> {
         let (end, rest) = stem.split_once('-')?;
         let t = NaiveDateTime::parse_from_str(end, "%Y%m%dT%H%M%SZ").ok()?.and_utc();
         let (window, compat) = match rest.strip_suffix("-splunk") {
@@ -428,6 +428,33 @@ pub mod stale {
             write(lake, slug, &set)?;
         }
         Ok(added)
+    }
+
+    /// Windows of `slug` whose findings are written and not stale: up to date, so an
+    /// interrupted backfill resumed with `--resume` skips them.
+    pub fn up_to_date(
+        lake: &Location,
+        slug: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<BTreeSet<StaleWindow>, StorageError> {
+        let stale = read(lake, slug)?;
+        let mut out = BTreeSet::new();
+        let mut day = from - Duration::days(1);
+        while day <= to {
+            for (k, _) in lake.list(&format!("{FINDINGS}/detection={slug}/date={}", day.format("%Y-%m-%d")))? {
+                let Some(stem) = k.rsplit('/').next().and_then(|f| f.strip_suffix(".parquet")) else {
+                    continue;
+                };
+                if let Some(w) = parse_stem(stem) {
+                    if w.window_end > from && w.window_end <= to && !stale.contains(&w) {
+                        out.insert(w);
+                    }
+                }
+            }
+            day += Duration::days(1);
+        }
+        Ok(out)
     }
 
     /// Removes windows from the stale list once they have been re-run.

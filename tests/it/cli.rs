@@ -231,3 +231,46 @@ fn late_data_marks_windows_stale_and_detect_stale_reruns_them() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["runs"].as_array().map(Vec::len), Some(0), "nothing stale any more");
 }
+
+#[test]
+fn backfill_resume_skips_up_to_date_windows_but_not_stale_ones() {
+    let l = small_lake();
+    let lake = l.path().display().to_string();
+    let args = [
+        "backfill",
+        "--lake",
+        &lake,
+        "--from",
+        "2026-11-20T06:00:00Z",
+        "--to",
+        "2026-11-20T12:00:00Z",
+        "--format",
+        "json",
+    ];
+    let out = kubeseen(&args, l.dir.path());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (v["windows"].as_u64(), v["skipped_up_to_date"].as_u64()),
+        (Some(6), Some(0))
+    );
+    let resume = [&args[..], &["--resume"]].concat();
+    let out = kubeseen(&resume, l.dir.path());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["skipped_up_to_date"], 6, "everything was written: {v:#}");
+    assert_eq!(v["per_window"].as_array().map(Vec::len), Some(0));
+    // Late data makes the windows it falls into stale: --resume runs exactly those again.
+    std::fs::write(
+        l.dir.path().join("late.jsonl"),
+        otlp_lines(&[P::new("prod", "n1", "/usr/bin/late", 9, t("2026-11-20T10:30:00Z"))]),
+    )
+    .expect("write");
+    let out = kubeseen(&["land", "--lake", &lake, "late.jsonl"], l.dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let out = kubeseen(&resume, l.dir.path());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        v["skipped_up_to_date"], 4,
+        "windows ending 11:00 and 12:00 cover 10:30: {v:#}"
+    );
+    assert_eq!(v["per_window"].as_array().map(Vec::len), Some(2));
+}
