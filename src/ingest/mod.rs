@@ -125,7 +125,14 @@ pub fn discover(specs: &[String], opts: &StoreOptions) -> Result<Vec<Input>, Inp
             }
         }
     }
+    // Across specs too: exports named by time (`metrics-20261123T14.jsonl`) are read hour by
+    // hour whatever order the command line or a shell glob gave them in.
+    out.sort_by(|a, b| (file_name(&a.name), &a.name).cmp(&(file_name(&b.name), &b.name)));
     Ok(out)
+}
+
+fn file_name(name: &str) -> &str {
+    name.rsplit(['/', '\\']).next().unwrap_or(name)
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
