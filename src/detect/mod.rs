@@ -144,31 +144,8 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-/// Scan arguments for the lake's files: cloud options for object stores, hive off (the file
-/// list is already pruned to the window's partitions, and the columns come from the files).
 fn scan_args(lake: &Location) -> ScanArgsParquet {
-    let mut args = ScanArgsParquet::default();
-    args.hive_options.enabled = Some(false);
-    if let Some(c) = lake.cloud() {
-        let mut opts = polars::prelude::cloud::CloudOptions::default();
-        if c.scheme.starts_with("s3") {
-            use object_store::aws::AmazonS3ConfigKey as K;
-            let mut cfg: Vec<(K, String)> = Vec::new();
-            if let Some(ep) = &c.s3_endpoint {
-                cfg.push((K::Endpoint, ep.clone()));
-                cfg.push((
-                    K::Client(object_store::ClientConfigKey::AllowHttp),
-                    ep.starts_with("http://").to_string(),
-                ));
-            }
-            if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
-                cfg.push((K::Region, "us-east-1".into()));
-            }
-            opts = opts.with_aws(cfg);
-        }
-        args.cloud_options = Some(opts);
-    }
-    args
+    crate::lake::scan_args(lake)
 }
 
 /// A lazy scan of `files`, or an empty frame of the needed columns when there are none.

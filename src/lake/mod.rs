@@ -136,6 +136,33 @@ pub fn parts_between(lake: &Location, from: DateTime<Utc>, to: DateTime<Utc>) ->
     Ok(out)
 }
 
+/// Scan arguments for the lake's files: cloud options for object stores, hive off (the file
+/// list is already pruned to the window's partitions, and the columns come from the files).
+pub fn scan_args(lake: &Location) -> polars::prelude::ScanArgsParquet {
+    let mut args = polars::prelude::ScanArgsParquet::default();
+    args.hive_options.enabled = Some(false);
+    if let Some(c) = lake.cloud() {
+        let mut opts = polars::prelude::cloud::CloudOptions::default();
+        if c.scheme.starts_with("s3") {
+            use object_store::aws::AmazonS3ConfigKey as K;
+            let mut cfg: Vec<(K, String)> = Vec::new();
+            if let Some(ep) = &c.s3_endpoint {
+                cfg.push((K::Endpoint, ep.clone()));
+                cfg.push((
+                    K::Client(object_store::ClientConfigKey::AllowHttp),
+                    ep.starts_with("http://").to_string(),
+                ));
+            }
+            if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+                cfg.push((K::Region, "us-east-1".into()));
+            }
+            opts = opts.with_aws(cfg);
+        }
+        args.cloud_options = Some(opts);
+    }
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

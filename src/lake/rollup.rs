@@ -229,33 +229,29 @@ pub fn build(
         source,
     };
     let sources = sources_hash(parts);
-    let mut frames = Vec::new();
-    let mut columns: Vec<String> = vec!["time".into(), "metric".into()];
-    columns.extend(shape.columns.iter().cloned());
-    for p in parts {
-        let bytes = lake.get(&p.key)?;
-        let df = ParquetReader::new(Cursor::new(bytes))
-            .with_columns(Some(columns.clone()))
-            .finish()
-            .map_err(err)?;
-        frames.push(df.lazy());
-    }
-    let mut df = if frames.is_empty() {
+    let mut columns: Vec<Expr> = vec![col("time"), col("metric")];
+    columns.extend(shape.columns.iter().map(|c| col(c.as_str())));
+    if parts.is_empty() {
         return Ok(sources);
-    } else {
-        let all = concat(frames, UnionArgs::default()).map_err(err)?;
-        let mut sort_by: Vec<String> = vec!["metric".into()];
-        sort_by.extend(shape.columns.iter().cloned());
-        aggregate(all, shape)
-            .with_column(
-                lit(partition.start().timestamp_micros())
-                    .cast(super::schema::time_dtype())
-                    .alias("hour"),
-            )
-            .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true))
-            .collect()
-            .map_err(err)?
-    };
+    }
+    // Streamed from the files (only the needed columns), so an hour's rollup never holds the
+    // hour's points in memory at once.
+    let paths: Vec<PlRefPath> = parts.iter().map(|p| PlRefPath::new(lake.scan_path(&p.key))).collect();
+    let points = LazyFrame::scan_parquet_files(paths.into_iter().collect(), super::scan_args(lake))
+        .map_err(err)?
+        .select(columns);
+    let mut sort_by: Vec<String> = vec!["metric".into()];
+    sort_by.extend(shape.columns.iter().cloned());
+    let mut df = aggregate(points, shape)
+        .with_column(
+            lit(partition.start().timestamp_micros())
+                .cast(super::schema::time_dtype())
+                .alias("hour"),
+        )
+        .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true))
+        .collect_with_engine(Engine::Streaming)
+        .map(|r| r.unwrap_single())
+        .map_err(err)?;
     let mut out = Vec::new();
     ParquetWriter::new(&mut out)
         .with_compression(ParquetCompression::Zstd(None))
