@@ -67,9 +67,15 @@ pub struct Scanned {
     pub current_points: i64,
     pub baseline_points: i64,
     pub baseline_keys: u64,
-    /// Baseline hours read from rollups, and hours (whole or partial) read from raw points.
+    /// Baseline hours read from rollups (through `rollup_objects` hour and day rollups), and
+    /// baseline hours (whole or partial) read from raw points.
     pub rollup_hours: u64,
+    pub rollup_objects: u64,
     pub raw_hours: u64,
+    /// Raw part files (and their bytes) actually read: the window's and the raw baseline hours'.
+    /// `files`/`bytes` count every part file in range.
+    pub raw_files: u64,
+    pub raw_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -249,6 +255,15 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
     let (raw_files, rollup_keys, covered) =
         split_baseline(lake, &baseline_files, &window, &logic, opts.rollups.as_ref(), true)?;
     scanned.rollup_hours = covered;
+    scanned.rollup_objects = rollup_keys.len() as u64;
+    // What was read raw: the baseline's raw part files and the window's.
+    {
+        let mut read: Vec<&PartFile> = raw_files.iter().chain(&current_files).collect();
+        read.sort_by(|a, b| a.key.cmp(&b.key));
+        read.dedup_by(|a, b| a.key == b.key);
+        scanned.raw_files = read.len() as u64;
+        scanned.raw_bytes = read.iter().map(|f| f.size).sum();
+    }
     scanned.raw_hours = {
         let mut hours: Vec<HourPartition> = raw_files.iter().map(|f| f.partition).collect();
         hours.dedup();

@@ -188,8 +188,9 @@ pub fn markdown(s: &Value) -> String {
     ));
     let sc = &s["scanned"];
     out.push_str(&format!(
-        "- scanned: {} partitions, {} files, {} bytes; {} points in the window, {} in the baseline ({} baseline keys)\n",
-        sc["partitions"], sc["files"], sc["bytes"], sc["current_points"], sc["baseline_points"], sc["baseline_keys"]
+        "- in range: {} partitions, {} files, {} bytes; read: {} raw files ({} bytes) and {} rollups covering {} baseline hours\n- {} points in the window, {} in the baseline ({} baseline keys)\n",
+        sc["partitions"], sc["files"], sc["bytes"], sc["raw_files"], sc["raw_bytes"], sc["rollup_objects"], sc["rollup_hours"],
+        sc["current_points"], sc["baseline_points"], sc["baseline_keys"]
     ));
     out.push_str(&format!(
         "- findings: **{}**, suppressed by the allowlist: {}\n\n",
