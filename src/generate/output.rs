@@ -351,13 +351,7 @@ impl LakeWriter {
         if buf.is_empty() {
             return Ok(());
         }
-        let mut ids: Vec<u64> = buf.point_ids().to_vec();
-        ids.sort_unstable();
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for id in &ids {
-            h.update(&id.to_le_bytes());
-        }
-        let key = format!("{}/part-{:032x}.parquet", partition.prefix(), h.digest128());
+        let key = crate::lake::land::part_key(&partition, buf.point_ids());
         let bytes = write_parquet(buf).map_err(|source| GenerateError::Parquet {
             object: self.out.describe(&key),
             source: Box::new(source),

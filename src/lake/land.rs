@@ -372,13 +372,7 @@ impl<'a> Lander<'a> {
                 continue;
             };
             let buf = std::mem::take(&mut state.buf);
-            let mut ids: Vec<u64> = buf.point_ids().to_vec();
-            ids.sort_unstable();
-            let mut h = xxhash_rust::xxh3::Xxh3::new();
-            for id in &ids {
-                h.update(&id.to_le_bytes());
-            }
-            let key = format!("{}/part-{:032x}.parquet", partition.prefix(), h.digest128());
+            let key = part_key(&partition, buf.point_ids());
             let bytes = write_parquet(buf).map_err(|source| LandError::WritePart {
                 partition: partition.prefix(),
                 source,
@@ -398,18 +392,24 @@ impl<'a> Lander<'a> {
     }
 }
 
+/// The object name of a part file holding the points `ids` (any order): their content, so
+/// writing the same points twice writes the same object.
+pub fn part_key(partition: &HourPartition, ids: &[u64]) -> String {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for id in &ids {
+        h.update(&id.to_le_bytes());
+    }
+    format!("{}/part-{:032x}.parquet", partition.prefix(), h.digest128())
+}
+
 /// The points of `buf` as one Parquet file: zstd, full statistics, 128k-row groups.
 pub fn write_parquet(buf: PointsBuilder) -> PolarsResult<Vec<u8>> {
     let t = Instant::now();
     let mut df = buf.finish()?;
     tracing::debug!(rows = df.height(), finish_ms = t.elapsed().as_millis(), "built frame");
-    let mut out = Vec::new();
-    ParquetWriter::new(&mut out)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
-        .with_row_group_size(Some(128 * 1024))
-        .finish(&mut df)?;
-    Ok(out)
+    super::parquet_bytes(&mut df)
 }
 
 /// The point_ids already landed in `partition`.

@@ -24,6 +24,19 @@ pub const FINDINGS: &str = "findings";
 pub const REPORTS: &str = "reports";
 pub const REJECTS: &str = "_kubeseen/rejects";
 
+/// A frame as the lake stores every Parquet object: zstd, full column statistics, row groups of
+/// 128 k rows.
+pub fn parquet_bytes(df: &mut polars::prelude::DataFrame) -> polars::prelude::PolarsResult<Vec<u8>> {
+    use polars::prelude::*;
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .with_row_group_size(Some(128 * 1024))
+        .finish(df)?;
+    Ok(out)
+}
+
 /// One hour of data time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HourPartition {

@@ -190,21 +190,29 @@ pub fn build_day(
         .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true))
         .collect()
         .map_err(err)?;
-    let mut out = Vec::new();
-    ParquetWriter::new(&mut out)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
-        .finish(&mut df)
-        .map_err(err)?;
+    let out = super::parquet_bytes(&mut df).map_err(err)?;
     let key = shape.day_key(date, &sources);
-    lake.put(&key, out)?;
+    put_replacing(lake, &key, out, |file| file.starts_with("day-"))?;
+    Ok(sources)
+}
+
+/// Writes `key`, then removes the other rollups of its folder whose file name `same_kind`
+/// accepts: they describe other sources. Removal comes after the new object is visible, so a
+/// reader always finds a valid rollup or falls back to raw points.
+fn put_replacing(
+    lake: &Location,
+    key: &str,
+    bytes: Vec<u8>,
+    same_kind: impl Fn(&str) -> bool,
+) -> Result<(), StorageError> {
+    lake.put(key, bytes)?;
     let folder = key.rsplit_once('/').map(|(f, _)| f.to_string()).unwrap_or_default();
     for (other, _) in lake.list(&folder)? {
-        if other != key && other.rsplit('/').next().is_some_and(|f| f.starts_with("day-")) {
+        if other != key && other.rsplit('/').next().is_some_and(&same_kind) {
             lake.delete(&other)?;
         }
     }
-    Ok(sources)
+    Ok(())
 }
 
 /// The presence aggregation of one hour's raw points: per metric and grouping columns.
@@ -252,22 +260,9 @@ pub fn build(
         .collect_with_engine(Engine::Streaming)
         .map(|r| r.unwrap_single())
         .map_err(err)?;
-    let mut out = Vec::new();
-    ParquetWriter::new(&mut out)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
-        .finish(&mut df)
-        .map_err(err)?;
+    let out = super::parquet_bytes(&mut df).map_err(err)?;
     let key = shape.key(partition, &sources);
-    lake.put(&key, out)?;
-    // Older rollups of this hour describe other sources: remove them (after the new one is
-    // visible, so a reader always finds a valid rollup or falls back to raw points).
-    let folder = key.rsplit_once('/').map(|(f, _)| f.to_string()).unwrap_or_default();
-    for (other, _) in lake.list(&folder)? {
-        if other != key {
-            lake.delete(&other)?;
-        }
-    }
+    put_replacing(lake, &key, out, |_| true)?;
     Ok(sources)
 }
 

@@ -56,15 +56,10 @@ pub fn write(lake: &Location, run: &Run, timings_extra: &[(&str, u64)]) -> Resul
     let (date, stem) = stem(run);
     let fkey = findings_key(run);
     let mut df = run.findings.clone();
-    let mut bytes = Vec::new();
-    ParquetWriter::new(&mut bytes)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
-        .finish(&mut df)
-        .map_err(|source| ReportError::Parquet {
-            key: fkey.clone(),
-            source,
-        })?;
+    let bytes = crate::lake::parquet_bytes(&mut df).map_err(|source| ReportError::Parquet {
+        key: fkey.clone(),
+        source,
+    })?;
     lake.put(&fkey, bytes)?;
     let base = format!("{REPORTS}/detect/detection={}/date={date}/{stem}", run.spec.slug);
     let written = Written {
