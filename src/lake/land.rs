@@ -506,7 +506,14 @@ pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<Lan
                     }
                     if let Some(b) = &bar {
                         b.inc(size);
-                        b.set_message(format!("{} points", lander.report.points_read));
+                        let secs = started.elapsed().as_secs_f64().max(1e-3);
+                        b.set_message(format!(
+                            "{}/{} files, {} points, {:.0} points/s",
+                            lander.report.files_read,
+                            inputs.len(),
+                            lander.report.points_read,
+                            lander.report.points_read as f64 / secs
+                        ));
                     }
                 }
             }
