@@ -154,6 +154,12 @@ fn scan_args(lake: &Location) -> ScanArgsParquet {
     crate::lake::scan_args(lake)
 }
 
+/// A lazy scan of the lake objects `keys` (rollups).
+fn scan_keys(lake: &Location, keys: &[String]) -> PolarsResult<LazyFrame> {
+    let paths: Vec<PlRefPath> = keys.iter().map(|k| PlRefPath::new(lake.scan_path(k))).collect();
+    LazyFrame::scan_parquet_files(paths.into_iter().collect(), scan_args(lake))
+}
+
 /// A lazy scan of `files`, or an empty frame of the needed columns when there are none.
 fn scan(lake: &Location, files: &[PartFile], columns: &[String]) -> PolarsResult<LazyFrame> {
     if files.is_empty() {
@@ -170,8 +176,8 @@ fn scan(lake: &Location, files: &[PartFile], columns: &[String]) -> PolarsResult
             .collect();
         return Ok(DataFrame::empty_with_schema(&schema).lazy());
     }
-    let paths: Vec<PlRefPath> = files.iter().map(|f| PlRefPath::new(lake.scan_path(&f.key))).collect();
-    LazyFrame::scan_parquet_files(paths.into_iter().collect(), scan_args(lake))
+    let keys: Vec<String> = files.iter().map(|f| f.key.clone()).collect();
+    scan_keys(lake, &keys)
 }
 
 fn counts(df: &DataFrame) -> BTreeMap<String, i64> {
@@ -275,8 +281,7 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
         &window,
     )];
     if !rollup_keys.is_empty() {
-        let paths: Vec<PlRefPath> = rollup_keys.iter().map(|k| PlRefPath::new(lake.scan_path(k))).collect();
-        let rollups = LazyFrame::scan_parquet_files(paths.into_iter().collect(), scan_args(lake)).map_err(q)?;
+        let rollups = scan_keys(lake, &rollup_keys).map_err(q)?;
         parts.push(plan::baseline_presence_from_rollups(rollups, &logic));
     }
     let merged = plan::merge_presence(parts, &logic).map_err(q)?;
@@ -411,8 +416,7 @@ pub fn windows_with_new_keys(
             .agg([len().cast(DataType::Int64).alias("n")]),
     );
     if !rollup_keys.is_empty() {
-        let paths: Vec<PlRefPath> = rollup_keys.iter().map(|k| PlRefPath::new(lake.scan_path(k))).collect();
-        let r = LazyFrame::scan_parquet_files(paths.into_iter().collect(), scan_args(lake)).map_err(q)?;
+        let r = scan_keys(lake, &rollup_keys).map_err(q)?;
         parts.push(
             plan::rollup_sightings(r, &logic)
                 .group_by(group.clone())
