@@ -225,12 +225,7 @@ fn detect_one(p: &Prepared, spec: &Spec, at: Option<DateTime<Utc>>) -> Result<se
 fn rerun_stale(p: &Prepared, range: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Result<Vec<serde_json::Value>> {
     let mut out = Vec::new();
     for spec in &p.specs {
-        let probe = DetectOptions {
-            at: Some(p.opts.clock.last_full_hour()),
-            ..p.opts.clone()
-        };
-        let window = detect::window_for(spec, &probe)?;
-        let len = detect::human(window.end - window.start);
+        let len = detect::human(detect::lengths(spec, &p.opts)?.0);
         let todo: Vec<report::stale::StaleWindow> = report::stale::read(&p.lake, &spec.slug)?
             .into_iter()
             .filter(|w| w.window == len && w.splunk_compat == p.opts.splunk_compat)
@@ -357,11 +352,7 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
     for spec in &p.specs {
         let mut set = std::collections::BTreeSet::new();
         if a.resume {
-            let len = detect::human(
-                p.opts
-                    .window
-                    .unwrap_or(parse_duration(&spec.windows.current).map_err(anyhow::Error::msg)?),
-            );
+            let len = detect::human(detect::lengths(spec, &p.opts)?.0);
             for w in report::stale::up_to_date(&p.lake, &spec.slug, from, to)? {
                 if w.window == len && w.splunk_compat == p.opts.splunk_compat {
                     set.insert(w.window_end);

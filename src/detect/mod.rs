@@ -108,8 +108,8 @@ pub struct Run {
     pub last_point: Option<DateTime<Utc>>,
 }
 
-/// The window of a run, validated against the clock.
-pub fn window_for(spec: &Spec, opts: &DetectOptions) -> Result<Window, DetectError> {
+/// The window and baseline lengths of `spec` under `opts` (flags override the spec), validated.
+pub fn lengths(spec: &Spec, opts: &DetectOptions) -> Result<(Duration, Duration), DetectError> {
     let invalid = |m: String| DetectError::Invalid(m);
     let current = match opts.window {
         Some(d) => d,
@@ -126,6 +126,13 @@ pub fn window_for(spec: &Spec, opts: &DetectOptions) -> Result<Window, DetectErr
             human(baseline)
         )));
     }
+    Ok((current, baseline))
+}
+
+/// The window of a run, validated against the clock.
+pub fn window_for(spec: &Spec, opts: &DetectOptions) -> Result<Window, DetectError> {
+    let invalid = |m: String| DetectError::Invalid(m);
+    let (current, baseline) = lengths(spec, opts)?;
     let at = opts.at.unwrap_or_else(|| opts.clock.last_full_hour());
     if at > opts.clock.now() {
         return Err(invalid(format!(
@@ -377,15 +384,20 @@ pub fn windows_with_new_keys(
     opts: &DetectOptions,
     ends: &[DateTime<Utc>],
 ) -> Result<Option<std::collections::BTreeSet<DateTime<Utc>>>, DetectError> {
-    let probe = DetectOptions {
-        at: ends.first().copied(),
-        ..opts.clone()
-    };
     let Some(first_end) = ends.first() else {
         return Ok(Some(Default::default()));
     };
-    let w = window_for(spec, &probe)?;
-    let (current, baseline) = (w.end - w.start, w.start - w.baseline_start + (w.end - w.start));
+    // Every window must be valid on its own (not in the future), as a separate run checks.
+    if let Some(last) = ends.iter().max() {
+        window_for(
+            spec,
+            &DetectOptions {
+                at: Some(*last),
+                ..opts.clone()
+            },
+        )?;
+    }
+    let (current, baseline) = lengths(spec, opts)?;
     let hour = Duration::hours(1);
     let aligned = |t: &DateTime<Utc>| t.timestamp_micros() % hour.num_microseconds().unwrap_or(1) == 0;
     if current != hour || baseline.num_seconds() % 3600 != 0 || !ends.iter().all(aligned) {
