@@ -122,6 +122,25 @@ fn detect_json_output_exit_codes_and_files() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("allow.toml") && err.contains("expiress"), "{err}");
 
+    let out = kubeseen(
+        &[
+            "backfill",
+            "--lake",
+            &lake,
+            "--from",
+            "2030-12-31T20:00:00Z",
+            "--to",
+            "2031-01-01T02:00:00Z",
+        ],
+        l.dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "windows that have not happened yet are an error, not empty findings"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in the future"));
+
     let out = kubeseen(&["detect", "--lake", &lake, "--detection", "nope"], l.dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("process_new_path"));
