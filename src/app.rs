@@ -90,8 +90,8 @@ fn land_and_roll(lake: &Location, inputs: &[ingest::Input], opts: &LandOptions) 
     report.rollup_seconds = t.elapsed().as_secs_f64();
     // Findings already written for windows these points fall into are now stale.
     for spec in detect::spec::load(None)? {
-        let baseline = parse_duration(&spec.windows.baseline).map_err(anyhow::Error::msg)?;
-        report.stale_windows_marked += report::stale::mark(lake, &spec.slug, baseline, &report.written)? as u64;
+        let reach = detect::reach(&spec)?;
+        report.stale_windows_marked += report::stale::mark(lake, &spec.slug, reach, &report.written)? as u64;
     }
     Ok(report)
 }

@@ -9,6 +9,7 @@
 
 pub mod allowlist;
 pub mod plan;
+pub mod rule;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -108,16 +109,23 @@ pub struct Run {
     pub last_point: Option<DateTime<Utc>>,
 }
 
-/// The window and baseline lengths of `spec` under `opts` (flags override the spec), validated.
+/// The window and baseline lengths of `spec` under `opts` (flags override the spec; a rule
+/// has no baseline: zero), validated.
 pub fn lengths(spec: &Spec, opts: &DetectOptions) -> Result<(Duration, Duration), DetectError> {
     let invalid = |m: String| DetectError::Invalid(m);
-    let current = match opts.window {
-        Some(d) => d,
-        None => parse_duration(&spec.windows.current).map_err(invalid)?,
+    let compat = spec.splunk_compat.as_ref().filter(|_| opts.splunk_compat);
+    let current = match (opts.window, compat.and_then(|c| c.current.as_ref())) {
+        (Some(d), _) => d,
+        (None, Some(c)) => parse_duration(c).map_err(invalid)?,
+        (None, None) => parse_duration(&spec.windows.current).map_err(invalid)?,
     };
-    let baseline = match opts.baseline {
-        Some(d) => d,
-        None => parse_duration(&spec.windows.baseline).map_err(invalid)?,
+    if spec.family == spec::Family::Rule {
+        return Ok((current, Duration::zero()));
+    }
+    let baseline = match (opts.baseline, &spec.windows.baseline) {
+        (Some(d), _) => d,
+        (None, Some(b)) => parse_duration(b).map_err(invalid)?,
+        (None, None) => return Err(invalid(format!("{}: no baseline length", spec.slug))),
     };
     if current >= baseline {
         return Err(invalid(format!(
@@ -127,6 +135,35 @@ pub fn lengths(spec: &Spec, opts: &DetectOptions) -> Result<(Duration, Duration)
         )));
     }
     Ok((current, baseline))
+}
+
+/// How far back from a window's end the data it reads reaches (in either mode, with the
+/// spec's lengths): a point at `t` can change the findings of the windows ending in
+/// `(t, t + reach]`.
+pub fn reach(spec: &Spec) -> Result<Duration, DetectError> {
+    let d = |s: &str| parse_duration(s).map_err(DetectError::Invalid);
+    let mut reach = d(&spec.windows.current)?;
+    if let Some(b) = &spec.windows.baseline {
+        reach = reach.max(d(b)?);
+    }
+    if let Some(c) = spec.splunk_compat.as_ref().and_then(|c| c.current.as_ref()) {
+        reach = reach.max(d(c)?);
+    }
+    if let Some(r) = &spec.rule {
+        reach += d(&r.lookback)?;
+    }
+    Ok(reach)
+}
+
+/// How long before `--at` the baseline ends, when that is not the window's start (the SPL of
+/// a detection whose current window overlaps its history).
+fn baseline_gap(spec: &Spec, opts: &DetectOptions) -> Result<Option<Duration>, DetectError> {
+    let gap = spec
+        .splunk_compat
+        .as_ref()
+        .filter(|_| opts.splunk_compat && opts.window.is_none())
+        .and_then(|c| c.baseline_gap.as_ref());
+    gap.map(|g| parse_duration(g).map_err(DetectError::Invalid)).transpose()
 }
 
 /// The window of a run, validated against the clock.
@@ -141,7 +178,11 @@ pub fn window_for(spec: &Spec, opts: &DetectOptions) -> Result<Window, DetectErr
             fmt_instant(opts.clock.now())
         )));
     }
-    Ok(Window::ending_at(at, current, baseline))
+    Ok(match baseline_gap(spec, opts)? {
+        Some(gap) => Window::with_gap(at, current, baseline, gap),
+        // A rule has no baseline: it is empty, [start, start).
+        None => Window::ending_at(at, current, baseline.max(current)),
+    })
 }
 
 pub fn human(d: Duration) -> String {
@@ -168,26 +209,23 @@ fn scan_keys(lake: &Location, keys: &[String]) -> PolarsResult<LazyFrame> {
 }
 
 /// A lazy scan of `files`, or an empty frame of the needed columns when there are none.
-fn scan(lake: &Location, files: &[PartFile], columns: &[String]) -> PolarsResult<LazyFrame> {
+pub(crate) fn scan(lake: &Location, files: &[PartFile], columns: &[String]) -> PolarsResult<LazyFrame> {
     if files.is_empty() {
+        let points = crate::lake::schema::points_schema();
         let schema: Schema = columns
             .iter()
             .map(|c| {
-                let dt = match c.as_str() {
-                    "time" => crate::lake::schema::time_dtype(),
-                    "process_pid" => DataType::Int64,
-                    _ => DataType::String,
-                };
+                let dt = points.get(c.as_str()).cloned().unwrap_or(DataType::String);
                 Field::new(c.as_str().into(), dt)
             })
             .collect();
         return Ok(DataFrame::empty_with_schema(&schema).lazy());
     }
-    let keys: Vec<String> = files.iter().map(|f| f.key.clone()).collect();
-    scan_keys(lake, &keys)
+    let paths: Vec<PlRefPath> = files.iter().map(|f| PlRefPath::new(lake.scan_path(&f.key))).collect();
+    LazyFrame::scan_parquet_files(paths.into_iter().collect(), crate::lake::points_scan_args(lake))
 }
 
-fn counts(df: &DataFrame) -> BTreeMap<String, i64> {
+pub(crate) fn counts(df: &DataFrame) -> BTreeMap<String, i64> {
     let mut out = BTreeMap::new();
     for c in df.columns() {
         let v = c.get(0).ok().and_then(|v| v.extract::<i64>()).unwrap_or(0);
@@ -197,7 +235,7 @@ fn counts(df: &DataFrame) -> BTreeMap<String, i64> {
 }
 
 /// Finds which of `files` is unreadable, to name it in the error (Polars does not).
-fn find_corrupt(lake: &Location, files: &[PartFile]) -> Option<DetectError> {
+pub(crate) fn find_corrupt(lake: &Location, files: &[PartFile]) -> Option<DetectError> {
     for f in files {
         let bytes = match lake.get(&f.key) {
             Ok(b) => b,
@@ -215,6 +253,13 @@ fn find_corrupt(lake: &Location, files: &[PartFile]) -> Option<DetectError> {
 
 /// Runs `spec` for the window of `opts` over `lake`.
 pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, DetectError> {
+    match spec.family {
+        spec::Family::NewValue => run_new_value(lake, spec, opts),
+        spec::Family::Rule => rule::run(lake, spec, opts),
+    }
+}
+
+fn run_new_value(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, DetectError> {
     let mut timings = BTreeMap::new();
     let window = window_for(spec, opts)?;
     let logic = Logic::of(spec, opts.splunk_compat);
@@ -229,7 +274,7 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
             lake: lake.display().to_string(),
         });
     }
-    let baseline_files = lake::parts_between(lake, window.baseline_start, window.start)?;
+    let baseline_files = lake::parts_between(lake, window.baseline_start, window.baseline_end)?;
     let current_files = lake::parts_between(lake, window.start, window.end)?;
     timings.insert("list".to_string(), t.elapsed().as_millis() as u64);
     let mut scanned = Scanned::default();
@@ -256,7 +301,7 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
         warnings.push(format!(
             "no data in the baseline [{}, {}): every key in the window is new and every node's baseline is incomplete",
             fmt_instant(window.baseline_start),
-            fmt_instant(window.start)
+            fmt_instant(window.baseline_end)
         ));
     }
 
@@ -334,7 +379,15 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
     let found = plan::findings(current.clone().lazy(), baseline.clone().lazy(), &logic, &window, slack)
         .collect()
         .map_err(q)?;
-    let found = finish_columns(found, spec, &logic, &window).map_err(q)?;
+    let found = finish_columns(
+        found,
+        spec,
+        &logic.key,
+        &window,
+        new_value_evidence(&logic),
+        &logic.context,
+    )
+    .map_err(q)?;
     timings.insert("findings".to_string(), t.elapsed().as_millis() as u64);
 
     // 4. Coverage of the nodes seen in the window.
@@ -397,6 +450,9 @@ pub fn windows_with_new_keys(
             },
         )?;
     }
+    if spec.family != spec::Family::NewValue || baseline_gap(spec, opts)?.is_some() {
+        return Ok(None);
+    }
     let (current, baseline) = lengths(spec, opts)?;
     let hour = Duration::hours(1);
     let aligned = |t: &DateTime<Utc>| t.timestamp_micros() % hour.num_microseconds().unwrap_or(1) == 0;
@@ -411,6 +467,7 @@ pub fn windows_with_new_keys(
     let last_end = ends.iter().max().copied().unwrap_or(*first_end);
     let span = Window {
         baseline_start: *ends.iter().min().unwrap_or(first_end) - baseline,
+        baseline_end: last_end,
         start: last_end,
         end: last_end,
     };
@@ -489,7 +546,15 @@ pub fn empty_findings(spec: &Spec, opts: &DetectOptions, at: DateTime<Utc>) -> R
     )
     .collect()
     .map_err(q)?;
-    let findings = finish_columns(found, spec, &logic, &window).map_err(q)?;
+    let findings = finish_columns(
+        found,
+        spec,
+        &logic.key,
+        &window,
+        new_value_evidence(&logic),
+        &logic.context,
+    )
+    .map_err(q)?;
     Ok(Run {
         spec: spec.clone(),
         logic,
@@ -553,7 +618,7 @@ fn split_baseline(
     let (mut raw, mut keys, mut covered) = (Vec::new(), Vec::new(), 0u64);
     for (date, hours) in by_day {
         let day_start = date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default();
-        let whole_day = day_start >= w.baseline_start && day_start + Duration::days(1) <= w.start;
+        let whole_day = day_start >= w.baseline_start && day_start + Duration::days(1) <= w.baseline_end;
         let hours_valid = hours
             .iter()
             .all(|(p, src)| existing.hours.get(p).is_some_and(|v| v.contains(src)));
@@ -564,7 +629,7 @@ fn split_baseline(
             continue;
         }
         for (p, src) in hours {
-            let whole = p.start() >= w.baseline_start && p.start() + Duration::hours(1) <= w.start;
+            let whole = p.start() >= w.baseline_start && p.start() + Duration::hours(1) <= w.baseline_end;
             if whole && existing.hours.get(&p).is_some_and(|v| v.contains(&src)) {
                 keys.push(shape.key(&p, &src));
                 covered += 1;
@@ -637,15 +702,45 @@ fn coverage(
     Ok((total, out))
 }
 
-/// Adds the metadata columns, the message and the finding uid, in the contract's order.
-fn finish_columns(found: DataFrame, spec: &Spec, logic: &Logic, w: &Window) -> PolarsResult<DataFrame> {
+/// The new-value family's evidence columns, after the key.
+fn new_value_evidence(logic: &Logic) -> Vec<Expr> {
+    let mut e = Vec::new();
+    if logic.pids.is_some() {
+        e.push(col("process_pids"));
+    }
+    e.extend([
+        col("first_seen"),
+        col("last_seen"),
+        col("samples"),
+        col("baseline_complete"),
+        col("node_first_seen"),
+        col("cluster_prevalence"),
+        col("cluster_first_seen"),
+    ]);
+    e
+}
+
+/// Adds the metadata columns, the message and the finding uid, in the contract's order:
+/// metadata, key, `host_name` and `process_executable_name` when present, the family's
+/// `evidence`, the other `context` columns, risk score, message, uid.
+pub(crate) fn finish_columns(
+    found: DataFrame,
+    spec: &Spec,
+    key: &[String],
+    w: &Window,
+    evidence: Vec<Expr>,
+    context: &[String],
+) -> PolarsResult<DataFrame> {
     // The message template: literal text and {column} references.
     let mut parts: Vec<Expr> = Vec::new();
     let mut rest = spec.message.as_str();
     while let Some(i) = rest.find('{') {
         parts.push(lit(rest[..i].to_string()));
         let end = rest[i..].find('}').map(|e| i + e).unwrap_or(rest.len());
-        parts.push(col(&rest[i + 1..end]).cast(DataType::String).fill_null(lit("")));
+        let name = &rest[i + 1..end];
+        if found.column(name).is_ok() {
+            parts.push(col(name).cast(DataType::String).fill_null(lit("")));
+        }
         rest = rest.get(end + 1..).unwrap_or("");
     }
     parts.push(lit(rest.to_string()));
@@ -658,8 +753,7 @@ fn finish_columns(found: DataFrame, spec: &Spec, logic: &Logic, w: &Window) -> P
         plan::ts(w.baseline_start).alias("baseline_start"),
     ];
     let mut named: Vec<String> = Vec::new();
-    for c in logic
-        .key
+    for c in key
         .iter()
         .chain(["host_name".to_string(), "process_executable_name".to_string()].iter())
     {
@@ -668,20 +762,9 @@ fn finish_columns(found: DataFrame, spec: &Spec, logic: &Logic, w: &Window) -> P
             named.push(c.clone());
         }
     }
-    if logic.pids.is_some() {
-        order.push(col("process_pids"));
-    }
-    order.extend([
-        col("first_seen"),
-        col("last_seen"),
-        col("samples"),
-        col("baseline_complete"),
-        col("node_first_seen"),
-        col("cluster_prevalence"),
-        col("cluster_first_seen"),
-    ]);
-    for c in &logic.context {
-        if !named.contains(c) {
+    order.extend(evidence);
+    for c in context {
+        if !named.contains(c) && found.column(c).is_ok() {
             order.push(col(c.as_str()));
             named.push(c.clone());
         }
@@ -692,8 +775,7 @@ fn finish_columns(found: DataFrame, spec: &Spec, logic: &Logic, w: &Window) -> P
 
     // A deterministic id per finding: detection, window start and key.
     let mut uid = Vec::with_capacity(df.height());
-    let key_cols: Vec<Column> = logic
-        .key
+    let key_cols: Vec<Column> = key
         .iter()
         .map(|k| df.column(k).and_then(|c| c.cast(&DataType::String)))
         .collect::<PolarsResult<_>>()?;

@@ -21,10 +21,13 @@ pub fn collect(lf: LazyFrame) -> PolarsResult<DataFrame> {
     lf.collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single())
 }
 
-/// The windows of one run: current `[start, end)`, baseline `[baseline_start, start)`.
+/// The windows of one run: current `[start, end)`, baseline `[baseline_start, baseline_end)`.
+/// The baseline ends where the window starts, except in the SPL of a detection whose current
+/// window overlaps its history (`splunk_compat.baseline_gap`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub baseline_start: DateTime<Utc>,
+    pub baseline_end: DateTime<Utc>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
 }
@@ -33,6 +36,17 @@ impl Window {
     pub fn ending_at(end: DateTime<Utc>, current: Duration, baseline: Duration) -> Window {
         Window {
             baseline_start: end - baseline,
+            baseline_end: end - current,
+            start: end - current,
+            end,
+        }
+    }
+
+    /// A window whose history ends `gap` before `end` (and may overlap the current window).
+    pub fn with_gap(end: DateTime<Utc>, current: Duration, baseline: Duration, gap: Duration) -> Window {
+        Window {
+            baseline_start: end - baseline,
+            baseline_end: end - gap,
             start: end - current,
             end,
         }
@@ -43,6 +57,8 @@ impl Window {
 #[derive(Debug, Clone)]
 pub struct Logic {
     pub key: Vec<String>,
+    /// The key columns the anti-join compares (all of `key` but in the SPL of the edges).
+    pub match_on: Vec<String>,
     pub presence_metrics: Vec<String>,
     pub presence_metric_prefixes: Vec<String>,
     pub entity: String,
@@ -55,18 +71,23 @@ pub struct Logic {
 
 impl Logic {
     pub fn of(spec: &Spec, splunk_compat: bool) -> Logic {
+        if let Some(r) = &spec.rule {
+            return Logic::of_rule(spec, r, splunk_compat);
+        }
         // Invariant: Spec::parse guarantees a [new_value] table for the new_value family.
         let nv = spec
             .new_value
             .clone()
             .unwrap_or_else(|| unreachable!("new_value spec without [new_value]"));
-        let (key, presence_metrics, presence_metric_prefixes) = match (&spec.splunk_compat, splunk_compat) {
+        let (key, match_on, presence_metrics, presence_metric_prefixes) = match (&spec.splunk_compat, splunk_compat) {
             (Some(sc), true) => (
                 sc.key.clone(),
+                sc.match_on.clone().unwrap_or_else(|| sc.key.clone()),
                 sc.presence_metrics.clone(),
                 sc.presence_metric_prefixes.clone(),
             ),
             _ => (
+                nv.key.clone(),
                 nv.key.clone(),
                 nv.presence_metrics.clone(),
                 nv.presence_metric_prefixes.clone(),
@@ -76,6 +97,7 @@ impl Logic {
         let pids = nv.pids.clone();
         Logic {
             key,
+            match_on,
             presence_metrics,
             presence_metric_prefixes,
             entity: nv.entity,
@@ -83,6 +105,38 @@ impl Logic {
             prevalence_of: nv.prevalence_of,
             context,
             pids,
+        }
+    }
+
+    /// A rule's key, signal metrics and context in the shape the report and the allowlist
+    /// read (a rule has no baseline: no prevalence; coverage is per node when the key has one).
+    fn of_rule(spec: &Spec, r: &crate::detect::spec::Rule, splunk_compat: bool) -> Logic {
+        let compat = spec.splunk_compat.as_ref().filter(|_| splunk_compat);
+        let key = compat.map(|c| c.key.clone()).unwrap_or_else(|| r.key.clone());
+        let signals = compat
+            .and_then(|c| c.signals.clone())
+            .unwrap_or_else(|| r.signals.clone());
+        let mut presence_metrics: Vec<String> = Vec::new();
+        for s in signals {
+            if !presence_metrics.contains(&s.metric) {
+                presence_metrics.push(s.metric);
+            }
+        }
+        let pick = |c: &str| key.iter().find(|k| *k == c).cloned();
+        let entity = pick("k8s_node_name")
+            .or_else(|| key.last().cloned())
+            .unwrap_or_default();
+        let scope: Vec<String> = pick("k8s_cluster_name").filter(|c| *c != entity).into_iter().collect();
+        Logic {
+            match_on: key.clone(),
+            context: r.context.iter().filter(|c| !key.contains(c)).cloned().collect(),
+            key,
+            presence_metrics,
+            presence_metric_prefixes: Vec::new(),
+            entity,
+            scope,
+            prevalence_of: Vec::new(),
+            pids: None,
         }
     }
 
@@ -116,7 +170,7 @@ impl Logic {
     }
 }
 
-fn cols(names: &[String]) -> Vec<Expr> {
+pub fn cols(names: &[String]) -> Vec<Expr> {
     names.iter().map(|n| col(n.as_str())).collect()
 }
 
@@ -143,7 +197,7 @@ fn presence(logic: &Logic) -> Expr {
 }
 
 /// A point is keyed when every key column is present and, for text, not empty.
-fn keyed(logic: &Logic, schema_strings: impl Fn(&str) -> bool) -> Expr {
+pub fn keyed(logic: &Logic, schema_strings: impl Fn(&str) -> bool) -> Expr {
     let mut e = lit(true);
     for k in &logic.key {
         e = e.and(col(k.as_str()).is_not_null());
@@ -154,7 +208,7 @@ fn keyed(logic: &Logic, schema_strings: impl Fn(&str) -> bool) -> Expr {
     e
 }
 
-fn is_text(c: &str) -> bool {
+pub fn is_text(c: &str) -> bool {
     c != "process_pid" && c != "time"
 }
 
@@ -171,10 +225,10 @@ pub fn sightings(scan: LazyFrame, logic: &Logic, from: DateTime<Utc>, to: DateTi
 }
 
 /// The baseline presence table: per baseline group (key + entity, scope, prevalence columns),
-/// first and last sighting and the number of points, over `[baseline_start, start)`. Unkeyed
+/// first and last sighting and the number of points, over `[baseline_start, baseline_end)`. Unkeyed
 /// groups are kept (their nulls/empties are counted by the caller).
 pub fn baseline_presence(scan: LazyFrame, logic: &Logic, w: &Window) -> LazyFrame {
-    scan.filter(in_range(w.baseline_start, w.start).and(presence(logic)))
+    scan.filter(in_range(w.baseline_start, w.baseline_end).and(presence(logic)))
         .select(cols(&logic.baseline_columns()))
         .group_by(cols(&logic.baseline_group()))
         .agg([
@@ -223,17 +277,18 @@ pub fn hour_of(time: Expr) -> Expr {
 /// `presence` holds one row per (baseline group, `hour`) with sightings, from rollups or raw
 /// points; only hour-aligned windows of one hour are decided this way.
 pub fn hours_with_new_keys(presence_by_hour: LazyFrame, logic: &Logic, baseline: Duration) -> LazyFrame {
-    let key = cols(&logic.key);
+    // A window has a new key exactly when it has a new `match_on` projection of one.
+    let key = cols(&logic.match_on);
     let kh = presence_by_hour
         .filter(keyed(logic, is_text))
         .select([key.clone(), vec![col("hour")]].concat())
         .unique(None, UniqueKeepStrategy::Any)
         .sort(
-            [logic.key.clone(), vec!["hour".to_string()]].concat(),
+            [logic.match_on.clone(), vec!["hour".to_string()]].concat(),
             SortMultipleOptions::default(),
         );
     let mut same_key = lit(true);
-    for k in &logic.key {
+    for k in &logic.match_on {
         same_key = same_key.and(col(k.as_str()).eq(col(k.as_str()).shift(lit(1))).fill_null(lit(false)));
     }
     // Known when the previous sighting of the same key lies inside [h + 1h − baseline, h).
@@ -277,11 +332,12 @@ pub fn findings(
     let key = cols(&logic.key);
     let keyed_current = current.filter(keyed(logic, is_text));
     let keyed_baseline = baseline.filter(keyed(logic, is_text));
+    let on = cols(&logic.match_on);
     let baseline_keys = keyed_baseline
         .clone()
-        .select(key.clone())
+        .select(on.clone())
         .unique(None, UniqueKeepStrategy::Any);
-    let new = keyed_current.join(baseline_keys, key.clone(), key.clone(), JoinArgs::new(JoinType::Anti));
+    let new = keyed_current.join(baseline_keys, on.clone(), on, JoinArgs::new(JoinType::Anti));
 
     // Evidence: context at the first sighting (ties broken by the value, so it is deterministic).
     let mut aggs: Vec<Expr> = Vec::new();

@@ -12,10 +12,27 @@ use crate::config::parse_duration;
 use crate::lake::schema::PROMOTED;
 
 /// The detections shipped with kubeseen: (file name, text).
-pub const BUILTIN: &[(&str, &str)] = &[(
-    "process_new_path.toml",
-    include_str!("../../queries/process_new_path.toml"),
-)];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("new_tcp_edge.toml", include_str!("../../queries/new_tcp_edge.toml")),
+    ("new_udp_edge.toml", include_str!("../../queries/new_udp_edge.toml")),
+    (
+        "process_new_path.toml",
+        include_str!("../../queries/process_new_path.toml"),
+    ),
+    (
+        "shell_on_worker_node.toml",
+        include_str!("../../queries/shell_on_worker_node.toml"),
+    ),
+    (
+        "shell_on_worker_node_cpu.toml",
+        include_str!("../../queries/shell_on_worker_node_cpu.toml"),
+    ),
+    (
+        "unseen_container_image.toml",
+        include_str!("../../queries/unseen_container_image.toml"),
+    ),
+    ("unseen_process.toml", include_str!("../../queries/unseen_process.toml")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
@@ -42,6 +59,7 @@ pub struct Spec {
     pub references: Vec<String>,
     pub windows: Windows,
     pub new_value: Option<NewValue>,
+    pub rule: Option<Rule>,
     #[serde(default)]
     pub splunk_compat: Option<SplunkCompat>,
 }
@@ -49,14 +67,28 @@ pub struct Spec {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
+    /// A key present in the current window and absent from the baseline (anti-join).
     NewValue,
+    /// A condition on the current window alone (no baseline).
+    Rule,
+}
+
+impl Family {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::NewValue => "new_value",
+            Family::Rule => "rule",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Windows {
     pub current: String,
-    pub baseline: String,
+    /// The history a new value is compared against (new_value only).
+    #[serde(default)]
+    pub baseline: Option<String>,
 }
 
 /// The new-value family: keys present in the current window and absent from the baseline.
@@ -75,6 +107,7 @@ pub struct NewValue {
     /// entity, and prevalence counts other entities.
     pub entity: String,
     /// Where prevalence is counted (the cluster).
+    #[serde(default)]
     pub scope: Vec<String>,
     /// What prevalence is counted of (the path).
     pub prevalence_of: Vec<String>,
@@ -86,7 +119,50 @@ pub struct NewValue {
     pub pids: Option<String>,
 }
 
-/// What `--splunk-compat` replaces in `new_value`.
+/// The rule family: a key whose `match_column` is one of `match_values` and which is active
+/// in some `bucket` of the window. A bucket is active when one of the `active_when` signals is:
+/// a gauge signal when the bucket's average of its metric is above `above`, a counter signal
+/// when its metric increased by more than `above` in the bucket.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub key: Vec<String>,
+    pub match_column: String,
+    pub match_values: Vec<String>,
+    pub bucket: String,
+    /// How far before the window a counter's previous point is looked for.
+    #[serde(default = "default_lookback")]
+    pub lookback: String,
+    pub signals: Vec<Signal>,
+    pub active_when: Vec<String>,
+    #[serde(default)]
+    pub context: Vec<String>,
+}
+
+fn default_lookback() -> String {
+    "5m".into()
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Signal {
+    pub name: String,
+    pub metric: String,
+    pub kind: SignalKind,
+    #[serde(default)]
+    pub above: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// The bucket's average value.
+    Gauge,
+    /// The increase since the series' previous point (a cumulative counter).
+    Counter,
+}
+
+/// What `--splunk-compat` replaces (the SPL taken literally).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SplunkCompat {
@@ -95,6 +171,21 @@ pub struct SplunkCompat {
     pub presence_metrics: Vec<String>,
     #[serde(default)]
     pub presence_metric_prefixes: Vec<String>,
+    /// new_value: the key columns the current window is compared on (default: all of `key`;
+    /// the edge detections' history ignores the cluster).
+    #[serde(default)]
+    pub match_on: Option<Vec<String>>,
+    /// new_value: the SPL's current window, when it differs…
+    #[serde(default)]
+    pub current: Option<String>,
+    /// …and how long before `--at` its history ends (default: at the current window's start).
+    #[serde(default)]
+    pub baseline_gap: Option<String>,
+    /// rule: the signals and which of them make a bucket active.
+    #[serde(default)]
+    pub signals: Option<Vec<Signal>>,
+    #[serde(default)]
+    pub active_when: Option<Vec<String>>,
 }
 
 impl Spec {
@@ -104,68 +195,144 @@ impl Spec {
             message,
         };
         let spec: Spec = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        for (what, d) in [
-            ("windows.current", &spec.windows.current),
-            ("windows.baseline", &spec.windows.baseline),
-        ] {
-            parse_duration(d).map_err(|e| invalid(format!("{what}: {e}")))?;
+        spec.validate().map_err(invalid)?;
+        Ok(spec)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let spec = self;
+        let mut durations = vec![("windows.current", &spec.windows.current)];
+        durations.extend(spec.windows.baseline.iter().map(|b| ("windows.baseline", b)));
+        if let Some(sc) = &spec.splunk_compat {
+            durations.extend(sc.current.iter().map(|b| ("splunk_compat.current", b)));
+            durations.extend(sc.baseline_gap.iter().map(|b| ("splunk_compat.baseline_gap", b)));
+        }
+        if let Some(r) = &spec.rule {
+            durations.extend([("rule.bucket", &r.bucket), ("rule.lookback", &r.lookback)]);
+        }
+        for (what, d) in durations {
+            parse_duration(d).map_err(|e| format!("{what}: {e}"))?;
         }
         if spec.impact > 100 || spec.confidence > 100 {
-            return Err(invalid("impact and confidence are 0..=100".into()));
+            return Err("impact and confidence are 0..=100".into());
         }
-        let nv = match (&spec.family, &spec.new_value) {
-            (Family::NewValue, Some(nv)) => nv,
-            (Family::NewValue, None) => return Err(invalid("family new_value needs a [new_value] table".into())),
-        };
         let known = |c: &str| PROMOTED.iter().any(|(_, col)| *col == c) || c == "metric";
         let mut columns: Vec<(&str, &String)> = Vec::new();
-        columns.extend(nv.key.iter().map(|c| ("new_value.key", c)));
-        columns.extend(nv.scope.iter().map(|c| ("new_value.scope", c)));
-        columns.extend(nv.prevalence_of.iter().map(|c| ("new_value.prevalence_of", c)));
-        columns.extend(nv.context.iter().map(|c| ("new_value.context", c)));
-        columns.push(("new_value.entity", &nv.entity));
-        columns.extend(nv.pids.iter().map(|c| ("new_value.pids", c)));
+        match (spec.family, &spec.new_value, &spec.rule) {
+            (Family::NewValue, Some(nv), None) => {
+                if spec.windows.baseline.is_none() {
+                    return Err("family new_value needs windows.baseline".into());
+                }
+                columns.extend(nv.key.iter().map(|c| ("new_value.key", c)));
+                columns.extend(nv.scope.iter().map(|c| ("new_value.scope", c)));
+                columns.extend(nv.prevalence_of.iter().map(|c| ("new_value.prevalence_of", c)));
+                columns.extend(nv.context.iter().map(|c| ("new_value.context", c)));
+                columns.push(("new_value.entity", &nv.entity));
+                columns.extend(nv.pids.iter().map(|c| ("new_value.pids", c)));
+                if nv.key.is_empty() {
+                    return Err("new_value.key is empty".into());
+                }
+                if nv.presence_metrics.is_empty() && nv.presence_metric_prefixes.is_empty() {
+                    return Err("new_value needs presence_metrics or presence_metric_prefixes".into());
+                }
+                for c in nv.scope.iter().chain([&nv.entity]) {
+                    if !nv.key.contains(c) {
+                        return Err(format!(
+                            "new_value.scope/entity column {c:?} must be part of new_value.key"
+                        ));
+                    }
+                }
+                if let Some(sc) = &spec.splunk_compat {
+                    if sc.signals.is_some() || sc.active_when.is_some() {
+                        return Err("splunk_compat.signals/active_when belong to the rule family".into());
+                    }
+                    for m in sc.match_on.iter().flatten() {
+                        if !sc.key.contains(m) {
+                            return Err(format!(
+                                "splunk_compat.match_on column {m:?} must be part of splunk_compat.key"
+                            ));
+                        }
+                    }
+                }
+            }
+            (Family::Rule, None, Some(r)) => {
+                if spec.windows.baseline.is_some() {
+                    return Err("family rule has no baseline: remove windows.baseline".into());
+                }
+                columns.extend(r.key.iter().map(|c| ("rule.key", c)));
+                columns.push(("rule.match_column", &r.match_column));
+                columns.extend(r.context.iter().map(|c| ("rule.context", c)));
+                if r.key.is_empty() {
+                    return Err("rule.key is empty".into());
+                }
+                if r.match_values.is_empty() {
+                    return Err("rule.match_values is empty".into());
+                }
+                let compat_signals = spec.splunk_compat.as_ref().and_then(|sc| sc.signals.as_ref());
+                let compat_active = spec.splunk_compat.as_ref().and_then(|sc| sc.active_when.as_ref());
+                for (what, signals, active) in [
+                    ("rule", Some(&r.signals), Some(&r.active_when)),
+                    ("splunk_compat", compat_signals, compat_active),
+                ] {
+                    let signals = signals.unwrap_or(&r.signals);
+                    let active = active.unwrap_or(&r.active_when);
+                    if signals.is_empty() || active.is_empty() {
+                        return Err(format!("{what}: signals and active_when must not be empty"));
+                    }
+                    for a in active {
+                        if !signals.iter().any(|s| &s.name == a) {
+                            return Err(format!("{what}.active_when: {a:?} is not the name of a signal"));
+                        }
+                    }
+                    for s in signals {
+                        if !s.above.is_finite() {
+                            return Err(format!("{what}.signals: {}: above must be finite", s.metric));
+                        }
+                    }
+                }
+                if let Some(sc) = &spec.splunk_compat {
+                    if sc.match_on.is_some() || sc.current.is_some() || sc.baseline_gap.is_some() {
+                        return Err(
+                            "splunk_compat.match_on/current/baseline_gap belong to the new_value family".into(),
+                        );
+                    }
+                }
+            }
+            (f, _, _) => {
+                return Err(format!(
+                    "family {} needs exactly its own table ([{}]) and not the other family's",
+                    f.as_str(),
+                    f.as_str()
+                ))
+            }
+        }
         if let Some(sc) = &spec.splunk_compat {
             columns.extend(sc.key.iter().map(|c| ("splunk_compat.key", c)));
         }
         for (field, c) in columns {
             if !known(c) {
-                return Err(invalid(format!("{field}: {c:?} is not a column of the points table")));
-            }
-        }
-        if nv.key.is_empty() {
-            return Err(invalid("new_value.key is empty".into()));
-        }
-        if nv.presence_metrics.is_empty() && nv.presence_metric_prefixes.is_empty() {
-            return Err(invalid(
-                "new_value needs presence_metrics or presence_metric_prefixes".into(),
-            ));
-        }
-        for c in nv.scope.iter().chain([&nv.entity]) {
-            if !nv.key.contains(c) {
-                return Err(invalid(format!(
-                    "new_value.scope/entity column {c:?} must be part of new_value.key"
-                )));
+                return Err(format!("{field}: {c:?} is not a column of the points table"));
             }
         }
         for (i, ch) in spec.message.match_indices('{') {
             let rest = &spec.message[i + ch.len()..];
             let Some(end) = rest.find('}') else {
-                return Err(invalid("message: unclosed {".into()));
+                return Err("message: unclosed {".into());
             };
             if !known(&rest[..end]) {
-                return Err(invalid(format!("message: {{{}}} is not a column", &rest[..end])));
+                return Err(format!("message: {{{}}} is not a column", &rest[..end]));
             }
         }
         let slug_ok = !spec.slug.is_empty()
+            && spec.slug.len() <= 64
             && spec
                 .slug
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !slug_ok {
-            return Err(invalid(format!("slug {:?}: use a-z, 0-9 and _", spec.slug)));
+            return Err(format!("slug {:?}: use a-z, 0-9 and _ (at most 64)", spec.slug));
         }
-        Ok(spec)
+        Ok(())
     }
 
     /// impact × confidence / 100, as ESCU computes it.
@@ -188,7 +355,7 @@ pub fn rollup_shape(specs: &[Spec]) -> crate::lake::rollup::RollupShape {
                     .chain([&nv.entity]),
             );
         }
-        if let Some(sc) = &s.splunk_compat {
+        if let (Some(_), Some(sc)) = (&s.new_value, &s.splunk_compat) {
             cols.extend(sc.key.iter());
         }
     }
@@ -255,11 +422,64 @@ mod tests {
         assert_eq!(p.id, "454076fb-0e9e-4adf-b93a-da132621c5e6");
         assert_eq!(p.risk_score(), 25);
         assert_eq!(p.mitre_attack, vec!["T1204"]);
+        // The seven detections of the story implemented so far, each with its ESCU id.
+        let ids: Vec<(&str, &str)> = specs.iter().map(|s| (s.slug.as_str(), s.id.as_str())).collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("new_tcp_edge", "13f081d6-7052-428a-bbb0-892c79ca7c65"),
+                ("new_udp_edge", "49b7daca-4e3c-4899-ba15-9a175e056fa9"),
+                ("process_new_path", "454076fb-0e9e-4adf-b93a-da132621c5e6"),
+                ("shell_on_worker_node", "efebf0c4-dcf4-496f-85a2-5ab7ad8fa876"),
+                ("shell_on_worker_node_cpu", "cc1448e3-cc7a-4518-bc9f-2fa48f61a22b"),
+                ("unseen_container_image", "fea515a4-b1d8-4cd6-80d6-e0d71397b891"),
+                ("unseen_process", "c8119b2f-d7f7-40be-940a-1c582870e8e2"),
+            ]
+        );
+        // Every file name is its slug.
+        for (file, text) in BUILTIN {
+            let s = Spec::parse(file, text).expect("parses");
+            assert_eq!(Some(s.slug.as_str()), file.strip_suffix(".toml"));
+        }
+    }
+
+    #[test]
+    fn family_tables_are_checked() {
+        let shell = builtin("shell_on_worker_node");
+        let err = Spec::parse("x.toml", &shell.replace("family = \"rule\"", "family = \"new_value\""))
+            .expect_err("a rule table under new_value");
+        assert!(err.to_string().contains("new_value"), "{err}");
+        let err = Spec::parse(
+            "x.toml",
+            &shell.replace("active_when = [\"cpu\", \"memory\"]", "active_when = [\"disk\"]"),
+        )
+        .expect_err("unknown signal");
+        assert!(err.to_string().contains("\"disk\""), "{err}");
+        let err =
+            Spec::parse("x.toml", &shell.replace("bucket = \"10s\"", "bucket = \"10 s\"")).expect_err("bad bucket");
+        assert!(err.to_string().contains("rule.bucket"), "{err}");
+        let err = Spec::parse(
+            "x.toml",
+            &builtin("new_tcp_edge").replace(
+                "match_on = [\"source_workload_name\", \"dest_workload_name\"]",
+                "match_on = [\"k8s_node_name\"]",
+            ),
+        )
+        .expect_err("match_on outside the key");
+        assert!(err.to_string().contains("match_on"), "{err}");
+    }
+
+    fn builtin(slug: &str) -> &'static str {
+        BUILTIN
+            .iter()
+            .find(|(f, _)| f.strip_suffix(".toml") == Some(slug))
+            .map(|(_, t)| *t)
+            .expect("a built-in detection")
     }
 
     #[test]
     fn unknown_field_is_an_error_naming_it() {
-        let text = BUILTIN[0].1.replace("impact = 50", "impact = 50\nimpactt = 1");
+        let text = builtin("process_new_path").replace("impact = 50", "impact = 50\nimpactt = 1");
         let err = Spec::parse("x.toml", &text).expect_err("unknown field");
         assert!(err.to_string().contains("impactt"), "{err}");
         assert!(err.to_string().starts_with("x.toml"));
@@ -267,7 +487,7 @@ mod tests {
 
     #[test]
     fn unknown_column_and_bad_duration_are_errors() {
-        let text = BUILTIN[0].1.replace(
+        let text = builtin("process_new_path").replace(
             "\"process_executable_path\"]\npresence",
             "\"process_exe_path\"]\npresence",
         );
@@ -275,7 +495,7 @@ mod tests {
             .expect_err("column")
             .to_string()
             .contains("process_exe_path"));
-        let text = BUILTIN[0].1.replace("current = \"1h\"", "current = \"1 hour\"");
+        let text = builtin("process_new_path").replace("current = \"1h\"", "current = \"1 hour\"");
         assert!(Spec::parse("x.toml", &text)
             .expect_err("duration")
             .to_string()

@@ -176,6 +176,16 @@ pub fn scan_args(lake: &Location) -> polars::prelude::ScanArgsParquet {
     args
 }
 
+/// Scan arguments for part files of the points table: [`scan_args`] with the table's full
+/// schema, so part files written before a column was added (a newly promoted attribute) read
+/// it as null instead of failing the scan.
+pub fn points_scan_args(lake: &Location) -> polars::prelude::ScanArgsParquet {
+    let mut args = scan_args(lake);
+    args.schema = Some(std::sync::Arc::new(schema::points_schema()));
+    args.allow_missing_columns = true;
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

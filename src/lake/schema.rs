@@ -20,7 +20,7 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::ingest::model::{AttrValue, MetricInfo, Origin, Point};
 
 /// Attributes promoted to their own columns: (OTLP key, column).
-pub const PROMOTED: [(&str, &str); 11] = [
+pub const PROMOTED: [(&str, &str); 13] = [
     ("host.name", "host_name"),
     ("k8s.cluster.name", "k8s_cluster_name"),
     ("k8s.node.name", "k8s_node_name"),
@@ -32,6 +32,9 @@ pub const PROMOTED: [(&str, &str); 11] = [
     ("process.executable.path", "process_executable_path"),
     ("process.command", "process_command"),
     ("process.owner", "process_owner"),
+    // Network Explorer (NPM) edges: the TCP/UDP edge detections key on them.
+    ("source.workload.name", "source_workload_name"),
+    ("dest.workload.name", "dest_workload_name"),
 ];
 
 /// Index of `process.pid` in [`PROMOTED`]: the one integer column.
@@ -52,13 +55,21 @@ pub fn time_dtype() -> DataType {
     DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
 }
 
+/// The points table's columns and types (what [`PointsBuilder::finish`] writes).
+pub fn points_schema() -> Schema {
+    PointsBuilder::default()
+        .finish()
+        .map(|df| df.schema().as_ref().clone())
+        .unwrap_or_default()
+}
+
 /// What a point shares with every other point of its time series: the metric, its
 /// attributes and its scope. Interned, so a builder stores each series' text once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub metric: String,
     /// Values of the promoted string attributes (pid excluded), in [`PROMOTED`] order.
-    pub promoted: [Option<String>; 11],
+    pub promoted: [Option<String>; 13],
     pub pid: Option<i64>,
     pub attributes: String,
     pub metric_type: &'static str,
@@ -173,7 +184,8 @@ impl Series {
         {
             merged.insert(k.as_str(), v);
         }
-        let mut promoted: [Option<String>; 11] = Default::default();
+        let all = merged.clone();
+        let mut promoted: [Option<String>; 13] = Default::default();
         let mut pid = None;
         for (i, (key, _)) in PROMOTED.iter().enumerate() {
             if let Some(v) = merged.get(key) {
@@ -213,16 +225,15 @@ impl Series {
             scope_version: p.origin.scope_version.clone(),
             id: 0,
         };
+        // The identity hashes every attribute as decoded (sorted, most specific wins), not
+        // the promoted/JSON split: promoting another attribute later keeps every point_id.
         let mut h = Xxh3::new();
         put(&mut h, s.metric.as_bytes());
-        for v in &s.promoted {
-            match v {
-                Some(v) => put(&mut h, v.as_bytes()),
-                None => put(&mut h, &[0xff]),
-            }
+        h.update(&(all.len() as u64).to_le_bytes());
+        for (k, v) in &all {
+            put(&mut h, k.as_bytes());
+            hash_attr(&mut h, v);
         }
-        put(&mut h, &s.pid.map(|p| p.to_le_bytes()).unwrap_or([0xff; 8]));
-        put(&mut h, s.attributes.as_bytes());
         put(&mut h, s.metric_type.as_bytes());
         put(&mut h, s.unit.as_bytes());
         put(&mut h, s.temporality.as_bytes());
@@ -415,7 +426,7 @@ impl PointsBuilder {
         };
         let s = r.sample;
         // Per row: the samples, and in `finish` one 16-byte view per string column.
-        self.bytes += 96 + 16 * 17 + s.buckets.as_ref().map_or(0, String::len);
+        self.bytes += 96 + 16 * 19 + s.buckets.as_ref().map_or(0, String::len);
         self.row_series.push(idx);
         self.time.push(s.time_us);
         self.value.push(s.value);
