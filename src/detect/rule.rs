@@ -53,8 +53,10 @@ impl RuleLogic {
             .ok_or_else(|| DetectError::Invalid(format!("{}: not a rule", spec.slug)))?;
         let compat = spec.splunk_compat.as_ref().filter(|_| splunk_compat);
         let d = |s: &str| parse_duration(s).map_err(DetectError::Invalid);
+        let key = compat.map(|c| c.key.clone()).unwrap_or_else(|| r.key.clone());
         Ok(RuleLogic {
-            key: compat.map(|c| c.key.clone()).unwrap_or_else(|| r.key.clone()),
+            context: r.context.iter().filter(|c| !key.contains(c)).cloned().collect(),
+            key,
             match_column: r.match_column.clone(),
             match_values: r.match_values.clone(),
             bucket: d(&r.bucket)?,
@@ -65,7 +67,6 @@ impl RuleLogic {
             active_when: compat
                 .and_then(|c| c.active_when.clone())
                 .unwrap_or_else(|| r.active_when.clone()),
-            context: r.context.iter().filter(|c| !r.key.contains(c)).cloned().collect(),
         })
     }
 
@@ -205,7 +206,10 @@ pub fn findings(points: LazyFrame, r: &RuleLogic, w: &plan::Window) -> PolarsRes
     for (_, kind, c) in &per_metric {
         aggs.push(match kind {
             SignalKind::Gauge => col(c.as_str()).mean().alias(c.as_str()),
-            SignalKind::Counter => col(c.as_str()).sum().alias(c.as_str()),
+            SignalKind::Counter => when(col(c.as_str()).is_not_null().any(true))
+                .then(col(c.as_str()).sum())
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias(c.as_str()),
         });
     }
     let found = active_buckets.group_by(key.clone()).agg(aggs);

@@ -88,9 +88,11 @@ fn cell(v: AnyValue<'_>) -> Value {
         AnyValue::UInt32(i) => json!(i),
         AnyValue::UInt64(i) => json!(i),
         AnyValue::Float64(f) => json!(f),
-        AnyValue::Datetime(us, TimeUnit::Microseconds, _) => DateTime::from_timestamp_micros(us)
-            .map(|t| json!(fmt_instant(t)))
-            .unwrap_or(Value::Null),
+        AnyValue::Datetime(us, TimeUnit::Microseconds, _) | AnyValue::DatetimeOwned(us, TimeUnit::Microseconds, _) => {
+            DateTime::from_timestamp_micros(us)
+                .map(|t| json!(fmt_instant(t)))
+                .unwrap_or(Value::Null)
+        }
         AnyValue::List(s) => Value::Array(s.iter().map(cell).collect()),
         other => json!(other.to_string()),
     }

@@ -51,6 +51,8 @@ fn detect_json_output_exit_codes_and_files() {
     let out = kubeseen(
         &[
             "detect",
+            "--detection",
+            "process_new_path",
             "--lake",
             &lake,
             "--at",
@@ -78,6 +80,8 @@ fn detect_json_output_exit_codes_and_files() {
     let out = kubeseen(
         &[
             "detect",
+            "--detection",
+            "process_new_path",
             "--lake",
             &lake,
             "--at",
@@ -109,6 +113,8 @@ fn detect_json_output_exit_codes_and_files() {
     let out = kubeseen(
         &[
             "detect",
+            "--detection",
+            "process_new_path",
             "--lake",
             &lake,
             "--at",
@@ -125,6 +131,8 @@ fn detect_json_output_exit_codes_and_files() {
     let out = kubeseen(
         &[
             "backfill",
+            "--detection",
+            "process_new_path",
             "--lake",
             &lake,
             "--from",
@@ -153,6 +161,8 @@ fn backfill_writes_what_separate_detect_runs_write() {
     let out = kubeseen(
         &[
             "backfill",
+            "--detection",
+            "process_new_path",
             "--lake",
             &lake,
             "--from",
@@ -180,7 +190,10 @@ fn backfill_writes_what_separate_detect_runs_write() {
         .iter()
         .enumerate()
     {
-        let out = kubeseen(&["detect", "--lake", &lake, "--at", at], l.dir.path());
+        let out = kubeseen(
+            &["detect", "--detection", "process_new_path", "--lake", &lake, "--at", at],
+            l.dir.path(),
+        );
         assert_eq!(out.status.code(), Some(0));
         let again = std::fs::read(dir.join(format!(
             "{}.parquet",
@@ -213,6 +226,8 @@ fn late_data_marks_windows_stale_and_detect_stale_reruns_them() {
     let out = kubeseen(
         &[
             "detect",
+            "--detection",
+            "process_new_path",
             "--lake",
             &lake,
             "--at",
@@ -240,13 +255,37 @@ fn late_data_marks_windows_stale_and_detect_stale_reruns_them() {
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(r["stale_windows_marked"], 1, "{r:#}");
 
-    let out = kubeseen(&["detect", "--lake", &lake, "--stale", "--format", "json"], dir.path());
+    let out = kubeseen(
+        &[
+            "detect",
+            "--detection",
+            "process_new_path",
+            "--lake",
+            &lake,
+            "--stale",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["runs"].as_array().map(Vec::len), Some(1));
     assert_eq!(v["runs"][0]["window_end"], "2026-11-20T12:00:00Z");
     assert_eq!(v["runs"][0]["findings_count"], 0, "the re-run sees the late sighting");
-    let out = kubeseen(&["detect", "--lake", &lake, "--stale", "--format", "json"], dir.path());
+    let out = kubeseen(
+        &[
+            "detect",
+            "--detection",
+            "process_new_path",
+            "--lake",
+            &lake,
+            "--stale",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["runs"].as_array().map(Vec::len), Some(0), "nothing stale any more");
 }
@@ -257,6 +296,8 @@ fn backfill_resume_skips_up_to_date_windows_but_not_stale_ones() {
     let lake = l.path().display().to_string();
     let args = [
         "backfill",
+        "--detection",
+        "process_new_path",
         "--lake",
         &lake,
         "--from",
