@@ -132,6 +132,7 @@ fn summary_json(lake: &Location, run: &Run, written: &Written, timings_extra: &[
         "detection": run.spec.slug,
         "detection_id": run.spec.id,
         "name": run.spec.name,
+        "family": run.spec.family.as_str(),
         "mode": if run.splunk_compat { "splunk_compat" } else { "intent" },
         "key": run.logic.key,
         "window_start": fmt_instant(run.window.start),
@@ -200,20 +201,15 @@ pub fn markdown(s: &Value) -> String {
         }
         out.push('\n');
     }
-    if let Some(rows) = s["findings"].as_array().filter(|r| !r.is_empty()) {
-        out.push_str("## Findings\n\n| cluster | node | path | pids | first seen | samples | other nodes with it | baseline complete |\n|---|---|---|---|---|---|---|---|\n");
-        for r in rows {
-            out.push_str(&format!(
-                "| {} | {} | `{}` | {} | {} | {} | {} | {} |\n",
-                md_escape(&str_of(&r["k8s_cluster_name"])),
-                md_escape(&str_of(&r["k8s_node_name"])),
-                md_escape(&str_of(&r["process_executable_path"])),
-                md_escape(&str_of(&r["process_pids"])),
-                str_of(&r["first_seen"]),
-                str_of(&r["samples"]),
-                str_of(&r["cluster_prevalence"]),
-                str_of(&r["baseline_complete"]),
-            ));
+    if s["findings"].as_array().is_some_and(|r| !r.is_empty()) {
+        let cells = grid(s);
+        out.push_str("## Findings\n\n");
+        for (i, r) in cells.iter().enumerate() {
+            let line: Vec<String> = r.iter().map(|c| md_escape(c)).collect();
+            out.push_str(&format!("| {} |\n", line.join(" | ")));
+            if i == 0 {
+                out.push_str(&format!("|{}\n", "---|".repeat(r.len())));
+            }
         }
         out.push('\n');
     }
@@ -274,7 +270,75 @@ pub fn markdown(s: &Value) -> String {
     out
 }
 
-/// A plain table of the findings for a terminal.
+/// The findings of a summary as a grid of text cells, header first: the key columns, then the
+/// family's evidence.
+fn grid(s: &Value) -> Vec<Vec<String>> {
+    let str_of = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_string(),
+        other => other.to_string(),
+    };
+    let rows = s["findings"].as_array().cloned().unwrap_or_default();
+    // The key, then the family's evidence.
+    let key: Vec<String> = s["key"]
+        .as_array()
+        .map(|k| k.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let title = |c: &str| match c {
+        "k8s_cluster_name" => "CLUSTER".to_string(),
+        "k8s_node_name" => "NODE".into(),
+        "host_name" => "HOST".into(),
+        "process_executable_path" => "PATH".into(),
+        "process_executable_name" => "PROCESS".into(),
+        "process_pid" => "PID".into(),
+        "container_image_name" => "IMAGE".into(),
+        "source_workload_name" => "SOURCE".into(),
+        "dest_workload_name" => "DEST".into(),
+        other => other.to_uppercase(),
+    };
+    let rule = s["family"] == "rule";
+    let mut header: Vec<String> = key.iter().map(|c| title(c)).collect();
+    let evidence: Vec<(&str, &str)> = if rule {
+        vec![
+            ("FIRST SEEN", "first_seen"),
+            ("ACTIVE 10s", "active_buckets"),
+            ("CPU", "cpu_active"),
+            ("MEMORY", "memory_active"),
+            ("COMMAND", "process_command"),
+        ]
+    } else {
+        let mut e = Vec::new();
+        if rows.iter().any(|r| !r["process_pids"].is_null()) {
+            e.push(("PIDS", "process_pids"));
+        }
+        e.extend([
+            ("FIRST SEEN", "first_seen"),
+            ("SAMPLES", "samples"),
+            ("ELSEWHERE", "cluster_prevalence"),
+        ]);
+        e
+    };
+    header.extend(evidence.iter().map(|(h, _)| h.to_string()));
+    if !rule {
+        header.push("BASELINE".into());
+    }
+    let mut cells: Vec<Vec<String>> = vec![header];
+    for r in &rows {
+        let mut line: Vec<String> = key.iter().map(|c| str_of(&r[c.as_str()])).collect();
+        line.extend(evidence.iter().map(|(_, c)| str_of(&r[*c])));
+        if !rule {
+            line.push(if r["baseline_complete"] == Value::Bool(true) {
+                "complete".into()
+            } else {
+                "INCOMPLETE".into()
+            });
+        }
+        cells.push(line);
+    }
+    cells
+}
+
+/// The summary as a table for the terminal.
 pub fn table(s: &Value) -> String {
     let str_of = |v: &Value| match v {
         Value::String(s) => s.clone(),
@@ -293,33 +357,8 @@ pub fn table(s: &Value) -> String {
     if rows.is_empty() {
         return out;
     }
-    let header = [
-        "CLUSTER",
-        "NODE",
-        "PATH",
-        "PIDS",
-        "FIRST SEEN",
-        "SAMPLES",
-        "ELSEWHERE",
-        "BASELINE",
-    ];
-    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
-    for r in &rows {
-        cells.push(vec![
-            str_of(&r["k8s_cluster_name"]),
-            str_of(&r["k8s_node_name"]),
-            str_of(&r["process_executable_path"]),
-            str_of(&r["process_pids"]),
-            str_of(&r["first_seen"]),
-            str_of(&r["samples"]),
-            str_of(&r["cluster_prevalence"]),
-            if r["baseline_complete"] == Value::Bool(true) {
-                "complete".into()
-            } else {
-                "INCOMPLETE".into()
-            },
-        ]);
-    }
+    let cells = grid(s);
+    let header = &cells[0];
     let widths: Vec<usize> = (0..header.len())
         .map(|i| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
