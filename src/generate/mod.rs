@@ -84,6 +84,7 @@
 //! `ground_truth.json`.
 
 mod catalog;
+mod cluster;
 mod encode;
 mod output;
 mod plan;
@@ -91,7 +92,9 @@ mod rng;
 mod sim;
 #[cfg(test)]
 mod tests;
+mod truth;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -101,17 +104,21 @@ use serde::{Deserialize, Serialize};
 use crate::config::fmt_instant;
 use crate::storage::{Location, StorageError};
 
-use output::{FileExporter, LakeWriter, Otlp, Output, S3Exporter, Written};
+use output::{Batch, FileExporter, LakeWriter, Otlp, Output, S3Exporter, Stream, Written};
 use plan::Frame;
-use sim::{Want, DAY, HOUR, NS};
+use sim::{Step, Want, DAY, HOUR, NS};
 
 pub use plan::{
-    COMMON_IN_CLUSTER_NEW_ON_NODE, KNOWN_BINARY_UNUSUAL_PATH, MINER_IN_TMP, NEW_PATH_ON_LATE_NODE, NEW_PID_KNOWN_PATH,
-    RETURNS_AFTER_30_DAYS, SHELL_IN_DEV_SHM,
+    BENIGN_SHELL_WORKLOAD, COMMON_IN_CLUSTER_NEW_ON_NODE, EDGE_KNOWN_IN_OTHER_CLUSTER, IDLE_SHELL,
+    IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE, IMAGE_TAG_BUMP, INTERACTIVE_SHELL, KNOWN_BINARY_UNUSUAL_PATH, MINER_IN_TMP,
+    NEW_IMAGE_ON_NODE, NEW_PATH_ON_LATE_NODE, NEW_PID_KNOWN_PATH, NEW_TCP_EDGE_LATERAL, NEW_UDP_EDGE_STATSD,
+    RETURNS_AFTER_30_DAYS, SCENARIOS, SHELL_IN_DEV_SHM,
+};
+pub use truth::{
+    key_columns, key_values, DETECTIONS, NEW_TCP_EDGE, NEW_UDP_EDGE, PROCESS_NEW_PATH, SHELL_ON_WORKER_NODE,
+    SHELL_ON_WORKER_NODE_CPU, UNSEEN_CONTAINER_IMAGE, UNSEEN_PROCESS,
 };
 
-/// The detection every scenario is about.
-pub const DETECTION: &str = "process_new_path";
 /// Where the ground truth goes, relative to the output.
 pub const GROUND_TRUTH: &str = "ground_truth.json";
 /// Lake output: buffered rows are written out past this many (estimated) heap bytes.
@@ -247,19 +254,21 @@ pub struct GenerateSummary {
     pub ground_truth: String,
 }
 
+/// One expectation of the ground truth: what a detection reports (or not) for one key of one
+/// scenario. A scenario has an entry per detection it is about.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Scenario {
     pub name: String,
     pub description: String,
-    /// The detection slug (`process_new_path`).
+    /// The detection slug (one of [`DETECTIONS`]).
     pub detection: String,
-    pub k8s_cluster_name: String,
-    pub k8s_node_name: String,
-    pub process_executable_path: String,
+    /// The findings key: column → value ([`key_columns`]; `process_pid` as decimal text).
+    pub key: BTreeMap<String, String>,
     /// RFC 3339 end of the hourly window in which a correct run finds it (start inclusive/end exclusive)
     pub window_end: String,
     pub expect_finding: bool,
-    pub expect_baseline_complete: bool,
+    /// New-value detections: the `baseline_complete` a correct finding carries.
+    pub expect_baseline_complete: Option<bool>,
 }
 
 /// A node of the dataset, as the ground truth lists it.
@@ -331,6 +340,9 @@ pub enum GenerateError {
         #[source]
         source: serde_json::Error,
     },
+    /// The generator's labels and its oracle disagree (a generator bug; nothing is written).
+    #[error("ground truth for seed {seed} disagrees with the generated points: {detail}")]
+    GroundTruth { seed: u64, detail: String },
 }
 
 fn validate(opts: &GenerateOptions) -> Result<Frame, GenerateError> {
@@ -392,7 +404,34 @@ pub(crate) struct Run {
     pub nodes: Vec<NodeTruth>,
 }
 
-/// Simulates every node hour by hour and hands each scrape to `output`.
+/// Counts every emitted point and shows it to the oracle.
+struct Tally {
+    metrics: encode::MetricSet,
+    oracle: truth::Oracle,
+    points: u64,
+    first: u64,
+    last: u64,
+}
+
+impl Tally {
+    fn emit(&mut self, output: &mut dyn Output, stream: Stream<'_>, batch: Batch<'_>) -> Result<(), GenerateError> {
+        let (points, first, last, oracle) = (&mut self.points, &mut self.first, &mut self.last, &mut self.oracle);
+        batch.for_each_point(&self.metrics, |p| {
+            *points += 1;
+            *first = (*first).min(p.time_unix_nano);
+            *last = (*last).max(p.time_unix_nano);
+            oracle.point(&p);
+        });
+        output.write(stream, batch)
+    }
+}
+
+/// The streams of the cluster-wide collectors (the file exporter's folders).
+const RECEIVER_STREAM: &str = "otel-cluster-receiver";
+const GATEWAY_STREAM: &str = "otel-gateway";
+
+/// Simulates every cluster and node hour by hour, hands each batch to `output`, and checks the
+/// labels against the oracle over every emitted point.
 pub(crate) fn run(
     opts: &GenerateOptions,
     frame: Frame,
@@ -403,37 +442,79 @@ pub(crate) fn run(
     let mut pop = plan::build(opts, frame, want);
     let hours = (frame.end - frame.start).div_ceil(HOUR);
     let bar = progress_bar(progress, hours);
-    let (mut points, mut first, mut last) = (0u64, u64::MAX, 0u64);
+    let mut tally = Tally {
+        metrics: encode::MetricSet::new(),
+        oracle: truth::Oracle::new(frame.windows()),
+        points: 0,
+        first: u64::MAX,
+        last: 0,
+    };
+    let mut ready = Vec::new();
     for h in 0..hours {
         let hour_start = frame.start + h * HOUR;
         let hour_end = (hour_start + HOUR).min(frame.end);
-        for node in pop.nodes.iter_mut() {
-            while node.scrape_before(hour_end) {
-                for s in &node.samples {
-                    points += s.points();
-                    first = first.min(s.time_ns);
-                    last = last.max(s.time_ns);
+        for (c, cluster) in pop.clusters.iter_mut().enumerate() {
+            ready.clear();
+            for node in &mut pop.nodes[pop.cluster_nodes[c].clone()] {
+                let (cluster_name, node_name) = (node.cluster().to_string(), node.node().to_string());
+                let stream = Stream {
+                    cluster: &cluster_name,
+                    name: &node_name,
+                };
+                while let Some(step) = node.next_step(hour_end) {
+                    match step {
+                        Step::Scrape => tally.emit(output, stream, Batch::Scrape(node))?,
+                        Step::Tick(t) => node.read_containers(t, &mut ready),
+                    }
                 }
-                output.scrape(node)?;
+                output.end_stream_hour(stream, hour_start)?;
             }
-            output.end_node_hour(node, hour_start)?;
+            // The cluster receiver reports every node's containers at each tick.
+            ready.sort_by_key(|r| r.time_ns);
+            let stream = Stream {
+                cluster: &cluster.name,
+                name: RECEIVER_STREAM,
+            };
+            for tick in ready.chunk_by(|a, b| a.time_ns == b.time_ns) {
+                let batch = Batch::Ready {
+                    points: tick,
+                    start: cluster.receiver_start,
+                };
+                tally.emit(output, stream, batch)?;
+            }
+            output.end_stream_hour(stream, hour_start)?;
+            let name = cluster.name.clone();
+            let stream = Stream {
+                cluster: &name,
+                name: GATEWAY_STREAM,
+            };
+            while cluster.tick_before(hour_end) {
+                tally.emit(output, stream, Batch::Flows(cluster))?;
+            }
+            output.end_stream_hour(stream, hour_start)?;
         }
         output.end_hour(hour_end)?;
         if let Some(b) = &bar {
             b.inc(1);
-            b.set_message(format!("{points} points"));
+            b.set_message(format!("{} points", tally.points));
         }
     }
     let written = output.finish()?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let bad = |detail: String| GenerateError::GroundTruth {
+        seed: opts.seed,
+        detail,
+    };
+    let scenarios = truth::resolve(pop.labels, &pop.nodes).map_err(bad)?;
+    tally.oracle.finish().check(&scenarios).map_err(bad)?;
     Ok(Run {
         written,
-        points,
-        first,
-        last,
-        scenarios: pop.scenarios,
+        points: tally.points,
+        first: tally.first,
+        last: tally.last,
+        scenarios,
         nodes: pop.node_truth,
     })
 }
