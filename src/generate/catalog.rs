@@ -1,5 +1,6 @@
 //! What runs on the simulated nodes: host daemons, cron jobs, cluster add-ons and a pool of
-//! application workloads, with the attributes the process scraper reports for each.
+//! application workloads, with the attributes the process scraper reports for each, the image
+//! of each workload's container, and who talks to whom ([`TALKS`]).
 //!
 //! Names follow gopsutil: `process.executable.name` is the kernel `comm` (the name the binary
 //! was *executed as*, so `python` for `/usr/local/bin/python3.11` run through its symlink, and
@@ -871,6 +872,44 @@ mod tests {
         assert_eq!(DAEMONS[CRON].path, "/usr/sbin/cron");
         assert_eq!(DAEMONS[CONTAINERD].path, "/usr/bin/containerd");
         assert!(APPS.iter().any(|w| w.procs.len() == 1));
+    }
+
+    #[test]
+    fn workloads_images_and_topology_names_are_consistent() {
+        let all: Vec<&Workload> = ADDONS
+            .iter()
+            .chain(APPS.iter())
+            .chain(SINGLETONS.iter())
+            .chain([&COREDNS, &NODE_EXPORTER, &LOG_SHIPPER, &EVIL_MINER])
+            .collect();
+        let mut names: Vec<&str> = all.iter().map(|w| w.name).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n, "workload names are unique");
+        for w in &all {
+            assert!(
+                w.image.contains('/') && !w.image.contains(':'),
+                "{}: a repository",
+                w.image
+            );
+            assert!(!w.container.is_empty(), "{}", w.name);
+            assert!(!w.tag.contains(':') && !w.tag.contains('/'), "{}: {}", w.name, w.tag);
+        }
+        let known = |n: &str| all.iter().any(|w| w.name == n);
+        for (client, servers) in TALKS {
+            assert!(known(client), "{client}");
+            for s in servers {
+                assert!(known(s) && *s != client, "{client} → {s}");
+            }
+        }
+        for w in TELEMETRY.iter().chain(DNS_CLIENTS.iter()) {
+            assert!(known(w), "{w}");
+        }
+        assert!(
+            !TALKS.iter().any(|(c, _)| *c == EVIL_MINER.name),
+            "the evil pod talks to no one"
+        );
     }
 
     fn w_is_reserved(p: &str) -> bool {

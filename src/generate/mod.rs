@@ -1,11 +1,13 @@
-//! Generate: a realistic, labelled, deterministic dataset of process-scraper metrics
-//! (`kubeseen generate`), as OTLP exports or directly as a lake.
+//! Generate: a realistic, labelled, deterministic dataset of Kubernetes telemetry — process
+//! scraper metrics, container readiness and Network Explorer flows (`kubeseen generate`), as
+//! OTLP exports or directly as a lake.
 //!
 //! **In**: [`GenerateOptions`] (clusters, nodes per cluster, application processes per node,
-//! days, scrape interval, end instant, seed, format, layout) and an output [`Location`].
+//! days, interval, end instant, seed, format, layout) and an output [`Location`].
 //! **Out**: the exports (or the lake's points table), `ground_truth.json` at the output root
-//! (a [`GroundTruth`]: the options, every node, and the injected [`Scenario`]s with what a
-//! correct `detect --at <end>` must report), and a [`GenerateSummary`].
+//! (a [`GroundTruth`]: the options, every node, and one [`Scenario`] entry per scenario and
+//! detection it is about, saying what a correct intent-mode `detect --at <end>` reports for
+//! that key), and a [`GenerateSummary`].
 //!
 //! **Invariants**
 //! - Deterministic: the same options give byte-identical output. Every random choice comes
@@ -13,29 +15,56 @@
 //!   in every format and layout: a generated lake holds exactly the rows (same `point_id`s) that
 //!   landing the generated OTLP/JSON or OTLP/protobuf would produce.
 //! - Data covers `[end − days, end)`; every point's time is before `end`.
-//! - In the window `[end − 1h, end)` exactly the scenarios with `expect_finding = true` are new
-//!   `(k8s.cluster.name, k8s.node.name, process.executable.path)` keys against the baseline
-//!   `[end − 30d, end − 1h)`; nothing else is (short-lived jobs run every day or hour, restarts
-//!   and rollouts keep their paths, pods never move between nodes).
-//! - Bounded memory: OTLP layouts hold one node-hour of encoded output; the lake holds the rows
-//!   of the open hour partitions up to [`LAKE_FLUSH_BYTES`], then writes another part file.
+//! - Exact ground truth for the seven detections of [`DETECTIONS`] (semantics in `truth`):
+//!   the entries with `expect_finding = true` are exactly the keys each reports at `end`, no
+//!   more. Short-lived jobs run every day or hour, restarts and rollouts keep paths and image
+//!   names, pods never move between nodes, and every edge of a cluster's topology reports in
+//!   every hour, so nothing is new by accident. Labels come from the plan (slot lives, pod
+//!   images, edge starts) and, for shells, from the pids the simulation gave them; an
+//!   independent oracle (plain hash maps over every emitted point) computes the same sets, and
+//!   generation fails ([`GenerateError::GroundTruth`]) when they differ.
+//! - Bounded memory: OTLP layouts hold one stream-hour of encoded output (a node's, or a
+//!   cluster-wide collector's); the cluster receiver's readings of one cluster-hour are held
+//!   to emit them tick by tick; the lake holds the rows of the open hour partitions up to
+//!   [`LAKE_FLUSH_BYTES`], then writes another part file. The oracle keeps keys, not points.
 //!
-//! **What the data looks like** (as the Collector's `hostmetrics` process scraper, with
-//! `k8sattributes`, `resourcedetection` and a `resource` processor in the pipeline, would
-//! export it): one ResourceMetrics per process per scrape, in pid order, each process read at
-//! its own instant a few hundred µs after the previous; scope
-//! `…/hostmetricsreceiver/internal/scraper/processscraper` `v0.116.0`, schema URL 1.9.0.
-//! Resource attributes: `process.pid`, `process.parent_pid` (ints), `process.executable.name`,
-//! `process.executable.path`, `process.command`, `process.command_line`, `process.owner`
-//! (absent when the container's uid has no user on the host), `k8s.pod.name` and
-//! `k8s.namespace.name` (pod processes only), `host.name`, `os.type`, `k8s.node.name`,
-//! `k8s.cluster.name`. Metrics per process and scrape (the default set, 7 points):
-//! `process.cpu.time` (cumulative monotonic sum, double, `state` = user/system/wait, 1/100 s
-//! resolution), `process.disk.io` (cumulative monotonic sum, int, `direction` = read/write),
-//! `process.memory.usage` and `process.memory.virtual` (cumulative non-monotonic sums, int).
-//! With `utilization`: `process.cpu.utilization` (gauge, per state, 0–1 of all cores; no point
-//! on a process's first scrape) and `process.memory.utilization` (gauge, percent 0–100, as
-//! gopsutil reports it). `startTimeUnixNano` is the process start.
+//! **What the data looks like**
+//! - Process metrics, as the Collector's `hostmetrics` process scraper, with `k8sattributes`,
+//!   `resourcedetection` and a `resource` processor in the pipeline, would export them: one
+//!   ResourceMetrics per process per scrape, in pid order, each process read at its own instant
+//!   a few hundred µs after the previous; scope `…/hostmetricsreceiver/internal/scraper/processscraper`
+//!   `v0.116.0`, schema URL 1.9.0. Resource attributes: `process.pid`, `process.parent_pid`
+//!   (ints), `process.executable.name`, `process.executable.path`, `process.command`,
+//!   `process.command_line`, `process.owner` (absent when the container's uid has no user on
+//!   the host), `k8s.pod.name` and `k8s.namespace.name` (pod processes only), `host.name`,
+//!   `os.type`, `k8s.node.name`, `k8s.cluster.name`. Metrics per process and scrape (the default
+//!   set, 7 points): `process.cpu.time` (cumulative monotonic sum, double, `state` =
+//!   user/system/wait, 1/100 s resolution), `process.disk.io` (cumulative monotonic sum, int,
+//!   `direction` = read/write), `process.memory.usage` and `process.memory.virtual` (cumulative
+//!   non-monotonic sums, int). With `utilization`: `process.cpu.utilization` (gauge, per state,
+//!   0–1 of all cores; no point on a process's first scrape) and `process.memory.utilization`
+//!   (gauge, percent 0–100, as gopsutil reports it). `startTimeUnixNano` is the process start.
+//! - `k8s.container.ready`, as the `k8s_cluster` receiver (one Deployment per cluster, the
+//!   `otel-cluster-receiver`) exports it: every interval (its own phase), one request with one
+//!   ResourceMetrics per container of the cluster, a gauge, int 1 once the container's main
+//!   process has run 5 s (readiness probe), 0 while it restarts; `startTimeUnixNano` is the
+//!   receiver's start; scope `…/receiver/k8sclusterreceiver` `v0.116.0`, schema URL 1.18.0;
+//!   resource attributes in the receiver's order `k8s.pod.uid`, `k8s.pod.name`,
+//!   `k8s.node.name`, `k8s.namespace.name`, `container.id` (64 hex, new per container start),
+//!   `k8s.container.name`, `container.image.name`, `container.image.tag`, then the pipeline's
+//!   `k8s.cluster.name`. No `host.name`: the receiver does not run on the node it describes,
+//!   so nothing adds one (a detection keyed on `host.name` finds no container readings). The
+//!   receiver's other container metrics (restarts, requests, limits) are not emitted.
+//! - Network Explorer flows (the OpenTelemetry eBPF reducer, `az_az` aggregation, as Splunk
+//!   Network Explorer exports it through the gateway): `tcp.bytes`, `tcp.packets`,
+//!   `udp.bytes`, `udp.packets`, monotonic **delta** sums with int values, no start time, no
+//!   description, one metric per data point, at most 1000 metrics per ResourceMetrics, no
+//!   scope; the resource is only the pipeline's `k8s.cluster.name`. Data point attributes, a
+//!   sorted map with empty labels dropped: `{source,dest}.{workload.name,namespace.name,
+//!   process.name (comm, 15 bytes),container.name,resolution_type (K8S_CONTAINER)}` and
+//!   `sf_product = network-explorer` (no availability zone is known, so no `az_equal`). One
+//!   report per edge per interval (the reducer's own slot is 30 s). The reducer's other metrics
+//!   (`tcp.rtt.*`, `tcp.active`, `tcp.new_sockets`, `dns.*`, `http.*`, …) are not emitted.
 //!
 //! **Population** (per node; node, pod and process names from the seed):
 //! - host: `systemd` (pid 1), 13 daemons all the time (`systemd-journald`, `-udevd`,
@@ -46,39 +75,67 @@
 //!   `find` hourly at :17 (each lasting a few minutes, at least one scrape interval, so every
 //!   run is seen and every run is in the baseline);
 //! - cluster add-ons (DaemonSets, every node): `kube-proxy`, `cilium-agent`, the
-//!   `otelcol-contrib` agent, `node_exporter`; `coredns` (2 replicas) on nodes 0 and 1; each pod
-//!   has its `containerd-shim-runc-v2`;
+//!   `otelcol-contrib` agent, the Network Explorer `kernel-collector`, `node_exporter`;
+//!   `coredns` (2 replicas) on nodes 0 and 1; on node 0 one replica each of the OTel gateway,
+//!   the cluster receiver and the Network Explorer reducer; each pod has its
+//!   `containerd-shim-runc-v2` and one container;
 //! - `processes` application processes: the `fluent-bit` log shipper (an application
 //!   DaemonSet, every node), then Deployments drawn by weight from a pool of 20 workloads
 //!   (nginx master + worker, envoy, node, gunicorn/celery on `/usr/local/bin/python3.11`,
 //!   Debian `/usr/bin/python3.11`, tini + python, Temurin and Debian java, Go `/app/server`,
 //!   redis, postgres + checkpointer, beam.smp, puma, php-fpm master + worker, busybox sh,
 //!   dotnet), each cluster with its own subset and popularity — so some paths run on every
-//!   node and some on a subset;
+//!   node and some on a subset. Images are registry-qualified (`docker.io/library/nginx`,
+//!   `docker.io/envoyproxy/envoy`, `docker.io/library/python`, `…/eclipse-temurin`, `…/redis`,
+//!   `…/postgres`, in-house `registry.example.com/<team>/<app>`); third-party tags are fixed,
+//!   in-house ones are `YYYY.MM.DD-<commit>` of each rollout;
 //! - churn: container restarts (new pid, same pod) and rollouts (every member ends, new pod
-//!   name and new pids, same node) at exponential intervals of days; pids grow with a
-//!   per-node background fork rate and wrap at 4194304; the otel agent itself is a process;
+//!   name, uid, container ids and pids, same node and image name) at exponential intervals of
+//!   days; pids grow with a per-node background fork rate and wrap at 4194304; the otel agent
+//!   itself is a process;
+//! - topology (per cluster, from the workloads of its full-history nodes): each Deployment
+//!   talks TCP to 1–3 of its usual servers present in the cluster (web → gateway → services →
+//!   data stores; the web tier never calls data stores), every workload that resolves names
+//!   sends UDP to coredns, the agent, cluster receiver and reducer send to the gateway and the
+//!   kernel collectors to the reducer;
 //! - nodes: the last node of each cluster joins `min(2 days, days × 18 h)` before `end` (its
 //!   baseline is incomplete); the others booted 1–45 days before the data starts.
 //!
-//! **Scenarios** (all in the last hour before `end`; nodes with a full history are used in
-//! turn: node 0 of each cluster, then node 1, …): `miner_in_tmp` (`/tmp/.x/xmrig` started by
-//! an application process, in its pod), `shell_in_dev_shm` (`/dev/shm/sh`),
+//! **Scenarios** (all in the last hour before `end`; node scenarios use nodes with a full
+//! history in turn: node 0 of each cluster, then node 1, …; see [`SCENARIOS`] for the order):
+//! `miner_in_tmp` (`/tmp/.x/xmrig` started by an application process, in its pod),
+//! `shell_in_dev_shm` (`/dev/shm/sh`, a process named `sh`: the shell rules too),
 //! `known_binary_unusual_path` (`/var/tmp/python3`), `returns_after_30_days` (`/usr/bin/tcpdump`,
-//! also run ~35 days before the end when `days ≥ 36`, or in the data's first hours when
-//! `days` is 31–35 — both outside the baseline), `common_in_cluster_new_on_node`
-//! (`/bin/node_exporter`, on every other node all along), `new_pid_known_path` (a restart: new
-//! pid, known path; `expect_finding = false`) and `new_path_on_late_node` (`/usr/bin/crictl`
-//! on cluster 0's late node, `expect_baseline_complete = false`). `expect_baseline_complete`
-//! is true for nodes that ran since the data started, when `days ≥ 30`.
+//! also run ~35 days before the end when `days ≥ 36`, or in the data's first hours when `days`
+//! is 31–35 — both outside the baseline), `common_in_cluster_new_on_node` (the node-exporter
+//! DaemonSet, on every other node all along: path, name and image new on the node),
+//! `new_pid_known_path` (a restart: new pid, known path; `expect_finding = false`),
+//! `new_image_on_node` (a pod of `ghcr.io/evil/miner`), `image_common_in_cluster_new_on_node`
+//! (a replica of an application that runs on other nodes lands on the node),
+//! `image_tag_bump` (a rollout to a new tag: the image name is not new), `interactive_shell`
+//! (`kubectl exec … bash` with CPU activity), `idle_shell` (an exec'd `sh` open for 3 hours,
+//! memory but no CPU: `shell_on_worker_node` only), `new_tcp_edge_lateral` (cluster 0: a web
+//! workload connects to a data store), `new_udp_edge_statsd` (cluster 1, or 0: an application
+//! sends UDP to the gateway), `edge_known_in_other_cluster` (with two clusters or more: a pair
+//! of cluster 0 appears in cluster 1 — new in intent mode; `--splunk-compat`, whose baseline
+//! ignores the cluster, would not report it), `new_path_on_late_node` (`/usr/bin/crictl` on
+//! cluster 0's late node, baseline incomplete) and `benign_shell_workload` (every other shell
+//! seen in the window — busybox `sh` of config-sync: the SPL's known noise, reported every
+//! hour; an allowlist suppresses it). Each scenario has an entry per detection it concerns
+//! (for example `shell_in_dev_shm`: `process_new_path`, `unseen_process` — false when the
+//! node already ran a process named `sh` —, and both shell rules keyed by its pid);
+//! negative entries (`expect_finding = false`) document what must not be reported.
+//! `expect_baseline_complete` (new-value detections) is true for entities with data since
+//! the baseline's first hour: full-history nodes, and clusters for edges, when `days ≥ 30`.
 //!
-//! **Layouts**: `FileExporter` — one file per node and hour,
-//! `<cluster>/<node>/metrics-YYYYMMDDTHH.jsonl[.gz]` (JSON Lines, one request per scrape) or
-//! `.binpb` (4-byte big-endian length prefix per request); `S3Exporter` — one request per
-//! object (about 5 minutes of one node's scrapes), key
-//! `year=YYYY/month=MM/day=DD/hour=HH/minute=mm/metrics_<9 digits>.json[.gz]` or `.binpb`
+//! **Layouts**: `FileExporter` — one file per stream and hour,
+//! `<cluster>/<node>/metrics-YYYYMMDDTHH.jsonl[.gz]` (each node's agent),
+//! `<cluster>/otel-cluster-receiver/…` (container readiness) and `<cluster>/otel-gateway/…`
+//! (flows) (JSON Lines, one request per scrape or tick) or `.binpb` (4-byte big-endian length
+//! prefix per request); `S3Exporter` — one request per object (about 5 minutes of one stream),
+//! key `year=YYYY/month=MM/day=DD/hour=HH/minute=mm/metrics_<9 digits>.json[.gz]` or `.binpb`
 //! (a bare message, as the awss3exporter writes it) partitioned by a simulated upload time
-//! 0.2–15 s after the last scrape; `Lake` — `metrics/date=YYYY-MM-DD/hour=HH/part-<xxh3 of
+//! 0.2–15 s after the last point; `Lake` — `metrics/date=YYYY-MM-DD/hour=HH/part-<xxh3 of
 //! the sorted point ids>.parquet` through `lake::schema` and `lake::land::write_parquet`. Gzip
 //! uses level 1 (speed). `summary.files`/`bytes` count the data objects, not
 //! `ground_truth.json`.
@@ -132,7 +189,7 @@ pub struct GenerateOptions {
     /// Application processes per node (host daemons, add-ons and shims come on top).
     pub processes: u32,
     pub days: u32,
-    /// Scrape interval.
+    /// Scrape interval (also the cluster receiver's and the reducer's).
     pub interval: Duration,
     /// Data ends just before this instant (exclusive).
     pub end: DateTime<Utc>,
