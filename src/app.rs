@@ -537,7 +537,7 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
         if a.dir.exists() {
             std::fs::remove_dir_all(&a.dir).with_context(|| format!("clearing {}", a.dir.display()))?;
         }
-        println!("[1/4] generating 31 days of process metrics for 2 clusters × 3 nodes (OTLP/JSON, gzip, file-exporter layout) …");
+        println!("[1/4] generating 31 days of process, container and network metrics for 2 clusters × 3 nodes (OTLP/JSON, gzip, file-exporter layout) …");
         let out = Location::open(&g.out, &store, true)?;
         let t = Instant::now();
         let s = generate::generate(&opts, &out, true)?;

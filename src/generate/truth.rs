@@ -302,6 +302,9 @@ pub(crate) struct Oracle {
     /// Entity → earliest baseline point, per new-value detection.
     first: HashMap<&'static str, HashMap<Vec<String>, u64>>,
     seen: HashMap<usize, Seen>,
+    /// The resource of the previous point and what is done for it (points come grouped by
+    /// resource): spares a map lookup per point.
+    last: Option<(usize, u8, bool)>,
     shells: HashMap<ShellKey, ShellState>,
     /// `process.cpu.time` points of shells from 5 minutes before the window on, per series:
     /// (time, value, start time).
@@ -326,6 +329,7 @@ impl Oracle {
             udp: Keys3::default(),
             first: HashMap::new(),
             seen: HashMap::new(),
+            last: None,
             shells: HashMap::new(),
             cpu_series: HashMap::new(),
         }
@@ -346,8 +350,13 @@ impl Oracle {
         let class = self.class(t);
         let metric = p.metric.name.as_str();
         if metric.starts_with("process.") || metric == "k8s.container.ready" {
-            let origin: &Origin = p.origin;
             let id = Arc::as_ptr(p.origin) as usize;
+            if let Some((last, done, false)) = self.last {
+                if last == id && (class == 0 || done & class != 0) {
+                    return;
+                }
+            }
+            let origin: &Origin = p.origin;
             let entry = self.seen.entry(id).or_insert_with(|| {
                 let name = text_attr(origin, "process.executable.name");
                 let shell = (metric.starts_with("process.") && SHELLS.contains(&name)).then(|| {
@@ -376,8 +385,10 @@ impl Oracle {
                 }
             });
             let shell = entry.shell.clone();
-            if class != 0 && entry.done & class == 0 {
-                entry.done |= class;
+            let newly = class != 0 && entry.done & class == 0;
+            entry.done |= class;
+            self.last = Some((id, entry.done, shell.is_some()));
+            if newly {
                 let cluster = text_attr(origin, "k8s.cluster.name");
                 let node = text_attr(origin, "k8s.node.name");
                 if metric == "k8s.container.ready" {
