@@ -1,5 +1,6 @@
 //! What runs on the simulated nodes: host daemons, cron jobs, cluster add-ons and a pool of
-//! application workloads, with the attributes the process scraper reports for each.
+//! application workloads, with the attributes the process scraper reports for each, the image
+//! of each workload's container, and who talks to whom ([`TALKS`]).
 //!
 //! Names follow gopsutil: `process.executable.name` is the kernel `comm` (the name the binary
 //! was *executed as*, so `python` for `/usr/local/bin/python3.11` run through its symlink, and
@@ -193,6 +194,11 @@ pub(crate) struct Workload {
     pub name: &'static str,
     pub namespace: &'static str,
     pub daemonset: bool,
+    /// The pod's one container: its name, image (repository, as `container.image.name`) and
+    /// tag ([`BUILD_TAG`]: the in-house CI tags each rollout's build by date and commit).
+    pub container: &'static str,
+    pub image: &'static str,
+    pub tag: &'static str,
     pub procs: &'static [PodProc],
     /// Relative popularity in the application pool.
     pub weight: f64,
@@ -215,12 +221,18 @@ const fn child(exe: Exe, parent: usize) -> PodProc {
     }
 }
 
+/// `Workload::tag` of in-house images: each rollout's build is tagged `YYYY.MM.DD-<commit>`.
+pub(crate) const BUILD_TAG: &str = "";
+
 /// Cluster add-ons on every node (on top of the application processes).
-pub(crate) const ADDONS: [Workload; 3] = [
+pub(crate) static ADDONS: [Workload; 4] = [
     Workload {
         name: "kube-proxy",
         namespace: "kube-system",
         daemonset: true,
+        container: "kube-proxy",
+        image: "registry.k8s.io/kube-proxy",
+        tag: "v1.30.6",
         procs: &[main(
             exe(
                 "/usr/local/bin/kube-proxy",
@@ -239,6 +251,9 @@ pub(crate) const ADDONS: [Workload; 3] = [
         name: "cilium",
         namespace: "kube-system",
         daemonset: true,
+        container: "cilium-agent",
+        image: "quay.io/cilium/cilium",
+        tag: "v1.16.4",
         procs: &[main(
             exe(
                 "/usr/bin/cilium-agent",
@@ -257,6 +272,9 @@ pub(crate) const ADDONS: [Workload; 3] = [
         name: "otel-agent",
         namespace: "observability",
         daemonset: true,
+        container: "otel-collector",
+        image: "otel/opentelemetry-collector-contrib",
+        tag: "0.116.0",
         procs: &[main(
             exe(
                 "/otelcol-contrib",
@@ -271,13 +289,37 @@ pub(crate) const ADDONS: [Workload; 3] = [
         weight: 0.0,
         rollout_days: 21.0,
     },
+    Workload {
+        name: "kernel-collector",
+        namespace: "network-explorer",
+        daemonset: true,
+        container: "kernel-collector",
+        image: "otel/opentelemetry-ebpf-kernel-collector",
+        tag: "v0.10.2",
+        procs: &[main(
+            exe(
+                "/srv/kernel-collector",
+                "kernel-collector",
+                "/srv/kernel-collector",
+                "--config-file=/etc/network-explorer/config.yaml --disable-nomad-metadata --warning",
+                ROOT,
+                prof(0.02, 0.6, 0.0, 95.0, 800.0, 0.0, 0.0),
+            ),
+            40.0,
+        )],
+        weight: 0.0,
+        rollout_days: 28.0,
+    },
 ];
 
 /// Cluster DNS: a two-replica Deployment, so it runs on a subset of nodes.
-pub(crate) const COREDNS: Workload = Workload {
+pub(crate) static COREDNS: Workload = Workload {
     name: "coredns",
     namespace: "kube-system",
     daemonset: false,
+    container: "coredns",
+    image: "registry.k8s.io/coredns/coredns",
+    tag: "v1.11.3",
     procs: &[main(
         exe(
             "/coredns",
@@ -295,10 +337,13 @@ pub(crate) const COREDNS: Workload = Workload {
 
 /// A monitoring DaemonSet: the `common_in_cluster_new_on_node` scenario holds it back from one
 /// node until the last hour (its path is reserved to that use).
-pub(crate) const NODE_EXPORTER: Workload = Workload {
+pub(crate) static NODE_EXPORTER: Workload = Workload {
     name: "node-exporter",
     namespace: "monitoring",
     daemonset: true,
+    container: "node-exporter",
+    image: "quay.io/prometheus/node-exporter",
+    tag: "v1.8.2",
     procs: &[main(
         exe(
             "/bin/node_exporter",
@@ -314,11 +359,69 @@ pub(crate) const NODE_EXPORTER: Workload = Workload {
     rollout_days: 60.0,
 };
 
+/// Cluster-wide collectors, one replica each, on node 0 of every cluster: the OTel gateway
+/// (where agents, the cluster receiver and the reducer send), the `k8s_cluster` receiver (a
+/// Deployment: its metrics describe the whole cluster) and the Network Explorer reducer.
+pub(crate) static SINGLETONS: [Workload; 3] = [
+    Workload {
+        name: "otel-gateway",
+        namespace: "observability",
+        daemonset: false,
+        container: "otel-collector",
+        image: "otel/opentelemetry-collector-contrib",
+        tag: "0.116.0",
+        procs: &[main(
+            exe("/otelcol-contrib", "otelcol-contrib", "/otelcol-contrib", "--config=/conf/gateway.yaml", ROOT, prof(0.12, 0.3, 0.0, 420.0, 2400.0, 0.0, 2.0)),
+            45.0,
+        )],
+        weight: 0.0,
+        rollout_days: 21.0,
+    },
+    Workload {
+        name: "otel-cluster-receiver",
+        namespace: "observability",
+        daemonset: false,
+        container: "otel-collector",
+        image: "otel/opentelemetry-collector-contrib",
+        tag: "0.116.0",
+        procs: &[main(
+            exe("/otelcol-contrib", "otelcol-contrib", "/otelcol-contrib", "--config=/conf/cluster-receiver.yaml", ROOT, prof(0.02, 0.3, 0.0, 150.0, 1900.0, 0.0, 0.5)),
+            45.0,
+        )],
+        weight: 0.0,
+        rollout_days: 21.0,
+    },
+    Workload {
+        name: "network-explorer-reducer",
+        namespace: "network-explorer",
+        daemonset: false,
+        container: "reducer",
+        image: "otel/opentelemetry-ebpf-reducer",
+        tag: "v0.10.2",
+        procs: &[main(
+            exe(
+                "/srv/opentelemetry-ebpf-reducer",
+                "opentelemetry-ebpf-reducer",
+                "/srv/opentelemetry-ebpf-reducer",
+                "--port 8000 --prom 0.0.0.0:7010 --disable-prometheus-metrics --enable-otlp-grpc-metrics --otlp-grpc-metrics-host=otel-gateway.observability --otlp-grpc-metrics-port=4317",
+                ROOT,
+                prof(0.15, 0.25, 0.0, 600.0, 3100.0, 0.0, 0.0),
+            ),
+            30.0,
+        )],
+        weight: 0.0,
+        rollout_days: 28.0,
+    },
+];
+
 /// The application DaemonSet every node runs (counted in `processes`).
-pub(crate) const LOG_SHIPPER: Workload = Workload {
+pub(crate) static LOG_SHIPPER: Workload = Workload {
     name: "fluent-bit",
     namespace: "logging",
     daemonset: true,
+    container: "fluent-bit",
+    image: "cr.fluentbit.io/fluent/fluent-bit",
+    tag: "3.2.2",
     procs: &[main(
         exe(
             "/fluent-bit/bin/fluent-bit",
@@ -338,11 +441,14 @@ const PY: &str = "/usr/local/bin/python3.11";
 const TEMURIN: &str = "/opt/java/openjdk/bin/java";
 
 /// The application pool: Deployments drawn (with replacement) to fill each node.
-pub(crate) const APPS: [Workload; 20] = [
+pub(crate) static APPS: [Workload; 20] = [
     Workload {
         name: "web-frontend",
         namespace: "web",
         daemonset: false,
+        container: "nginx",
+        image: "docker.io/library/nginx",
+        tag: "1.27.3",
         procs: &[
             main(exe("/usr/sbin/nginx", "nginx", "nginx: master process nginx -g daemon off;", "", ROOT, prof(0.0005, 0.5, 0.0, 9.0, 60.0, 0.0, 0.0)), 0.0),
             child(exe("/usr/sbin/nginx", "nginx", "nginx: worker process", "", None, prof(0.02, 0.45, 0.0, 14.0, 62.0, 4.0, 30.0)), 0),
@@ -354,6 +460,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "api-gateway",
         namespace: "edge",
         daemonset: false,
+        container: "envoy",
+        image: "docker.io/envoyproxy/envoy",
+        tag: "v1.32.2",
         procs: &[main(exe("/usr/local/bin/envoy", "envoy", "envoy", "-c /etc/envoy/envoy.yaml --service-cluster api-gateway --log-level warn", None, prof(0.08, 0.35, 0.0, 90.0, 2300.0, 0.0, 2.0)), 20.0)],
         weight: 3.0,
         rollout_days: 9.0,
@@ -362,6 +471,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "checkout",
         namespace: "shop",
         daemonset: false,
+        container: "checkout",
+        image: "registry.example.com/shop/checkout",
+        tag: BUILD_TAG,
         procs: &[main(exe("/usr/local/bin/node", "node", "node", "dist/main.js", None, prof(0.06, 0.2, 0.0, 160.0, 11000.0, 1.0, 3.0)), 6.0)],
         weight: 3.0,
         rollout_days: 3.0,
@@ -370,6 +482,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "auth",
         namespace: "identity",
         daemonset: false,
+        container: "auth",
+        image: "registry.example.com/identity/auth",
+        tag: BUILD_TAG,
         procs: &[main(exe("/usr/local/bin/node", "node", "node", "--max-old-space-size=512 server.js", None, prof(0.03, 0.2, 0.0, 120.0, 10800.0, 0.5, 1.0)), 10.0)],
         weight: 2.0,
         rollout_days: 7.0,
@@ -378,6 +493,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "recommendations",
         namespace: "shop",
         daemonset: false,
+        container: "recommendations",
+        image: "registry.example.com/shop/recommendations",
+        tag: BUILD_TAG,
         procs: &[main(exe(PY, "gunicorn", "/usr/local/bin/python", "/usr/local/bin/gunicorn --workers 2 --bind 0.0.0.0:8000 recommendations.wsgi:application", ROOT, prof(0.09, 0.15, 0.0, 210.0, 520.0, 2.0, 1.0)), 8.0)],
         weight: 2.5,
         rollout_days: 4.0,
@@ -386,6 +504,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "task-worker",
         namespace: "shop",
         daemonset: false,
+        container: "worker",
+        image: "registry.example.com/shop/task-worker",
+        tag: BUILD_TAG,
         procs: &[main(exe(PY, "celery", "/usr/local/bin/python", "/usr/local/bin/celery -A tasks worker --loglevel=INFO --concurrency=2", None, prof(0.12, 0.2, 0.01, 180.0, 450.0, 10.0, 25.0)), 3.0)],
         weight: 2.0,
         rollout_days: 4.0,
@@ -394,6 +515,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "notifications",
         namespace: "messaging",
         daemonset: false,
+        container: "notifications",
+        image: "registry.example.com/messaging/notifications",
+        tag: BUILD_TAG,
         procs: &[main(exe("/usr/bin/python3.11", "python3", "python3", "-m notifications.main", ROOT, prof(0.01, 0.2, 0.0, 65.0, 310.0, 0.0, 0.5)), 12.0)],
         weight: 1.5,
         rollout_days: 10.0,
@@ -402,6 +526,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "batch-runner",
         namespace: "data",
         daemonset: false,
+        container: "runner",
+        image: "docker.io/library/python",
+        tag: "3.11-slim-bookworm",
         procs: &[
             main(exe("/usr/bin/tini", "tini", "/usr/bin/tini", "-- python runner.py", ROOT, prof(0.0, 0.5, 0.0, 0.8, 2.5, 0.0, 0.0)), 0.0),
             PodProc { exe: exe(PY, "python", "python", "runner.py", ROOT, prof(0.2, 0.1, 0.02, 300.0, 900.0, 80.0, 40.0)), parent: Some(0), restart_days: 2.0 },
@@ -413,6 +540,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "orders",
         namespace: "shop",
         daemonset: false,
+        container: "orders",
+        image: "registry.example.com/shop/orders",
+        tag: BUILD_TAG,
         procs: &[main(exe(TEMURIN, "java", "java", "-XX:MaxRAMPercentage=75.0 -jar /app/orders.jar", None, prof(0.15, 0.1, 0.0, 700.0, 4800.0, 3.0, 6.0)), 9.0)],
         weight: 2.5,
         rollout_days: 5.0,
@@ -421,6 +551,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "billing",
         namespace: "payments",
         daemonset: false,
+        container: "billing",
+        image: "registry.example.com/payments/billing",
+        tag: BUILD_TAG,
         procs: &[main(exe("/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "java", "java", "-Xmx512m -cp /app/lib/* com.example.billing.Main", None, prof(0.07, 0.1, 0.0, 620.0, 4300.0, 1.0, 2.0)), 14.0)],
         weight: 1.5,
         rollout_days: 8.0,
@@ -429,6 +562,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "search",
         namespace: "data",
         daemonset: false,
+        container: "search",
+        image: "docker.io/library/eclipse-temurin",
+        tag: "21-jre-jammy",
         procs: &[main(exe(TEMURIN, "java", "java", "-Xms1g -Xmx1g -jar /usr/share/search/search.jar", None, prof(0.25, 0.12, 0.01, 1300.0, 6200.0, 150.0, 90.0)), 15.0)],
         weight: 1.0,
         rollout_days: 12.0,
@@ -437,6 +573,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "catalog",
         namespace: "shop",
         daemonset: false,
+        container: "catalog",
+        image: "registry.example.com/shop/catalog",
+        tag: BUILD_TAG,
         procs: &[main(exe("/app/server", "server", "/app/server", "--port=8080 --metrics-port=9090", None, prof(0.03, 0.3, 0.0, 40.0, 1250.0, 0.0, 0.0)), 15.0)],
         weight: 3.0,
         rollout_days: 3.0,
@@ -445,6 +584,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "inventory",
         namespace: "shop",
         daemonset: false,
+        container: "inventory",
+        image: "registry.example.com/shop/inventory",
+        tag: BUILD_TAG,
         procs: &[main(exe("/app/server", "server", "/app/server", "--config=/etc/inventory/config.yaml", None, prof(0.02, 0.3, 0.0, 35.0, 1240.0, 0.0, 0.0)), 15.0)],
         weight: 2.0,
         rollout_days: 4.0,
@@ -453,6 +595,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "cache",
         namespace: "data",
         daemonset: false,
+        container: "redis",
+        image: "docker.io/library/redis",
+        tag: "7.4.1",
         procs: &[main(exe("/usr/local/bin/redis-server", "redis-server", "redis-server *:6379", "", None, prof(0.02, 0.45, 0.0, 150.0, 190.0, 0.0, 40.0)), 30.0)],
         weight: 1.5,
         rollout_days: 20.0,
@@ -461,6 +606,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "db",
         namespace: "data",
         daemonset: false,
+        container: "postgres",
+        image: "docker.io/library/postgres",
+        tag: "16.6",
         procs: &[
             main(exe("/usr/lib/postgresql/16/bin/postgres", "postgres", "postgres", "-D /var/lib/postgresql/data", None, prof(0.01, 0.3, 0.02, 60.0, 220.0, 20.0, 10.0)), 0.0),
             child(exe("/usr/lib/postgresql/16/bin/postgres", "postgres", "postgres: checkpointer ", "", None, prof(0.002, 0.4, 0.05, 30.0, 220.0, 0.0, 120.0)), 0),
@@ -472,6 +620,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "queue",
         namespace: "messaging",
         daemonset: false,
+        container: "rabbitmq",
+        image: "docker.io/library/rabbitmq",
+        tag: "3.13.7-management",
         procs: &[main(
             exe(
                 "/usr/local/lib/erlang/erts-14.2.5/bin/beam.smp",
@@ -490,6 +641,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "storefront",
         namespace: "web",
         daemonset: false,
+        container: "storefront",
+        image: "registry.example.com/web/storefront",
+        tag: BUILD_TAG,
         procs: &[main(exe("/usr/local/bin/ruby", "puma 6.4.2 (tcp", "puma 6.4.2 (tcp://0.0.0.0:3000) [app]", "", None, prof(0.04, 0.15, 0.0, 240.0, 1100.0, 0.5, 1.0)), 7.0)],
         weight: 1.0,
         rollout_days: 4.0,
@@ -498,6 +652,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "cms",
         namespace: "web",
         daemonset: false,
+        container: "wordpress",
+        image: "docker.io/library/wordpress",
+        tag: "6.7.1-php8.3-fpm",
         procs: &[
             main(exe("/usr/local/sbin/php-fpm", "php-fpm", "php-fpm: master process (/usr/local/etc/php-fpm.conf)", "", ROOT, prof(0.001, 0.5, 0.0, 20.0, 210.0, 0.0, 0.0)), 0.0),
             child(exe("/usr/local/sbin/php-fpm", "php-fpm", "php-fpm: pool www", "", Some("www-data"), prof(0.02, 0.25, 0.0, 45.0, 215.0, 1.0, 0.5)), 0),
@@ -509,6 +666,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "config-sync",
         namespace: "shop",
         daemonset: false,
+        container: "config-sync",
+        image: "docker.io/library/busybox",
+        tag: "1.37.0",
         procs: &[main(exe("/bin/busybox", "sh", "sh", "-c while true; do wget -q -O /shared/config.json http://config-server/config; sleep 60; done", ROOT, prof(0.0003, 0.6, 0.0, 0.6, 4.3, 0.0, 0.1)), 0.0)],
         weight: 1.5,
         rollout_days: 15.0,
@@ -517,6 +677,9 @@ pub(crate) const APPS: [Workload; 20] = [
         name: "reports",
         namespace: "data",
         daemonset: false,
+        container: "reports",
+        image: "registry.example.com/data/reports",
+        tag: BUILD_TAG,
         procs: &[main(exe("/usr/share/dotnet/dotnet", "dotnet", "dotnet", "Reports.Api.dll", None, prof(0.05, 0.15, 0.0, 190.0, 27000.0, 2.0, 3.0)), 10.0)],
         weight: 1.0,
         rollout_days: 6.0,
@@ -567,15 +730,108 @@ pub(crate) const CRICTL: Exe = exe(
     prof(0.003, 0.4, 0.0, 30.0, 1280.0, 0.0, 0.0),
 );
 
+/// `kubectl exec -it <pod> -- bash`: an interactive shell that runs commands (CPU activity).
+pub(crate) const EXEC_BASH: Exe = exe(
+    "/usr/bin/bash",
+    "bash",
+    "bash",
+    "",
+    ROOT,
+    prof(0.02, 0.45, 0.0, 3.8, 8.2, 4.0, 0.5),
+);
+/// `kubectl exec -it <pod> -- sh` left open: Debian's `/bin/sh` is dash (the kernel's `comm` is
+/// the name it was executed as). Waiting on the terminal, it never uses CPU.
+pub(crate) const EXEC_IDLE_SH: Exe = exe(
+    "/usr/bin/dash",
+    "sh",
+    "sh",
+    "",
+    ROOT,
+    prof(0.0, 0.5, 0.0, 0.9, 2.6, 0.0, 0.0),
+);
+/// A pod nobody deployed: a cryptominer image pulled from a public registry.
+pub(crate) static EVIL_MINER: Workload = Workload {
+    name: "kube-metrics-agent",
+    namespace: "default",
+    daemonset: false,
+    container: "agent",
+    image: "ghcr.io/evil/miner",
+    tag: "latest",
+    procs: &[main(
+        exe(
+            "/xmrig/xmrig",
+            "xmrig",
+            "/xmrig/xmrig",
+            "--url=pool.hashvault.pro:443 --tls --coin=monero --cpu-max-threads-hint=90",
+            ROOT,
+            prof(2.2, 0.02, 0.0, 2300.0, 2600.0, 0.0, 0.0),
+        ),
+        0.0,
+    )],
+    weight: 0.0,
+    rollout_days: 0.0,
+};
+
 /// Paths that only scenarios (or their dedicated workload) may run.
 #[cfg(test)]
-pub(crate) const RESERVED: [&str; 6] = [
+pub(crate) const RESERVED: [&str; 9] = [
     XMRIG.path,
     DEV_SHM_SH.path,
     TMP_PYTHON.path,
     TCPDUMP.path,
     CRICTL.path,
+    EXEC_BASH.path,
+    EXEC_IDLE_SH.path,
+    "/xmrig/xmrig",
     "/bin/node_exporter",
+];
+
+/// Who talks TCP to whom (client workload → servers it may call); each cluster's topology
+/// keeps 1 to 3 of the servers present in the cluster. Web tiers never call databases
+/// directly (the `new_tcp_edge_lateral` scenario does).
+pub(crate) const TALKS: [(&str, &[&str]); 21] = [
+    ("web-frontend", &["api-gateway", "storefront", "cms"]),
+    (
+        "api-gateway",
+        &["checkout", "auth", "catalog", "orders", "search", "recommendations"],
+    ),
+    ("checkout", &["orders", "auth", "cache", "queue", "inventory"]),
+    ("auth", &["db", "cache"]),
+    ("recommendations", &["catalog", "search", "cache"]),
+    ("task-worker", &["queue", "db", "notifications"]),
+    ("notifications", &["queue", "auth"]),
+    ("batch-runner", &["db", "search"]),
+    ("orders", &["db", "queue", "billing", "inventory"]),
+    ("billing", &["db", "queue"]),
+    ("search", &["cache"]),
+    ("catalog", &["db", "cache"]),
+    ("inventory", &["db"]),
+    ("storefront", &["catalog", "checkout", "auth", "cache"]),
+    ("cms", &["db", "cache"]),
+    ("config-sync", &["api-gateway"]),
+    ("reports", &["db", "search", "billing"]),
+    // Telemetry: every client below talks to all of its servers.
+    ("otel-agent", &["otel-gateway"]),
+    ("otel-cluster-receiver", &["otel-gateway"]),
+    ("kernel-collector", &["network-explorer-reducer"]),
+    ("network-explorer-reducer", &["otel-gateway"]),
+];
+/// Clients of [`TALKS`] whose every server is called (the telemetry pipeline).
+pub(crate) const TELEMETRY: [&str; 4] = [
+    "otel-agent",
+    "otel-cluster-receiver",
+    "kernel-collector",
+    "network-explorer-reducer",
+];
+/// Workloads that resolve names through cluster DNS (UDP to coredns): the applications and
+/// these add-ons (kube-proxy and cilium use the host network; node-exporter resolves nothing).
+pub(crate) const DNS_CLIENTS: [&str; 6] = [
+    "fluent-bit",
+    "otel-agent",
+    "otel-gateway",
+    "otel-cluster-receiver",
+    "kernel-collector",
+    "network-explorer-reducer",
 ];
 
 #[cfg(test)]
@@ -587,11 +843,12 @@ mod tests {
         let mut all: Vec<Exe> = vec![SYSTEMD, SHIM];
         all.extend(DAEMONS);
         all.extend(JOBS.iter().map(|j| j.0));
-        for w in ADDONS
-            .iter()
-            .chain(APPS.iter())
-            .chain([&COREDNS, &NODE_EXPORTER, &LOG_SHIPPER])
-        {
+        for w in ADDONS.iter().chain(APPS.iter()).chain(SINGLETONS.iter()).chain([
+            &COREDNS,
+            &NODE_EXPORTER,
+            &LOG_SHIPPER,
+            &EVIL_MINER,
+        ]) {
             for (i, p) in w.procs.iter().enumerate() {
                 assert!(
                     p.parent.is_none_or(|j| j < i),
@@ -603,17 +860,56 @@ mod tests {
         }
         for e in &all {
             assert!(e.path.starts_with('/'), "{}", e.path);
-            assert!(!e.name.is_empty() && e.name.len() <= 23, "{}", e.name);
+            assert!(!e.name.is_empty() && e.name.len() <= 32, "{}", e.name);
             if w_is_reserved(e.path) {
-                assert_eq!(
-                    e.path, "/bin/node_exporter",
-                    "only node-exporter may use a reserved path outside scenarios"
+                assert!(
+                    ["/bin/node_exporter", "/xmrig/xmrig"].contains(&e.path),
+                    "only node-exporter and the evil miner may use a reserved path outside scenarios: {}",
+                    e.path
                 );
             }
         }
         assert_eq!(DAEMONS[CRON].path, "/usr/sbin/cron");
         assert_eq!(DAEMONS[CONTAINERD].path, "/usr/bin/containerd");
         assert!(APPS.iter().any(|w| w.procs.len() == 1));
+    }
+
+    #[test]
+    fn workloads_images_and_topology_names_are_consistent() {
+        let all: Vec<&Workload> = ADDONS
+            .iter()
+            .chain(APPS.iter())
+            .chain(SINGLETONS.iter())
+            .chain([&COREDNS, &NODE_EXPORTER, &LOG_SHIPPER, &EVIL_MINER])
+            .collect();
+        let mut names: Vec<&str> = all.iter().map(|w| w.name).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n, "workload names are unique");
+        for w in &all {
+            assert!(
+                w.image.contains('/') && !w.image.contains(':'),
+                "{}: a repository",
+                w.image
+            );
+            assert!(!w.container.is_empty(), "{}", w.name);
+            assert!(!w.tag.contains(':') && !w.tag.contains('/'), "{}: {}", w.name, w.tag);
+        }
+        let known = |n: &str| all.iter().any(|w| w.name == n);
+        for (client, servers) in TALKS {
+            assert!(known(client), "{client}");
+            for s in servers {
+                assert!(known(s) && *s != client, "{client} → {s}");
+            }
+        }
+        for w in TELEMETRY.iter().chain(DNS_CLIENTS.iter()) {
+            assert!(known(w), "{w}");
+        }
+        assert!(
+            !TALKS.iter().any(|(c, _)| *c == EVIL_MINER.name),
+            "the evil pod talks to no one"
+        );
     }
 
     fn w_is_reserved(p: &str) -> bool {

@@ -1,4 +1,5 @@
-//! One scrape of one process → OTLP/JSON text, OTLP/protobuf messages or decoded [`Point`]s.
+//! One scrape of one process, one container readiness reading or one reducer tick → OTLP/JSON
+//! text, OTLP/protobuf messages or points ([`PointRef`], a borrowed [`Point`]).
 //!
 //! The three encodings carry exactly the same content, so a generated lake equals the lake
 //! landed from the generated exports. The JSON is written by hand the way the Collector's pdata
@@ -11,18 +12,23 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::ingest::model::{AttrValue, MetricInfo, MetricKind, Origin, Point};
+use crate::ingest::model::{AttrValue, Attrs, MetricInfo, MetricKind, Origin, Point};
 use crate::ingest::otlp_proto::{
     any_value, metric, number_data_point, AnyValue, Gauge, InstrumentationScope, KeyValue, Metric, NumberDataPoint,
     Resource, ResourceMetrics, ScopeMetrics, Sum,
 };
 
-use super::sim::{Incarnation, Sample};
+use super::cluster::{ClusterSim, Proto};
+use super::sim::{Incarnation, ReadyPoint, Sample};
 
 pub(crate) const SCOPE_NAME: &str = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver/internal/scraper/processscraper";
 pub(crate) const SCOPE_VERSION: &str = "v0.116.0";
 pub(crate) const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.9.0";
+pub(crate) const CLUSTER_SCOPE_NAME: &str =
+    "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/k8sclusterreceiver";
+pub(crate) const CLUSTER_SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.18.0";
 
+const DELTA: i32 = 1;
 const CUMULATIVE: i32 = 2;
 const STATES: [&str; 3] = ["user", "system", "wait"];
 const DIRECTIONS: [&str; 2] = ["read", "write"];
@@ -75,6 +81,13 @@ const MEM_VIRTUAL: Def = Def {
     description: "Virtual memory size.",
     unit: "By",
     kind: MetricKind::Sum,
+    monotonic: false,
+};
+const READY: Def = Def {
+    name: "k8s.container.ready",
+    description: "Whether a container has passed its readiness probe (0 for no, 1 for yes)",
+    unit: "",
+    kind: MetricKind::Gauge,
     monotonic: false,
 };
 
@@ -234,6 +247,20 @@ pub(crate) fn write_json(out: &mut String, inc: &Incarnation, s: &Sample, times:
     out.push_str("\"}");
 }
 
+/// Appends the ResourceMetrics of one container readiness reading (no separator); `start`:
+/// the receiver's start (`startTimeUnixNano` of its gauges).
+pub(crate) fn write_ready_json(out: &mut String, r: &ReadyPoint, start: u64) {
+    out.push_str(&r.res.json);
+    let _ = write!(
+        out,
+        "{{\"name\":\"{}\",\"description\":\"{}\",\"gauge\":{{\"dataPoints\":[{{\"startTimeUnixNano\":\"{start}\",\"timeUnixNano\":\"{}\",\"asInt\":\"{}\"}}]}}}}]}}],\"schemaUrl\":\"{CLUSTER_SCHEMA_URL}\"}}",
+        READY.name,
+        READY.description,
+        r.time_ns,
+        i64::from(r.ready)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Protobuf
 
@@ -345,8 +372,152 @@ pub(crate) fn proto_resource_metrics(inc: &Incarnation, s: &Sample) -> ResourceM
     }
 }
 
+/// The ResourceMetrics of one container readiness reading.
+pub(crate) fn proto_ready(r: &ReadyPoint, start: u64) -> ResourceMetrics {
+    ResourceMetrics {
+        resource: r.res.proto.clone(),
+        scope_metrics: vec![ScopeMetrics {
+            scope: Some(InstrumentationScope {
+                name: r.res.origin.scope_name.clone(),
+                version: r.res.origin.scope_version.clone(),
+                attributes: Vec::new(),
+                dropped_attributes_count: 0,
+            }),
+            metrics: vec![pb_metric(
+                &READY,
+                vec![pb_point(
+                    None,
+                    start,
+                    r.time_ns,
+                    number_data_point::Value::AsInt(i64::from(r.ready)),
+                )],
+            )],
+            schema_url: String::new(),
+        }],
+        schema_url: CLUSTER_SCHEMA_URL.to_string(),
+    }
+}
+
+/// The reducer's last tick: one ResourceMetrics per 1000 metrics, one data point per metric
+/// (delta, monotonic, no start time, no description), no scope.
+pub(crate) fn proto_flows(c: &ClusterSim) -> Vec<ResourceMetrics> {
+    c.flows
+        .chunks(500)
+        .map(|chunk| {
+            let mut metrics = Vec::with_capacity(2 * chunk.len());
+            for f in chunk {
+                let e = &c.edges[f.edge];
+                for (name, (unit, v)) in e.proto.metrics().iter().zip([("By", f.bytes), ("1", f.packets)]) {
+                    metrics.push(Metric {
+                        name: name.to_string(),
+                        description: String::new(),
+                        unit: unit.to_string(),
+                        data: Some(metric::Data::Sum(Sum {
+                            data_points: vec![NumberDataPoint {
+                                attributes: e.proto_attrs().to_vec(),
+                                start_time_unix_nano: 0,
+                                time_unix_nano: c.tick_ns,
+                                value: Some(number_data_point::Value::AsInt(v)),
+                                flags: 0,
+                            }],
+                            aggregation_temporality: DELTA,
+                            is_monotonic: true,
+                        })),
+                        metadata: Vec::new(),
+                    });
+                }
+            }
+            ResourceMetrics {
+                resource: Some(c.proto_resource.clone()),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: None,
+                    metrics,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Points
+
+/// The attributes of a [`PointRef`], borrowed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AttrsRef<'a> {
+    None,
+    One(&'a str, &'a str),
+    List(&'a Attrs),
+}
+
+/// A data point as the generator emits it, borrowing from the simulation: what the lake's
+/// rows and the ground-truth oracle are built from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PointRef<'a> {
+    pub origin: &'a Arc<Origin>,
+    pub metric: &'a Arc<MetricInfo>,
+    pub attrs: AttrsRef<'a>,
+    pub start_time_unix_nano: u64,
+    pub time_unix_nano: u64,
+    pub value: f64,
+}
+
+impl<'a> PointRef<'a> {
+    /// A decoded point, viewed (its value must be present).
+    #[cfg(test)]
+    pub(crate) fn of(p: &'a Point) -> Option<PointRef<'a>> {
+        Some(PointRef {
+            origin: &p.origin,
+            metric: &p.metric,
+            attrs: AttrsRef::List(&p.attributes),
+            start_time_unix_nano: p.start_time_unix_nano,
+            time_unix_nano: p.time_unix_nano,
+            value: p.value?,
+        })
+    }
+
+    pub(crate) fn to_point(self) -> Point {
+        Point {
+            origin: self.origin.clone(),
+            metric: self.metric.clone(),
+            attributes: match self.attrs {
+                AttrsRef::None => Vec::new(),
+                AttrsRef::One(k, v) => vec![(k.to_string(), AttrValue::Str(v.to_string()))],
+                AttrsRef::List(a) => a.clone(),
+            },
+            start_time_unix_nano: self.start_time_unix_nano,
+            time_unix_nano: self.time_unix_nano,
+            value: Some(self.value),
+            count: None,
+            min: None,
+            max: None,
+            buckets: None,
+            flags: 0,
+        }
+    }
+
+    /// A string resource attribute.
+    pub(crate) fn resource(&self, key: &str) -> Option<&'a str> {
+        str_attr(&self.origin.resource, key)
+    }
+
+    /// A string data point attribute.
+    pub(crate) fn attr(&self, key: &str) -> Option<&'a str> {
+        match self.attrs {
+            AttrsRef::None => None,
+            AttrsRef::One(k, v) => (k == key).then_some(v),
+            AttrsRef::List(a) => str_attr(a, key),
+        }
+    }
+}
+
+fn str_attr<'a>(attrs: &'a Attrs, key: &str) -> Option<&'a str> {
+    attrs.iter().find(|(k, _)| k == key).and_then(|(_, v)| match v {
+        AttrValue::Str(s) => Some(s.as_str()),
+        _ => None,
+    })
+}
 
 /// The metric descriptions as the decoders produce them.
 pub(crate) struct MetricSet {
@@ -356,6 +527,10 @@ pub(crate) struct MetricSet {
     mem_usage: Arc<MetricInfo>,
     mem_util: Arc<MetricInfo>,
     mem_virtual: Arc<MetricInfo>,
+    ready: Arc<MetricInfo>,
+    /// bytes, packets of TCP and of UDP.
+    tcp: [Arc<MetricInfo>; 2],
+    udp: [Arc<MetricInfo>; 2],
 }
 
 fn info(d: &Def) -> Arc<MetricInfo> {
@@ -368,6 +543,16 @@ fn info(d: &Def) -> Arc<MetricInfo> {
     })
 }
 
+fn delta(name: &str, unit: &str) -> Arc<MetricInfo> {
+    Arc::new(MetricInfo {
+        name: name.to_string(),
+        unit: unit.to_string(),
+        kind: MetricKind::Sum,
+        temporality: DELTA,
+        is_monotonic: true,
+    })
+}
+
 impl MetricSet {
     pub(crate) fn new() -> MetricSet {
         MetricSet {
@@ -377,43 +562,72 @@ impl MetricSet {
             mem_usage: info(&MEM_USAGE),
             mem_util: info(&MEM_UTIL),
             mem_virtual: info(&MEM_VIRTUAL),
+            ready: info(&READY),
+            tcp: [delta("tcp.bytes", "By"), delta("tcp.packets", "1")],
+            udp: [delta("udp.bytes", "By"), delta("udp.packets", "1")],
         }
     }
 }
 
 /// Calls `f` with every point of one sample, in the order the exports carry them.
-pub(crate) fn points(m: &MetricSet, inc: &Incarnation, s: &Sample, mut f: impl FnMut(Point)) {
-    let point = |metric: &Arc<MetricInfo>, attr: Option<(&str, &str)>, value: f64| Point {
-        origin: inc.origin.clone(),
-        metric: metric.clone(),
-        attributes: attr
-            .map(|(k, v)| vec![(k.to_string(), AttrValue::Str(v.to_string()))])
-            .unwrap_or_default(),
+pub(crate) fn points<'a>(m: &'a MetricSet, inc: &'a Incarnation, s: &Sample, mut f: impl FnMut(PointRef<'a>)) {
+    let point = |metric: &'a Arc<MetricInfo>, attrs: AttrsRef<'a>, value: f64| PointRef {
+        origin: &inc.origin,
+        metric,
+        attrs,
         start_time_unix_nano: inc.start_ns,
         time_unix_nano: s.time_ns,
-        value: Some(value),
-        count: None,
-        min: None,
-        max: None,
-        buckets: None,
-        flags: 0,
+        value,
     };
     for (n, v) in STATES.iter().zip(s.cpu) {
-        f(point(&m.cpu_time, Some(("state", *n)), v));
+        f(point(&m.cpu_time, AttrsRef::One("state", n), v));
     }
     if let Some(u) = s.cpu_util {
         for (n, v) in STATES.iter().zip(u) {
-            f(point(&m.cpu_util, Some(("state", *n)), v));
+            f(point(&m.cpu_util, AttrsRef::One("state", n), v));
         }
     }
     for (n, v) in DIRECTIONS.iter().zip(s.io) {
-        f(point(&m.disk_io, Some(("direction", *n)), v as f64));
+        f(point(&m.disk_io, AttrsRef::One("direction", n), v as f64));
     }
-    f(point(&m.mem_usage, None, s.rss as f64));
+    f(point(&m.mem_usage, AttrsRef::None, s.rss as f64));
     if let Some(u) = s.mem_util {
-        f(point(&m.mem_util, None, u));
+        f(point(&m.mem_util, AttrsRef::None, u));
     }
-    f(point(&m.mem_virtual, None, s.vms as f64));
+    f(point(&m.mem_virtual, AttrsRef::None, s.vms as f64));
+}
+
+/// The point of one container readiness reading.
+pub(crate) fn ready_point<'a>(m: &'a MetricSet, r: &'a ReadyPoint, start: u64) -> PointRef<'a> {
+    PointRef {
+        origin: &r.res.origin,
+        metric: &m.ready,
+        attrs: AttrsRef::None,
+        start_time_unix_nano: start,
+        time_unix_nano: r.time_ns,
+        value: f64::from(u8::from(r.ready)),
+    }
+}
+
+/// Calls `f` with every point of the reducer's last tick, in export order.
+pub(crate) fn flow_points<'a>(m: &'a MetricSet, c: &'a ClusterSim, mut f: impl FnMut(PointRef<'a>)) {
+    for fl in &c.flows {
+        let e = &c.edges[fl.edge];
+        let infos = match e.proto {
+            Proto::Tcp => &m.tcp,
+            Proto::Udp => &m.udp,
+        };
+        for (metric, v) in infos.iter().zip([fl.bytes, fl.packets]) {
+            f(PointRef {
+                origin: &c.origin,
+                metric,
+                attrs: AttrsRef::List(&e.attrs),
+                start_time_unix_nano: 0,
+                time_unix_nano: c.tick_ns,
+                value: v as f64,
+            });
+        }
+    }
 }
 
 #[cfg(test)]

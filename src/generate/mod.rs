@@ -1,11 +1,13 @@
-//! Generate: a realistic, labelled, deterministic dataset of process-scraper metrics
-//! (`kubeseen generate`), as OTLP exports or directly as a lake.
+//! Generate: a realistic, labelled, deterministic dataset of Kubernetes telemetry — process
+//! scraper metrics, container readiness and Network Explorer flows (`kubeseen generate`), as
+//! OTLP exports or directly as a lake.
 //!
 //! **In**: [`GenerateOptions`] (clusters, nodes per cluster, application processes per node,
-//! days, scrape interval, end instant, seed, format, layout) and an output [`Location`].
+//! days, interval, end instant, seed, format, layout) and an output [`Location`].
 //! **Out**: the exports (or the lake's points table), `ground_truth.json` at the output root
-//! (a [`GroundTruth`]: the options, every node, and the injected [`Scenario`]s with what a
-//! correct `detect --at <end>` must report), and a [`GenerateSummary`].
+//! (a [`GroundTruth`]: the options, every node, and one [`Scenario`] entry per scenario and
+//! detection it is about, saying what a correct intent-mode `detect --at <end>` reports for
+//! that key), and a [`GenerateSummary`].
 //!
 //! **Invariants**
 //! - Deterministic: the same options give byte-identical output. Every random choice comes
@@ -13,29 +15,56 @@
 //!   in every format and layout: a generated lake holds exactly the rows (same `point_id`s) that
 //!   landing the generated OTLP/JSON or OTLP/protobuf would produce.
 //! - Data covers `[end − days, end)`; every point's time is before `end`.
-//! - In the window `[end − 1h, end)` exactly the scenarios with `expect_finding = true` are new
-//!   `(k8s.cluster.name, k8s.node.name, process.executable.path)` keys against the baseline
-//!   `[end − 30d, end − 1h)`; nothing else is (short-lived jobs run every day or hour, restarts
-//!   and rollouts keep their paths, pods never move between nodes).
-//! - Bounded memory: OTLP layouts hold one node-hour of encoded output; the lake holds the rows
-//!   of the open hour partitions up to [`LAKE_FLUSH_BYTES`], then writes another part file.
+//! - Exact ground truth for the seven detections of [`DETECTIONS`] (semantics in `truth`):
+//!   the entries with `expect_finding = true` are exactly the keys each reports at `end`, no
+//!   more. Short-lived jobs run every day or hour, restarts and rollouts keep paths and image
+//!   names, pods never move between nodes, and every edge of a cluster's topology reports in
+//!   every hour, so nothing is new by accident. Labels come from the plan (slot lives, pod
+//!   images, edge starts) and, for shells, from the pids the simulation gave them; an
+//!   independent oracle (plain hash maps over every emitted point) computes the same sets, and
+//!   generation fails ([`GenerateError::GroundTruth`]) when they differ.
+//! - Bounded memory: OTLP layouts hold one stream-hour of encoded output (a node's, or a
+//!   cluster-wide collector's); the cluster receiver's readings of one cluster-hour are held
+//!   to emit them tick by tick; the lake holds the rows of the open hour partitions up to
+//!   [`LAKE_FLUSH_BYTES`], then writes another part file. The oracle keeps keys, not points.
 //!
-//! **What the data looks like** (as the Collector's `hostmetrics` process scraper, with
-//! `k8sattributes`, `resourcedetection` and a `resource` processor in the pipeline, would
-//! export it): one ResourceMetrics per process per scrape, in pid order, each process read at
-//! its own instant a few hundred µs after the previous; scope
-//! `…/hostmetricsreceiver/internal/scraper/processscraper` `v0.116.0`, schema URL 1.9.0.
-//! Resource attributes: `process.pid`, `process.parent_pid` (ints), `process.executable.name`,
-//! `process.executable.path`, `process.command`, `process.command_line`, `process.owner`
-//! (absent when the container's uid has no user on the host), `k8s.pod.name` and
-//! `k8s.namespace.name` (pod processes only), `host.name`, `os.type`, `k8s.node.name`,
-//! `k8s.cluster.name`. Metrics per process and scrape (the default set, 7 points):
-//! `process.cpu.time` (cumulative monotonic sum, double, `state` = user/system/wait, 1/100 s
-//! resolution), `process.disk.io` (cumulative monotonic sum, int, `direction` = read/write),
-//! `process.memory.usage` and `process.memory.virtual` (cumulative non-monotonic sums, int).
-//! With `utilization`: `process.cpu.utilization` (gauge, per state, 0–1 of all cores; no point
-//! on a process's first scrape) and `process.memory.utilization` (gauge, percent 0–100, as
-//! gopsutil reports it). `startTimeUnixNano` is the process start.
+//! **What the data looks like**
+//! - Process metrics, as the Collector's `hostmetrics` process scraper, with `k8sattributes`,
+//!   `resourcedetection` and a `resource` processor in the pipeline, would export them: one
+//!   ResourceMetrics per process per scrape, in pid order, each process read at its own instant
+//!   a few hundred µs after the previous; scope `…/hostmetricsreceiver/internal/scraper/processscraper`
+//!   `v0.116.0`, schema URL 1.9.0. Resource attributes: `process.pid`, `process.parent_pid`
+//!   (ints), `process.executable.name`, `process.executable.path`, `process.command`,
+//!   `process.command_line`, `process.owner` (absent when the container's uid has no user on
+//!   the host), `k8s.pod.name` and `k8s.namespace.name` (pod processes only), `host.name`,
+//!   `os.type`, `k8s.node.name`, `k8s.cluster.name`. Metrics per process and scrape (the default
+//!   set, 7 points): `process.cpu.time` (cumulative monotonic sum, double, `state` =
+//!   user/system/wait, 1/100 s resolution), `process.disk.io` (cumulative monotonic sum, int,
+//!   `direction` = read/write), `process.memory.usage` and `process.memory.virtual` (cumulative
+//!   non-monotonic sums, int). With `utilization`: `process.cpu.utilization` (gauge, per state,
+//!   0–1 of all cores; no point on a process's first scrape) and `process.memory.utilization`
+//!   (gauge, percent 0–100, as gopsutil reports it). `startTimeUnixNano` is the process start.
+//! - `k8s.container.ready`, as the `k8s_cluster` receiver (one Deployment per cluster, the
+//!   `otel-cluster-receiver`) exports it: every interval (its own phase), one request with one
+//!   ResourceMetrics per container of the cluster, a gauge, int 1 once the container's main
+//!   process has run 5 s (readiness probe), 0 while it restarts; `startTimeUnixNano` is the
+//!   receiver's start; scope `…/receiver/k8sclusterreceiver` `v0.116.0`, schema URL 1.18.0;
+//!   resource attributes in the receiver's order `k8s.pod.uid`, `k8s.pod.name`,
+//!   `k8s.node.name`, `k8s.namespace.name`, `container.id` (64 hex, new per container start),
+//!   `k8s.container.name`, `container.image.name`, `container.image.tag`, then the pipeline's
+//!   `k8s.cluster.name`. No `host.name`: the receiver does not run on the node it describes,
+//!   so nothing adds one (a detection keyed on `host.name` finds no container readings). The
+//!   receiver's other container metrics (restarts, requests, limits) are not emitted.
+//! - Network Explorer flows (the OpenTelemetry eBPF reducer, `az_az` aggregation, as Splunk
+//!   Network Explorer exports it through the gateway): `tcp.bytes`, `tcp.packets`,
+//!   `udp.bytes`, `udp.packets`, monotonic **delta** sums with int values, no start time, no
+//!   description, one metric per data point, at most 1000 metrics per ResourceMetrics, no
+//!   scope; the resource is only the pipeline's `k8s.cluster.name`. Data point attributes, a
+//!   sorted map with empty labels dropped: `{source,dest}.{workload.name,namespace.name,
+//!   process.name (comm, 15 bytes),container.name,resolution_type (K8S_CONTAINER)}` and
+//!   `sf_product = network-explorer` (no availability zone is known, so no `az_equal`). One
+//!   report per edge per interval (the reducer's own slot is 30 s). The reducer's other metrics
+//!   (`tcp.rtt.*`, `tcp.active`, `tcp.new_sockets`, `dns.*`, `http.*`, …) are not emitted.
 //!
 //! **Population** (per node; node, pod and process names from the seed):
 //! - host: `systemd` (pid 1), 13 daemons all the time (`systemd-journald`, `-udevd`,
@@ -46,44 +75,73 @@
 //!   `find` hourly at :17 (each lasting a few minutes, at least one scrape interval, so every
 //!   run is seen and every run is in the baseline);
 //! - cluster add-ons (DaemonSets, every node): `kube-proxy`, `cilium-agent`, the
-//!   `otelcol-contrib` agent, `node_exporter`; `coredns` (2 replicas) on nodes 0 and 1; each pod
-//!   has its `containerd-shim-runc-v2`;
+//!   `otelcol-contrib` agent, the Network Explorer `kernel-collector`, `node_exporter`;
+//!   `coredns` (2 replicas) on nodes 0 and 1; on node 0 one replica each of the OTel gateway,
+//!   the cluster receiver and the Network Explorer reducer; each pod has its
+//!   `containerd-shim-runc-v2` and one container;
 //! - `processes` application processes: the `fluent-bit` log shipper (an application
 //!   DaemonSet, every node), then Deployments drawn by weight from a pool of 20 workloads
 //!   (nginx master + worker, envoy, node, gunicorn/celery on `/usr/local/bin/python3.11`,
 //!   Debian `/usr/bin/python3.11`, tini + python, Temurin and Debian java, Go `/app/server`,
 //!   redis, postgres + checkpointer, beam.smp, puma, php-fpm master + worker, busybox sh,
 //!   dotnet), each cluster with its own subset and popularity — so some paths run on every
-//!   node and some on a subset;
+//!   node and some on a subset. Images are registry-qualified (`docker.io/library/nginx`,
+//!   `docker.io/envoyproxy/envoy`, `docker.io/library/python`, `…/eclipse-temurin`, `…/redis`,
+//!   `…/postgres`, in-house `registry.example.com/<team>/<app>`); third-party tags are fixed,
+//!   in-house ones are `YYYY.MM.DD-<commit>` of each rollout;
 //! - churn: container restarts (new pid, same pod) and rollouts (every member ends, new pod
-//!   name and new pids, same node) at exponential intervals of days; pids grow with a
-//!   per-node background fork rate and wrap at 4194304; the otel agent itself is a process;
+//!   name, uid, container ids and pids, same node and image name) at exponential intervals of
+//!   days; pids grow with a per-node background fork rate and wrap at 4194304; the otel agent
+//!   itself is a process;
+//! - topology (per cluster, from the workloads of its full-history nodes): each Deployment
+//!   talks TCP to 1–3 of its usual servers present in the cluster (web → gateway → services →
+//!   data stores; the web tier never calls data stores), every workload that resolves names
+//!   sends UDP to coredns, the agent, cluster receiver and reducer send to the gateway and the
+//!   kernel collectors to the reducer;
 //! - nodes: the last node of each cluster joins `min(2 days, days × 18 h)` before `end` (its
 //!   baseline is incomplete); the others booted 1–45 days before the data starts.
 //!
-//! **Scenarios** (all in the last hour before `end`; nodes with a full history are used in
-//! turn: node 0 of each cluster, then node 1, …): `miner_in_tmp` (`/tmp/.x/xmrig` started by
-//! an application process, in its pod), `shell_in_dev_shm` (`/dev/shm/sh`),
+//! **Scenarios** (all in the last hour before `end`; node scenarios use nodes with a full
+//! history in turn: node 0 of each cluster, then node 1, …; see [`SCENARIOS`] for the order):
+//! `miner_in_tmp` (`/tmp/.x/xmrig` started by an application process, in its pod),
+//! `shell_in_dev_shm` (`/dev/shm/sh`, a process named `sh`: the shell rules too),
 //! `known_binary_unusual_path` (`/var/tmp/python3`), `returns_after_30_days` (`/usr/bin/tcpdump`,
-//! also run ~35 days before the end when `days ≥ 36`, or in the data's first hours when
-//! `days` is 31–35 — both outside the baseline), `common_in_cluster_new_on_node`
-//! (`/bin/node_exporter`, on every other node all along), `new_pid_known_path` (a restart: new
-//! pid, known path; `expect_finding = false`) and `new_path_on_late_node` (`/usr/bin/crictl`
-//! on cluster 0's late node, `expect_baseline_complete = false`). `expect_baseline_complete`
-//! is true for nodes that ran since the data started, when `days ≥ 30`.
+//! also run ~35 days before the end when `days ≥ 36`, or in the data's first hours when `days`
+//! is 31–35 — both outside the baseline), `common_in_cluster_new_on_node` (the node-exporter
+//! DaemonSet, on every other node all along: path, name and image new on the node),
+//! `new_pid_known_path` (a restart: new pid, known path; `expect_finding = false`),
+//! `new_image_on_node` (a pod of `ghcr.io/evil/miner`), `image_common_in_cluster_new_on_node`
+//! (a replica of an application that runs on other nodes lands on the node),
+//! `image_tag_bump` (a rollout to a new tag: the image name is not new), `interactive_shell`
+//! (`kubectl exec … bash` with CPU activity), `idle_shell` (an exec'd `sh` open for 3 hours,
+//! memory but no CPU: `shell_on_worker_node` only), `new_tcp_edge_lateral` (cluster 0: a web
+//! workload connects to a data store), `new_udp_edge_statsd` (cluster 1, or 0: an application
+//! sends UDP to the gateway), `edge_known_in_other_cluster` (with two clusters or more: a pair
+//! of cluster 0 appears in cluster 1 — new in intent mode; `--splunk-compat`, whose baseline
+//! ignores the cluster, would not report it), `new_path_on_late_node` (`/usr/bin/crictl` on
+//! cluster 0's late node, baseline incomplete) and `benign_shell_workload` (every other shell
+//! seen in the window — busybox `sh` of config-sync: the SPL's known noise, reported every
+//! hour; an allowlist suppresses it). Each scenario has an entry per detection it concerns
+//! (for example `shell_in_dev_shm`: `process_new_path`, `unseen_process` — false when the
+//! node already ran a process named `sh` —, and both shell rules keyed by its pid);
+//! negative entries (`expect_finding = false`) document what must not be reported.
+//! `expect_baseline_complete` (new-value detections) is true for entities with data since
+//! the baseline's first hour: full-history nodes, and clusters for edges, when `days ≥ 30`.
 //!
-//! **Layouts**: `FileExporter` — one file per node and hour,
-//! `<cluster>/<node>/metrics-YYYYMMDDTHH.jsonl[.gz]` (JSON Lines, one request per scrape) or
-//! `.binpb` (4-byte big-endian length prefix per request); `S3Exporter` — one request per
-//! object (about 5 minutes of one node's scrapes), key
-//! `year=YYYY/month=MM/day=DD/hour=HH/minute=mm/metrics_<9 digits>.json[.gz]` or `.binpb`
+//! **Layouts**: `FileExporter` — one file per stream and hour,
+//! `<cluster>/<node>/metrics-YYYYMMDDTHH.jsonl[.gz]` (each node's agent),
+//! `<cluster>/otel-cluster-receiver/…` (container readiness) and `<cluster>/otel-gateway/…`
+//! (flows) (JSON Lines, one request per scrape or tick) or `.binpb` (4-byte big-endian length
+//! prefix per request); `S3Exporter` — one request per object (about 5 minutes of one stream),
+//! key `year=YYYY/month=MM/day=DD/hour=HH/minute=mm/metrics_<9 digits>.json[.gz]` or `.binpb`
 //! (a bare message, as the awss3exporter writes it) partitioned by a simulated upload time
-//! 0.2–15 s after the last scrape; `Lake` — `metrics/date=YYYY-MM-DD/hour=HH/part-<xxh3 of
+//! 0.2–15 s after the last point; `Lake` — `metrics/date=YYYY-MM-DD/hour=HH/part-<xxh3 of
 //! the sorted point ids>.parquet` through `lake::schema` and `lake::land::write_parquet`. Gzip
 //! uses level 1 (speed). `summary.files`/`bytes` count the data objects, not
 //! `ground_truth.json`.
 
 mod catalog;
+mod cluster;
 mod encode;
 mod output;
 mod plan;
@@ -91,7 +149,9 @@ mod rng;
 mod sim;
 #[cfg(test)]
 mod tests;
+mod truth;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -101,17 +161,21 @@ use serde::{Deserialize, Serialize};
 use crate::config::fmt_instant;
 use crate::storage::{Location, StorageError};
 
-use output::{FileExporter, LakeWriter, Otlp, Output, S3Exporter, Written};
+use output::{Batch, FileExporter, LakeWriter, Otlp, Output, S3Exporter, Stream, Written};
 use plan::Frame;
-use sim::{Want, DAY, HOUR, NS};
+use sim::{Step, Want, DAY, HOUR, NS};
 
 pub use plan::{
-    COMMON_IN_CLUSTER_NEW_ON_NODE, KNOWN_BINARY_UNUSUAL_PATH, MINER_IN_TMP, NEW_PATH_ON_LATE_NODE, NEW_PID_KNOWN_PATH,
-    RETURNS_AFTER_30_DAYS, SHELL_IN_DEV_SHM,
+    BENIGN_SHELL_WORKLOAD, COMMON_IN_CLUSTER_NEW_ON_NODE, EDGE_KNOWN_IN_OTHER_CLUSTER, IDLE_SHELL,
+    IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE, IMAGE_TAG_BUMP, INTERACTIVE_SHELL, KNOWN_BINARY_UNUSUAL_PATH, MINER_IN_TMP,
+    NEW_IMAGE_ON_NODE, NEW_PATH_ON_LATE_NODE, NEW_PID_KNOWN_PATH, NEW_TCP_EDGE_LATERAL, NEW_UDP_EDGE_STATSD,
+    RETURNS_AFTER_30_DAYS, SCENARIOS, SHELL_IN_DEV_SHM,
+};
+pub use truth::{
+    key_columns, key_values, DETECTIONS, NEW_TCP_EDGE, NEW_UDP_EDGE, PROCESS_NEW_PATH, SHELL_ON_WORKER_NODE,
+    SHELL_ON_WORKER_NODE_CPU, UNSEEN_CONTAINER_IMAGE, UNSEEN_PROCESS,
 };
 
-/// The detection every scenario is about.
-pub const DETECTION: &str = "process_new_path";
 /// Where the ground truth goes, relative to the output.
 pub const GROUND_TRUTH: &str = "ground_truth.json";
 /// Lake output: buffered rows are written out past this many (estimated) heap bytes.
@@ -125,7 +189,7 @@ pub struct GenerateOptions {
     /// Application processes per node (host daemons, add-ons and shims come on top).
     pub processes: u32,
     pub days: u32,
-    /// Scrape interval.
+    /// Scrape interval (also the cluster receiver's and the reducer's).
     pub interval: Duration,
     /// Data ends just before this instant (exclusive).
     pub end: DateTime<Utc>,
@@ -247,19 +311,21 @@ pub struct GenerateSummary {
     pub ground_truth: String,
 }
 
+/// One expectation of the ground truth: what a detection reports (or not) for one key of one
+/// scenario. A scenario has an entry per detection it is about.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Scenario {
     pub name: String,
     pub description: String,
-    /// The detection slug (`process_new_path`).
+    /// The detection slug (one of [`DETECTIONS`]).
     pub detection: String,
-    pub k8s_cluster_name: String,
-    pub k8s_node_name: String,
-    pub process_executable_path: String,
+    /// The findings key: column → value ([`key_columns`]; `process_pid` as decimal text).
+    pub key: BTreeMap<String, String>,
     /// RFC 3339 end of the hourly window in which a correct run finds it (start inclusive/end exclusive)
     pub window_end: String,
     pub expect_finding: bool,
-    pub expect_baseline_complete: bool,
+    /// New-value detections: the `baseline_complete` a correct finding carries.
+    pub expect_baseline_complete: Option<bool>,
 }
 
 /// A node of the dataset, as the ground truth lists it.
@@ -331,6 +397,9 @@ pub enum GenerateError {
         #[source]
         source: serde_json::Error,
     },
+    /// The generator's labels and its oracle disagree (a generator bug; nothing is written).
+    #[error("ground truth for seed {seed} disagrees with the generated points: {detail}")]
+    GroundTruth { seed: u64, detail: String },
 }
 
 fn validate(opts: &GenerateOptions) -> Result<Frame, GenerateError> {
@@ -392,7 +461,34 @@ pub(crate) struct Run {
     pub nodes: Vec<NodeTruth>,
 }
 
-/// Simulates every node hour by hour and hands each scrape to `output`.
+/// Counts every emitted point and shows it to the oracle.
+struct Tally {
+    metrics: encode::MetricSet,
+    oracle: truth::Oracle,
+    points: u64,
+    first: u64,
+    last: u64,
+}
+
+impl Tally {
+    fn emit(&mut self, output: &mut dyn Output, stream: Stream<'_>, batch: Batch<'_>) -> Result<(), GenerateError> {
+        let (points, first, last, oracle) = (&mut self.points, &mut self.first, &mut self.last, &mut self.oracle);
+        batch.for_each_point(&self.metrics, |p| {
+            *points += 1;
+            *first = (*first).min(p.time_unix_nano);
+            *last = (*last).max(p.time_unix_nano);
+            oracle.point(&p);
+        });
+        output.write(stream, batch)
+    }
+}
+
+/// The streams of the cluster-wide collectors (the file exporter's folders).
+const RECEIVER_STREAM: &str = "otel-cluster-receiver";
+const GATEWAY_STREAM: &str = "otel-gateway";
+
+/// Simulates every cluster and node hour by hour, hands each batch to `output`, and checks the
+/// labels against the oracle over every emitted point.
 pub(crate) fn run(
     opts: &GenerateOptions,
     frame: Frame,
@@ -403,37 +499,79 @@ pub(crate) fn run(
     let mut pop = plan::build(opts, frame, want);
     let hours = (frame.end - frame.start).div_ceil(HOUR);
     let bar = progress_bar(progress, hours);
-    let (mut points, mut first, mut last) = (0u64, u64::MAX, 0u64);
+    let mut tally = Tally {
+        metrics: encode::MetricSet::new(),
+        oracle: truth::Oracle::new(frame.windows()),
+        points: 0,
+        first: u64::MAX,
+        last: 0,
+    };
+    let mut ready = Vec::new();
     for h in 0..hours {
         let hour_start = frame.start + h * HOUR;
         let hour_end = (hour_start + HOUR).min(frame.end);
-        for node in pop.nodes.iter_mut() {
-            while node.scrape_before(hour_end) {
-                for s in &node.samples {
-                    points += s.points();
-                    first = first.min(s.time_ns);
-                    last = last.max(s.time_ns);
+        for (c, cluster) in pop.clusters.iter_mut().enumerate() {
+            ready.clear();
+            for node in &mut pop.nodes[pop.cluster_nodes[c].clone()] {
+                let (cluster_name, node_name) = (node.cluster().to_string(), node.node().to_string());
+                let stream = Stream {
+                    cluster: &cluster_name,
+                    name: &node_name,
+                };
+                while let Some(step) = node.next_step(hour_end) {
+                    match step {
+                        Step::Scrape => tally.emit(output, stream, Batch::Scrape(node))?,
+                        Step::Tick(t) => node.read_containers(t, &mut ready),
+                    }
                 }
-                output.scrape(node)?;
+                output.end_stream_hour(stream, hour_start)?;
             }
-            output.end_node_hour(node, hour_start)?;
+            // The cluster receiver reports every node's containers at each tick.
+            ready.sort_by_key(|r| r.time_ns);
+            let stream = Stream {
+                cluster: &cluster.name,
+                name: RECEIVER_STREAM,
+            };
+            for tick in ready.chunk_by(|a, b| a.time_ns == b.time_ns) {
+                let batch = Batch::Ready {
+                    points: tick,
+                    start: cluster.receiver_start,
+                };
+                tally.emit(output, stream, batch)?;
+            }
+            output.end_stream_hour(stream, hour_start)?;
+            let name = cluster.name.clone();
+            let stream = Stream {
+                cluster: &name,
+                name: GATEWAY_STREAM,
+            };
+            while cluster.tick_before(hour_end) {
+                tally.emit(output, stream, Batch::Flows(cluster))?;
+            }
+            output.end_stream_hour(stream, hour_start)?;
         }
         output.end_hour(hour_end)?;
         if let Some(b) = &bar {
             b.inc(1);
-            b.set_message(format!("{points} points"));
+            b.set_message(format!("{} points", tally.points));
         }
     }
     let written = output.finish()?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let bad = |detail: String| GenerateError::GroundTruth {
+        seed: opts.seed,
+        detail,
+    };
+    let scenarios = truth::resolve(pop.labels, &pop.nodes).map_err(bad)?;
+    tally.oracle.finish().check(&scenarios).map_err(bad)?;
     Ok(Run {
         written,
-        points,
-        first,
-        last,
-        scenarios: pop.scenarios,
+        points: tally.points,
+        first: tally.first,
+        last: tally.last,
+        scenarios,
         nodes: pop.node_truth,
     })
 }

@@ -1,8 +1,11 @@
-//! Where scrapes go: the file exporter's and the S3 exporter's object layouts, or the lake.
+//! Where the telemetry goes: the file exporter's and the S3 exporter's object layouts, or the
+//! lake.
 //!
-//! Every writer streams: it holds at most one node-hour of encoded output (OTLP layouts) or the
-//! rows of the open hour partitions up to a byte budget (lake), and writes each object with one
-//! `Location::put` as soon as it is complete.
+//! Data come in [`Stream`]s: one per node (its agent's process scrapes) and two per cluster (the
+//! `otel-cluster-receiver` collector's `k8s.container.ready` readings and the `otel-gateway`
+//! collector's Network Explorer flows). Every writer streams: it holds at most one stream-hour
+//! of encoded output (OTLP layouts) or the rows of the open hour partitions up to a byte budget
+//! (lake), and writes each object with one `Location::put` as soon as it is complete.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -17,9 +20,10 @@ use crate::lake::schema::{PointsBuilder, SeriesCache};
 use crate::lake::HourPartition;
 use crate::storage::Location;
 
-use super::encode::{self, MetricSet};
+use super::cluster::ClusterSim;
+use super::encode::{self, MetricSet, PointRef};
 use super::rng::Rng;
-use super::sim::{Incarnation, NodeSim, Sample, MINUTE, NS};
+use super::sim::{Incarnation, NodeSim, ReadyPoint, Sample, MINUTE, NS};
 use super::GenerateError;
 
 /// Objects and bytes written.
@@ -29,12 +33,111 @@ pub(crate) struct Written {
     pub bytes: u64,
 }
 
-/// A destination for scrapes. Calls come in data-time order: for each hour, every node's
-/// scrapes of that hour (`scrape` …, `end_node_hour`), then `end_hour`; `finish` once.
+/// Whose telemetry: `<cluster>/<name>` (a node, or a cluster-wide collector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stream<'a> {
+    pub cluster: &'a str,
+    pub name: &'a str,
+}
+
+/// One export request's content.
+#[derive(Clone, Copy)]
+pub(crate) enum Batch<'a> {
+    /// One scrape of a node: its current samples.
+    Scrape(&'a NodeSim),
+    /// One tick of the cluster receiver: every container of the cluster; `start` is the
+    /// receiver's start.
+    Ready { points: &'a [ReadyPoint], start: u64 },
+    /// One tick of the Network Explorer reducer.
+    Flows(&'a ClusterSim),
+}
+
+impl<'a> Batch<'a> {
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Batch::Scrape(n) => n.samples.is_empty(),
+            Batch::Ready { points, .. } => points.is_empty(),
+            Batch::Flows(c) => c.flows.is_empty(),
+        }
+    }
+
+    /// (earliest, latest) point time; `None` when empty.
+    pub(crate) fn times(&self) -> Option<(u64, u64)> {
+        let mut acc: Option<(u64, u64)> = None;
+        let mut see = |t: u64| {
+            acc = Some(acc.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+        };
+        match self {
+            Batch::Scrape(n) => n.samples.iter().for_each(|s| see(s.time_ns)),
+            Batch::Ready { points, .. } => points.iter().for_each(|p| see(p.time_ns)),
+            Batch::Flows(c) => {
+                if !c.flows.is_empty() {
+                    see(c.tick_ns);
+                }
+            }
+        }
+        acc
+    }
+
+    /// Appends the batch's ResourceMetrics as OTLP/JSON, comma-separated.
+    fn json(&self, out: &mut String, times: &mut String) {
+        match self {
+            Batch::Scrape(node) => {
+                for (k, s) in node.samples.iter().enumerate() {
+                    if k > 0 {
+                        out.push(',');
+                    }
+                    encode::write_json(out, incarnation(node, s), s, times);
+                }
+            }
+            Batch::Ready { points, start } => {
+                for (k, r) in points.iter().enumerate() {
+                    if k > 0 {
+                        out.push(',');
+                    }
+                    encode::write_ready_json(out, r, *start);
+                }
+            }
+            Batch::Flows(c) => c.write_json(out),
+        }
+    }
+
+    fn proto(&self) -> Vec<crate::ingest::otlp_proto::ResourceMetrics> {
+        match self {
+            Batch::Scrape(node) => node
+                .samples
+                .iter()
+                .map(|s| encode::proto_resource_metrics(incarnation(node, s), s))
+                .collect(),
+            Batch::Ready { points, start } => points.iter().map(|r| encode::proto_ready(r, *start)).collect(),
+            Batch::Flows(c) => encode::proto_flows(c),
+        }
+    }
+
+    /// Calls `f` with every point, in export order.
+    pub(crate) fn for_each_point(&self, m: &MetricSet, mut f: impl FnMut(PointRef<'_>)) {
+        match *self {
+            Batch::Scrape(node) => {
+                for s in &node.samples {
+                    encode::points(m, incarnation(node, s), s, &mut f);
+                }
+            }
+            Batch::Ready { points, start } => {
+                for r in points {
+                    f(encode::ready_point(m, r, start));
+                }
+            }
+            Batch::Flows(c) => encode::flow_points(m, c, f),
+        }
+    }
+}
+
+/// A destination for telemetry. Calls come in data-time order per stream: for each hour, each
+/// stream's batches of that hour (`write` …, then `end_stream_hour`; one stream after the
+/// other), then `end_hour`; `finish` once.
 pub(crate) trait Output {
-    /// One scrape of `node`: its current `samples`.
-    fn scrape(&mut self, node: &NodeSim) -> Result<(), GenerateError>;
-    fn end_node_hour(&mut self, node: &NodeSim, hour_start: u64) -> Result<(), GenerateError>;
+    fn write(&mut self, stream: Stream<'_>, batch: Batch<'_>) -> Result<(), GenerateError>;
+    fn end_stream_hour(&mut self, stream: Stream<'_>, hour_start: u64) -> Result<(), GenerateError>;
     fn end_hour(&mut self, hour_end: u64) -> Result<(), GenerateError>;
     fn finish(&mut self) -> Result<Written, GenerateError>;
 }
@@ -102,18 +205,9 @@ impl Body {
     }
 }
 
-fn json_document(line: &mut String, times: &mut String, node: &NodeSim) {
-    for (k, s) in node.samples.iter().enumerate() {
-        if k > 0 {
-            line.push(',');
-        }
-        encode::write_json(line, incarnation(node, s), s, times);
-    }
-}
-
-/// The Collector's `fileexporter`, one file per node and hour:
-/// `<cluster>/<node>/metrics-YYYYMMDDTHH.jsonl[.gz]` (JSON Lines, one request per scrape) or
-/// `.binpb` (4-byte big-endian length + request, per scrape).
+/// The Collector's `fileexporter`, one file per stream and hour:
+/// `<cluster>/<node or collector>/metrics-YYYYMMDDTHH.jsonl[.gz]` (JSON Lines, one request per
+/// batch) or `.binpb` (4-byte big-endian length + request, per batch).
 pub(crate) struct FileExporter {
     out: Location,
     otlp: Otlp,
@@ -139,24 +233,23 @@ impl FileExporter {
 }
 
 impl Output for FileExporter {
-    fn scrape(&mut self, node: &NodeSim) -> Result<(), GenerateError> {
+    fn write(&mut self, stream: Stream<'_>, batch: Batch<'_>) -> Result<(), GenerateError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         let gzip = matches!(self.otlp, Otlp::Json { gzip: true });
         let body = self.body.get_or_insert_with(|| Body::new(gzip));
         self.line.clear();
         let res = match self.otlp {
             Otlp::Json { .. } => {
                 self.line.push_str("{\"resourceMetrics\":[");
-                json_document(&mut self.line, &mut self.times, node);
+                batch.json(&mut self.line, &mut self.times);
                 self.line.push_str("]}\n");
                 body.write(self.line.as_bytes())
             }
             Otlp::Proto => {
                 let req = ExportMetricsServiceRequest {
-                    resource_metrics: node
-                        .samples
-                        .iter()
-                        .map(|s| encode::proto_resource_metrics(incarnation(node, s), s))
-                        .collect(),
+                    resource_metrics: batch.proto(),
                 };
                 self.scratch.clear();
                 encode_framed(&req, &mut self.scratch);
@@ -164,12 +257,12 @@ impl Output for FileExporter {
             }
         };
         res.map_err(|source| GenerateError::Compress {
-            object: format!("{}/{}", node.cluster(), node.node()),
+            object: format!("{}/{}", stream.cluster, stream.name),
             source,
         })
     }
 
-    fn end_node_hour(&mut self, node: &NodeSim, hour_start: u64) -> Result<(), GenerateError> {
+    fn end_stream_hour(&mut self, stream: Stream<'_>, hour_start: u64) -> Result<(), GenerateError> {
         let Some(body) = self.body.take() else { return Ok(()) };
         let ext = match self.otlp {
             Otlp::Json { gzip: false } => "jsonl",
@@ -178,8 +271,8 @@ impl Output for FileExporter {
         };
         let key = format!(
             "{}/{}/metrics-{}.{ext}",
-            node.cluster(),
-            node.node(),
+            stream.cluster,
+            stream.name,
             utc(hour_start).format("%Y%m%dT%H")
         );
         let bytes = body.finish().map_err(|source| GenerateError::Compress {
@@ -201,7 +294,8 @@ impl Output for FileExporter {
 /// The Collector's `awss3exporter`: one request per object, keyed by the UPLOAD time
 /// (`year=/month=/day=/hour=/minute=/metrics_<9 random digits>.json[.gz]` or `.binpb`, a bare
 /// message). A node's scrapes are batched a few per object; the upload happens a little after
-/// the last one, so an object may sit in a later minute (or hour) than its data.
+/// the last one, so an object may sit in a later minute (or hour) than its data. Cluster-wide
+/// collectors are batched the same way.
 pub(crate) struct S3Exporter {
     out: Location,
     otlp: Otlp,
@@ -285,21 +379,18 @@ impl S3Exporter {
 }
 
 impl Output for S3Exporter {
-    fn scrape(&mut self, node: &NodeSim) -> Result<(), GenerateError> {
+    fn write(&mut self, _stream: Stream<'_>, batch: Batch<'_>) -> Result<(), GenerateError> {
+        let Some((_, last)) = batch.times() else { return Ok(()) };
         match self.otlp {
             Otlp::Json { .. } => {
-                if !self.doc.is_empty() && !node.samples.is_empty() {
+                if !self.doc.is_empty() {
                     self.doc.push(',');
                 }
-                json_document(&mut self.doc, &mut self.times, node);
+                batch.json(&mut self.doc, &mut self.times);
             }
-            Otlp::Proto => self.rms.extend(
-                node.samples
-                    .iter()
-                    .map(|s| encode::proto_resource_metrics(incarnation(node, s), s)),
-            ),
+            Otlp::Proto => self.rms.extend(batch.proto()),
         }
-        self.last_time = node.samples.iter().map(|s| s.time_ns).max().unwrap_or(self.last_time);
+        self.last_time = last;
         self.pending += 1;
         if self.pending >= self.per_object {
             self.flush()?;
@@ -307,7 +398,7 @@ impl Output for S3Exporter {
         Ok(())
     }
 
-    fn end_node_hour(&mut self, _node: &NodeSim, _hour_start: u64) -> Result<(), GenerateError> {
+    fn end_stream_hour(&mut self, _stream: Stream<'_>, _hour_start: u64) -> Result<(), GenerateError> {
         self.flush()
     }
 
@@ -378,16 +469,18 @@ impl LakeWriter {
 }
 
 impl Output for LakeWriter {
-    fn scrape(&mut self, node: &NodeSim) -> Result<(), GenerateError> {
-        for s in &node.samples {
-            let partition = HourPartition::from_micros((s.time_ns / 1000) as i64)
+    fn write(&mut self, _stream: Stream<'_>, batch: Batch<'_>) -> Result<(), GenerateError> {
+        let parts = &mut self.parts;
+        let series = &mut self.series;
+        let buffered = &mut self.buffered;
+        batch.for_each_point(&self.metrics, |p| {
+            let partition = HourPartition::from_micros((p.time_unix_nano / 1000) as i64)
                 .expect("generated times lie between 2000 and 2262");
-            let buf = self.parts.entry(partition).or_default();
+            let buf = parts.entry(partition).or_default();
             let before = buf.heap_bytes();
-            let series = &mut self.series;
-            encode::points(&self.metrics, incarnation(node, s), s, |p| buf.push(series.row(&p)));
-            self.buffered += buf.heap_bytes() - before;
-        }
+            buf.push(series.row(&p.to_point()));
+            *buffered += buf.heap_bytes() - before;
+        });
         if self.buffered > self.flush_bytes {
             // Past the budget: each open partition gets one more part file.
             self.flush(None)?;
@@ -395,7 +488,7 @@ impl Output for LakeWriter {
         Ok(())
     }
 
-    fn end_node_hour(&mut self, _node: &NodeSim, _hour_start: u64) -> Result<(), GenerateError> {
+    fn end_stream_hour(&mut self, _stream: Stream<'_>, _hour_start: u64) -> Result<(), GenerateError> {
         Ok(())
     }
 

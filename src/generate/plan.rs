@@ -1,9 +1,20 @@
-//! The population: clusters, nodes and what runs on them, with the scenarios injected.
+//! The population: clusters, nodes, what runs on them and who talks to whom, with the scenarios
+//! injected and labelled.
+//!
+//! Labels are computed from the plan alone — each slot's life, each pod's image, each edge's
+//! start — never from the points: a key is new for a detection when something with that key is
+//! observed in the window (a scrape or receiver tick falls in a run) and nothing with it is
+//! observed in the baseline. Shell processes get their pids from the simulation
+//! ([`ShellPlan`], resolved by `truth::resolve`).
 
-use super::catalog::{self, Exe, Schedule, Workload};
+use std::collections::{BTreeSet, HashMap};
+
+use super::catalog::{self, Exe, Schedule, Workload, BUILD_TAG};
+use super::cluster::{comm, ClusterSim, Edge, Endpoint, Proto};
 use super::rng::Rng;
-use super::sim::{Life, NodeSim, NodeSpec, Parent, Want, DAY, HOUR, MINUTE, NEVER, NS, SAFE};
-use super::{GenerateOptions, NodeTruth, Scenario, DETECTION};
+use super::sim::{tag_at, Life, NodeSim, NodeSpec, Parent, Want, DAY, HOUR, MINUTE, NEVER, NS, SAFE, SHELLS};
+use super::truth::{self, Windows};
+use super::{GenerateOptions, NodeTruth, Scenario};
 use crate::config::fmt_instant;
 
 use super::output::utc;
@@ -11,30 +22,91 @@ use super::output::utc;
 const TAG_CLUSTER: u64 = 1;
 const TAG_NODE: u64 = 2;
 const TAG_NODE_SIM: u64 = 3;
+const TAG_TOPOLOGY: u64 = 4;
+const TAG_REDUCER: u64 = 5;
+const TAG_TIMING: u64 = 6;
+const TAG_SALT: u64 = 7;
 
-/// Scenario names, in ground-truth order.
+/// Scenario names.
 pub const MINER_IN_TMP: &str = "miner_in_tmp";
 pub const SHELL_IN_DEV_SHM: &str = "shell_in_dev_shm";
 pub const KNOWN_BINARY_UNUSUAL_PATH: &str = "known_binary_unusual_path";
 pub const RETURNS_AFTER_30_DAYS: &str = "returns_after_30_days";
 pub const COMMON_IN_CLUSTER_NEW_ON_NODE: &str = "common_in_cluster_new_on_node";
 pub const NEW_PID_KNOWN_PATH: &str = "new_pid_known_path";
+pub const NEW_IMAGE_ON_NODE: &str = "new_image_on_node";
+pub const IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE: &str = "image_common_in_cluster_new_on_node";
+pub const IMAGE_TAG_BUMP: &str = "image_tag_bump";
+pub const INTERACTIVE_SHELL: &str = "interactive_shell";
+pub const IDLE_SHELL: &str = "idle_shell";
+pub const NEW_TCP_EDGE_LATERAL: &str = "new_tcp_edge_lateral";
+pub const NEW_UDP_EDGE_STATSD: &str = "new_udp_edge_statsd";
+pub const EDGE_KNOWN_IN_OTHER_CLUSTER: &str = "edge_known_in_other_cluster";
 pub const NEW_PATH_ON_LATE_NODE: &str = "new_path_on_late_node";
+pub const BENIGN_SHELL_WORKLOAD: &str = "benign_shell_workload";
 
-/// Scenarios placed on nodes with a complete history, in order (the late-node one comes last).
-const ROLES: [&str; 6] = [
+/// Scenarios placed on nodes with a complete history, in turn: node 0 of each cluster, then
+/// node 1, … (the first six keep the places they had before the image and shell scenarios).
+const ROLES: [&str; 11] = [
     MINER_IN_TMP,
     SHELL_IN_DEV_SHM,
     KNOWN_BINARY_UNUSUAL_PATH,
     RETURNS_AFTER_30_DAYS,
     COMMON_IN_CLUSTER_NEW_ON_NODE,
     NEW_PID_KNOWN_PATH,
+    NEW_IMAGE_ON_NODE,
+    IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE,
+    IMAGE_TAG_BUMP,
+    INTERACTIVE_SHELL,
+    IDLE_SHELL,
+];
+
+/// Every scenario, in ground-truth order. `edge_known_in_other_cluster` needs two clusters;
+/// `benign_shell_workload` has entries only when ordinary shells run in the window.
+pub const SCENARIOS: [&str; 16] = [
+    MINER_IN_TMP,
+    SHELL_IN_DEV_SHM,
+    KNOWN_BINARY_UNUSUAL_PATH,
+    RETURNS_AFTER_30_DAYS,
+    COMMON_IN_CLUSTER_NEW_ON_NODE,
+    NEW_PID_KNOWN_PATH,
+    NEW_IMAGE_ON_NODE,
+    IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE,
+    IMAGE_TAG_BUMP,
+    INTERACTIVE_SHELL,
+    IDLE_SHELL,
+    NEW_TCP_EDGE_LATERAL,
+    NEW_UDP_EDGE_STATSD,
+    EDGE_KNOWN_IN_OTHER_CLUSTER,
+    NEW_PATH_ON_LATE_NODE,
+    BENIGN_SHELL_WORKLOAD,
 ];
 
 pub(crate) struct Population {
     pub nodes: Vec<NodeSim>,
-    pub scenarios: Vec<Scenario>,
+    pub clusters: Vec<ClusterSim>,
+    /// The range of `nodes` of each cluster.
+    pub cluster_nodes: Vec<std::ops::Range<usize>>,
+    pub labels: Labels,
     pub node_truth: Vec<NodeTruth>,
+}
+
+/// The ground truth as planned: entries known before the run, and the shells whose pids the
+/// run decides.
+pub(crate) struct Labels {
+    pub entries: Vec<Scenario>,
+    pub shells: Vec<ShellPlan>,
+    pub window_end: String,
+}
+
+/// A shell a scenario starts: the rules must report each of its pids seen in the window, the
+/// CPU rule only when `cpu`.
+pub(crate) struct ShellPlan {
+    pub scenario: &'static str,
+    pub description: String,
+    pub node: usize,
+    pub slot: usize,
+    pub cpu: bool,
 }
 
 /// Data-time frame of a run, in ns since the epoch.
@@ -57,6 +129,14 @@ impl Frame {
     /// least one scrape sees it.
     fn len(&self, nominal: u64) -> u64 {
         nominal.max(self.interval + MINUTE)
+    }
+
+    pub(crate) fn windows(&self) -> Windows {
+        Windows {
+            window_start: self.end - HOUR,
+            baseline_start: self.end.saturating_sub(30 * DAY),
+            end: self.end,
+        }
     }
 }
 
@@ -150,6 +230,7 @@ fn add_workload(sim: &mut NodeSim, w: &Workload, t0: u64, window: Option<u64>) -
         };
         slots.push(sim.add_slot(p.exe, Some(pod), parent, life, t0 + offset));
     }
+    sim.set_pod_slots(pod, shim, slots[0]);
     (pod, slots)
 }
 
@@ -165,10 +246,44 @@ fn pick<'a>(rng: &mut Rng, pool: &[&'a (usize, f64)]) -> Option<&'a (usize, f64)
     pool.last().copied()
 }
 
+/// What a label asks about one node.
+enum Ask {
+    /// `process_new_path` for this path and `unseen_process` for this name.
+    Path(&'static str),
+    Name(&'static str),
+    /// `unseen_container_image` for this image.
+    Image(&'static str),
+}
+
+/// A pod of a node that runs all the time.
+#[derive(Clone, Copy)]
+struct PlannedPod {
+    pod: usize,
+    workload: &'static Workload,
+    /// The pod's last process (the parent of what runs "in" it).
+    last: usize,
+}
+
+fn add_long(sim: &mut NodeSim, pods: &mut Vec<PlannedPod>, w: &'static Workload, t: u64) -> PlannedPod {
+    let (pod, slots) = add_workload(sim, w, t, None);
+    let p = PlannedPod {
+        pod,
+        workload: w,
+        last: slots[slots.len() - 1],
+    };
+    pods.push(p);
+    p
+}
+
 struct Built {
     sim: NodeSim,
-    scenarios: Vec<Scenario>,
     truth: NodeTruth,
+    /// The pods that run all the time.
+    pods: Vec<PlannedPod>,
+    /// (scenario, description, questions) of the scenarios placed here.
+    asks: Vec<(&'static str, String, Vec<Ask>)>,
+    shells: Vec<ShellPlan>,
+    complete: bool,
 }
 
 struct NodeCtx<'a> {
@@ -178,16 +293,48 @@ struct NodeCtx<'a> {
     cluster: &'a ClusterPlan,
     c: u32,
     n: u32,
+    /// Index of the node in the population.
+    index: usize,
     late: bool,
     roles: Vec<&'static str>,
     /// The node that `common_in_cluster_new_on_node` holds node-exporter back from, if in this cluster.
     held_back: bool,
     late_scenario: bool,
     cluster_nodes: u32,
+    receiver_first: u64,
 }
 
 fn minutes_before_end(f: &Frame, t: u64) -> String {
     format!("{} ({} min before the end)", fmt_instant(utc(t)), (f.end - t) / MINUTE)
+}
+
+/// The next tag of an image after `tag`: the last number bumped (a patch release), or for
+/// in-house images a hotfix build of the day.
+fn bumped_tag(image: &str, tag: &str, at: u64) -> String {
+    if tag == BUILD_TAG {
+        return format!("{}-hotfix", tag_at(image, BUILD_TAG, at));
+    }
+    let bytes = tag.as_bytes();
+    let Some(last) = bytes.iter().rposition(u8::is_ascii_digit) else {
+        return format!("{tag}-1");
+    };
+    let first = bytes[..=last]
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |p| p + 1);
+    let n: u64 = tag[first..=last].parse().unwrap_or(0);
+    format!("{}{}{}", &tag[..first], n + 1, &tag[last + 1..])
+}
+
+fn within(sim: &NodeSim, pod: Option<usize>) -> String {
+    pod.map(|p| {
+        format!(
+            " inside a {} pod (namespace {})",
+            sim.pod_workload(p),
+            sim.pod_namespace(p)
+        )
+    })
+    .unwrap_or_default()
 }
 
 fn build_node(x: NodeCtx<'_>) -> Built {
@@ -220,6 +367,9 @@ fn build_node(x: NodeCtx<'_>) -> Built {
         collector_since: since,
         fork_rate: rng.uniform(0.05, 0.5),
         want: x.want,
+        receiver_first: x.receiver_first,
+        window_start: f.end - HOUR,
+        salt: Rng::derive(seed, &[TAG_SALT, c, n]).next_u64(),
     };
     let mut sim = NodeSim::new(spec, Rng::derive(seed, &[TAG_NODE_SIM, c, n]), boot);
 
@@ -262,34 +412,38 @@ fn build_node(x: NodeCtx<'_>) -> Built {
     }
 
     // Cluster add-ons.
+    let mut pods: Vec<PlannedPod> = Vec::new();
     let mut t = boot + 30 * NS;
     let mut kube_proxy = None;
     for w in &catalog::ADDONS {
-        let (_, slots) = add_workload(&mut sim, w, t, None);
-        kube_proxy = kube_proxy.or(slots.first().copied());
+        let p = add_long(&mut sim, &mut pods, w, t);
+        kube_proxy = kube_proxy.or(Some(p));
         t += 5 * NS;
     }
     let exporter_start = f.end - 38 * MINUTE;
-    add_workload(
-        &mut sim,
-        &catalog::NODE_EXPORTER,
-        t,
-        x.held_back.then_some(exporter_start),
-    );
+    if x.held_back {
+        add_workload(&mut sim, &catalog::NODE_EXPORTER, t, Some(exporter_start));
+    } else {
+        add_long(&mut sim, &mut pods, &catalog::NODE_EXPORTER, t);
+    }
     if x.n < 2 && !x.late {
-        add_workload(&mut sim, &catalog::COREDNS, t + 2 * NS, None);
+        add_long(&mut sim, &mut pods, &catalog::COREDNS, t + 2 * NS);
+    }
+    if x.n == 0 {
+        for (k, w) in catalog::SINGLETONS.iter().enumerate() {
+            add_long(&mut sim, &mut pods, w, t + (3 + k as u64) * NS);
+        }
     }
 
     // Applications: the log shipper DaemonSet, then Deployments from the cluster's pool.
     let mut remaining = x.opts.processes as usize;
     let mut t = boot + 60 * NS;
-    // (slot of the pod's last process, its pod)
-    let mut apps: Vec<(usize, usize)> = Vec::new();
+    let mut apps: Vec<PlannedPod> = Vec::new();
     let mut shipper = None;
     if remaining > 0 {
-        let (pod, slots) = add_workload(&mut sim, &catalog::LOG_SHIPPER, t, None);
-        shipper = slots.last().map(|s| (*s, pod));
-        remaining -= slots.len();
+        let p = add_long(&mut sim, &mut pods, &catalog::LOG_SHIPPER, t);
+        shipper = Some(p);
+        remaining -= catalog::LOG_SHIPPER.procs.len();
     }
     while remaining > 0 {
         t += 3 * NS + rng.range(0, 2000) * 1_000_000;
@@ -301,104 +455,81 @@ fn build_node(x: NodeCtx<'_>) -> Built {
             .collect();
         let Some(&(i, _)) = pick(&mut rng, &fits) else { break };
         let w = &catalog::APPS[i];
-        let (pod, slots) = add_workload(&mut sim, w, t, None);
-        if let Some(last) = slots.last() {
-            apps.push((*last, pod));
-        }
-        remaining -= slots.len();
+        let p = add_long(&mut sim, &mut pods, w, t);
+        apps.push(p);
+        remaining -= w.procs.len();
     }
 
     // Scenarios.
     let complete = !x.late && x.opts.days >= 30;
-    let mut scenarios = Vec::new();
-    let kube_proxy = kube_proxy.unwrap_or(systemd);
-    let host = node.clone();
-    let scenario = |name: &str, description: String, path: &str, expect_finding: bool| Scenario {
-        name: name.to_string(),
-        description,
-        detection: DETECTION.to_string(),
-        k8s_cluster_name: x.cluster.name.clone(),
-        k8s_node_name: host.clone(),
-        process_executable_path: path.to_string(),
-        window_end: fmt_instant(utc(f.end)),
-        expect_finding,
-        expect_baseline_complete: complete,
-    };
-    // Victims: application processes (else the log shipper, else kube-proxy).
-    let victim = |k: usize| -> (usize, Option<usize>) {
-        apps.get(k)
-            .or(apps.first())
-            .map(|(s, p)| (*s, Some(*p)))
-            .or(shipper.map(|(s, p)| (s, Some(p))))
-            .unwrap_or((kube_proxy, None))
-    };
+    let mut asks: Vec<(&'static str, String, Vec<Ask>)> = Vec::new();
+    let mut shells: Vec<ShellPlan> = Vec::new();
+    let kube_proxy = kube_proxy.expect("the add-ons include kube-proxy");
+    // Victims: application pods (else the log shipper, else kube-proxy).
+    let victim = |k: usize| -> PlannedPod { apps.get(k).or(apps.first()).copied().or(shipper).unwrap_or(kube_proxy) };
     for role in &x.roles {
         match *role {
             MINER_IN_TMP => {
-                let (parent, pod) = victim(0);
+                let v = victim(0);
                 let start = f.end - 47 * MINUTE;
-                let pexe = sim.slots[parent].exe;
+                let pexe = sim.slots[v.last].exe;
                 let exe = Exe {
                     owner: pexe.owner,
                     ..catalog::XMRIG
                 };
                 sim.add_slot(
                     exe,
-                    pod,
-                    Parent::Slot(parent),
+                    Some(v.pod),
+                    Parent::Slot(v.last),
                     Life::Windows(vec![(start, NEVER)]),
                     boot,
                 );
-                let within = pod
-                    .map(|p| {
-                        format!(
-                            " inside a {} pod (namespace {})",
-                            sim.pod_workload(p),
-                            sim.pod_namespace(p)
-                        )
-                    })
-                    .unwrap_or_default();
-                scenarios.push(scenario(
+                asks.push((
                     MINER_IN_TMP,
                     format!(
-                        "A cryptominer dropped in a hidden folder under /tmp, started by {} ({}){within} at {} and running until the end, using most of the node's CPU. The path never ran anywhere before.",
+                        "A cryptominer dropped in a hidden folder under /tmp, started by {} ({}){} at {} and running until the end, using most of the node's CPU. The path never ran anywhere before.",
                         pexe.name,
                         pexe.path,
+                        within(&sim, Some(v.pod)),
                         minutes_before_end(&f, start)
                     ),
-                    exe.path,
-                    true,
+                    vec![Ask::Path(exe.path), Ask::Name(exe.name)],
                 ));
             }
             SHELL_IN_DEV_SHM => {
-                let (parent, pod) = victim(1);
+                let v = victim(1);
                 let start = f.end - 33 * MINUTE;
                 let end = start + f.len(12 * MINUTE);
-                let pexe = sim.slots[parent].exe;
+                let pexe = sim.slots[v.last].exe;
                 let exe = Exe {
                     owner: pexe.owner,
                     ..catalog::DEV_SHM_SH
                 };
-                sim.add_slot(exe, pod, Parent::Slot(parent), Life::Windows(vec![(start, end)]), boot);
-                let within = pod
-                    .map(|p| {
-                        format!(
-                            " inside a {} pod (namespace {})",
-                            sim.pod_workload(p),
-                            sim.pod_namespace(p)
-                        )
-                    })
-                    .unwrap_or_default();
-                scenarios.push(scenario(
+                let slot = sim.add_slot(
+                    exe,
+                    Some(v.pod),
+                    Parent::Slot(v.last),
+                    Life::Windows(vec![(start, end)]),
+                    boot,
+                );
+                let description = format!(
+                    "A shell copied to the tmpfs /dev/shm and run interactively by {}{} from {} for {} minutes. /dev/shm/sh never ran before; its name is sh, so the shell rules report it too (a fresh process: its CPU time counts as activity).",
+                    pexe.name,
+                    within(&sim, Some(v.pod)),
+                    minutes_before_end(&f, start),
+                    (end - start) / MINUTE
+                );
+                shells.push(ShellPlan {
+                    scenario: SHELL_IN_DEV_SHM,
+                    description: description.clone(),
+                    node: x.index,
+                    slot,
+                    cpu: true,
+                });
+                asks.push((
                     SHELL_IN_DEV_SHM,
-                    format!(
-                        "A shell copied to the tmpfs /dev/shm and run interactively by {}{within} from {} for {} minutes. /dev/shm/sh never ran before.",
-                        pexe.name,
-                        minutes_before_end(&f, start),
-                        (end - start) / MINUTE
-                    ),
-                    exe.path,
-                    true,
+                    description,
+                    vec![Ask::Path(exe.path), Ask::Name(exe.name)],
                 ));
             }
             KNOWN_BINARY_UNUSUAL_PATH => {
@@ -410,14 +541,13 @@ fn build_node(x: NodeCtx<'_>) -> Built {
                     Life::Windows(vec![(start, NEVER)]),
                     boot,
                 );
-                scenarios.push(scenario(
+                asks.push((
                     KNOWN_BINARY_UNUSUAL_PATH,
                     format!(
                         "A copy of python3 in /var/tmp runs a reverse shell on the host (reparented to init) from {}. The executable name is common (python3 runs from /usr/bin or /usr/local/bin in many containers); the path is not.",
                         minutes_before_end(&f, start)
                     ),
-                    catalog::TMP_PYTHON.path,
-                    true,
+                    vec![Ask::Path(catalog::TMP_PYTHON.path), Ask::Name(catalog::TMP_PYTHON.name)],
                 ));
             }
             RETURNS_AFTER_30_DAYS => {
@@ -446,50 +576,158 @@ fn build_node(x: NodeCtx<'_>) -> Built {
                         x.opts.days
                     ),
                 };
-                scenarios.push(scenario(
+                asks.push((
                     RETURNS_AFTER_30_DAYS,
                     format!(
                         "tcpdump {before} runs again from {} for {} minutes: new within the baseline window.",
                         minutes_before_end(&f, start),
                         f.len(10 * MINUTE) / MINUTE
                     ),
-                    catalog::TCPDUMP.path,
-                    true,
+                    vec![Ask::Path(catalog::TCPDUMP.path), Ask::Name(catalog::TCPDUMP.name)],
                 ));
             }
             COMMON_IN_CLUSTER_NEW_ON_NODE => {
-                scenarios.push(scenario(
+                let w = &catalog::NODE_EXPORTER;
+                asks.push((
                     COMMON_IN_CLUSTER_NEW_ON_NODE,
                     format!(
-                        "The node-exporter DaemonSet ran on every other node of the cluster ({} others) all along, but its pod was kept off this node (a taint) until {}: new on this node, with cluster prevalence > 0.",
+                        "The node-exporter DaemonSet ran on every other node of the cluster ({} others) all along, but its pod was kept off this node (a taint) until {}: its path, process name and image ({}) are new on this node, with cluster prevalence > 0.",
                         x.cluster_nodes - 1,
-                        minutes_before_end(&f, exporter_start)
+                        minutes_before_end(&f, exporter_start),
+                        w.image
                     ),
-                    catalog::NODE_EXPORTER.procs[0].exe.path,
-                    true,
+                    vec![
+                        Ask::Path(w.procs[0].exe.path),
+                        Ask::Name(w.procs[0].exe.name),
+                        Ask::Image(w.image),
+                    ],
                 ));
             }
             NEW_PID_KNOWN_PATH => {
-                let (slot, _) = victim(0);
-                let slot = if slot == kube_proxy {
+                let v = victim(0);
+                let slot = if v.pod == kube_proxy.pod {
                     daemons[catalog::CONTAINERD]
                 } else {
-                    slot
+                    v.last
                 };
                 let at = f.end - 29 * MINUTE;
                 sim.force_restart(slot, at);
                 let exe = sim.slots[slot].exe;
-                scenarios.push(scenario(
+                asks.push((
                     NEW_PID_KNOWN_PATH,
                     format!(
-                        "Negative control: {} ({}) restarts at {} with a new pid; the path ran on this node all along, so it is not new (only --splunk-compat, whose key includes the pid, reports it when process.memory.utilization is emitted).",
+                        "Negative control: {} ({}) restarts at {} with a new pid; the path and name ran on this node all along, so they are not new (only --splunk-compat, whose key includes the pid, reports it when process.memory.utilization is emitted).",
                         exe.name,
                         exe.path,
                         minutes_before_end(&f, at)
                     ),
-                    exe.path,
-                    false,
+                    vec![Ask::Path(exe.path), Ask::Name(exe.name)],
                 ));
+            }
+            NEW_IMAGE_ON_NODE => {
+                let w = &catalog::EVIL_MINER;
+                let start = f.end - 44 * MINUTE;
+                add_workload(&mut sim, w, boot, Some(start));
+                asks.push((
+                    NEW_IMAGE_ON_NODE,
+                    format!(
+                        "A pod nobody deployed ({}, namespace {}) pulls {}:{} — an image no node of any cluster ever ran — at {} and mines Monero with {}: the image, the path and the process name are new on this node.",
+                        w.name,
+                        w.namespace,
+                        w.image,
+                        w.tag,
+                        minutes_before_end(&f, start),
+                        w.procs[0].exe.path
+                    ),
+                    vec![
+                        Ask::Image(w.image),
+                        Ask::Path(w.procs[0].exe.path),
+                        Ask::Name(w.procs[0].exe.name),
+                    ],
+                ));
+            }
+            IMAGE_TAG_BUMP => {
+                let v = apps.last().copied().or(shipper).unwrap_or(kube_proxy);
+                let w = v.workload;
+                let at = f.end - 25 * MINUTE;
+                let tag = bumped_tag(w.image, w.tag, at);
+                sim.force_rollout(v.pod, at, tag.clone());
+                let main = w.procs[0].exe;
+                asks.push((
+                    IMAGE_TAG_BUMP,
+                    format!(
+                        "Negative control: the {} Deployment rolls out a new image tag ({}:{}) at {}; new pod, new container ids and pids, but the image name ran on this node all along, so it is not new (nor are its paths).",
+                        w.name,
+                        w.image,
+                        tag,
+                        minutes_before_end(&f, at)
+                    ),
+                    vec![Ask::Image(w.image), Ask::Path(main.path), Ask::Name(main.name)],
+                ));
+            }
+            INTERACTIVE_SHELL => {
+                let v = victim(2);
+                let start = f.end - 18 * MINUTE;
+                let end = start + f.len(11 * MINUTE);
+                let shim = sim.pod_shim(v.pod).expect("pods have a shim");
+                let exe = Exe {
+                    owner: sim.slots[v.last].exe.owner,
+                    ..catalog::EXEC_BASH
+                };
+                let slot = sim.add_slot(
+                    exe,
+                    Some(v.pod),
+                    Parent::Slot(shim),
+                    Life::Windows(vec![(start, end)]),
+                    boot,
+                );
+                let description = format!(
+                    "Someone runs `kubectl exec -it … -- bash`{} from {} for {} minutes and types commands: both shell rules report it (CPU activity), and bash ran nowhere on this node before.",
+                    within(&sim, Some(v.pod)),
+                    minutes_before_end(&f, start),
+                    (end - start) / MINUTE
+                );
+                shells.push(ShellPlan {
+                    scenario: INTERACTIVE_SHELL,
+                    description: description.clone(),
+                    node: x.index,
+                    slot,
+                    cpu: true,
+                });
+                asks.push((
+                    INTERACTIVE_SHELL,
+                    description,
+                    vec![Ask::Path(exe.path), Ask::Name(exe.name)],
+                ));
+            }
+            IDLE_SHELL => {
+                let v = victim(3);
+                let start = f.end - 3 * HOUR - 7 * MINUTE;
+                let shim = sim.pod_shim(v.pod).expect("pods have a shim");
+                let exe = Exe {
+                    owner: sim.slots[v.last].exe.owner,
+                    ..catalog::EXEC_IDLE_SH
+                };
+                let slot = sim.add_slot(
+                    exe,
+                    Some(v.pod),
+                    Parent::Slot(shim),
+                    Life::Windows(vec![(start, NEVER)]),
+                    boot,
+                );
+                let description = format!(
+                    "A `kubectl exec -it … -- sh` session{} opened at {} and left idle: the shell (dash, named sh) holds memory but never uses CPU, so shell_on_worker_node reports it and shell_on_worker_node_cpu does not; it started before the window, so it is not new either.",
+                    within(&sim, Some(v.pod)),
+                    minutes_before_end(&f, start)
+                );
+                shells.push(ShellPlan {
+                    scenario: IDLE_SHELL,
+                    description: description.clone(),
+                    node: x.index,
+                    slot,
+                    cpu: false,
+                });
+                asks.push((IDLE_SHELL, description, vec![Ask::Path(exe.path), Ask::Name(exe.name)]));
             }
             _ => {}
         }
@@ -503,15 +741,14 @@ fn build_node(x: NodeCtx<'_>) -> Built {
             Life::Windows(vec![(start, NEVER)]),
             boot,
         );
-        scenarios.push(scenario(
+        asks.push((
             NEW_PATH_ON_LATE_NODE,
             format!(
                 "This node joined the cluster at {} and has less than 30 days of history. An operator follows container logs with crictl from {}: a new path, reported with baseline_complete = false.",
                 fmt_instant(utc(first_scrape)),
                 minutes_before_end(&f, start)
             ),
-            catalog::CRICTL.path,
-            true,
+            vec![Ask::Path(catalog::CRICTL.path), Ask::Name(catalog::CRICTL.name)],
         ));
     }
     let truth = NodeTruth {
@@ -522,12 +759,134 @@ fn build_node(x: NodeCtx<'_>) -> Built {
         joined_late: x.late,
         expect_baseline_complete: complete,
     };
-    Built { sim, scenarios, truth }
+    Built {
+        sim,
+        truth,
+        pods,
+        asks,
+        shells,
+        complete,
+    }
 }
 
-/// Builds every node of every cluster, with the scenarios placed.
+/// The catalog's workloads in a fixed order (what a cluster's topology is built from).
+fn all_workloads() -> impl Iterator<Item = &'static Workload> {
+    catalog::ADDONS
+        .iter()
+        .chain([&catalog::COREDNS, &catalog::NODE_EXPORTER])
+        .chain(catalog::SINGLETONS.iter())
+        .chain([&catalog::LOG_SHIPPER])
+        .chain(catalog::APPS.iter())
+}
+
+fn workload(name: &str) -> &'static Workload {
+    all_workloads()
+        .find(|w| w.name == name)
+        .expect("topology names are catalog workloads (checked by the catalog's tests)")
+}
+
+fn endpoint(w: &'static Workload) -> Endpoint {
+    Endpoint {
+        workload: w.name,
+        namespace: w.namespace,
+        process: comm(w.procs[w.procs.len() - 1].exe.name),
+        container: w.container,
+    }
+}
+
+/// (protocol, source workload, destination workload).
+type EdgeKey = (Proto, &'static str, &'static str);
+
+/// Who talks to whom in a cluster all along: each client keeps 1 to 3 of its servers present
+/// in the cluster (the telemetry pipeline all of them), and every DNS client queries coredns.
+fn topology(present: &[&'static str], rng: &mut Rng) -> Vec<EdgeKey> {
+    let has = |w: &str| present.contains(&w);
+    let mut edges = Vec::new();
+    for (client, servers) in catalog::TALKS {
+        if !has(client) {
+            continue;
+        }
+        let mut avail: Vec<&'static str> = servers.iter().copied().filter(|s| has(s)).collect();
+        if avail.is_empty() {
+            continue;
+        }
+        if !catalog::TELEMETRY.contains(&client) {
+            let k = rng.range(1, avail.len().min(3) as u64 + 1) as usize;
+            for i in 0..k {
+                let j = rng.range(i as u64, avail.len() as u64) as usize;
+                avail.swap(i, j);
+            }
+            avail.truncate(k);
+        }
+        edges.extend(avail.into_iter().map(|s| (Proto::Tcp, client, s)));
+    }
+    if has(catalog::COREDNS.name) {
+        for w in present {
+            if catalog::DNS_CLIENTS.contains(w) || catalog::APPS.iter().any(|a| a.name == *w) {
+                edges.push((Proto::Udp, *w, catalog::COREDNS.name));
+            }
+        }
+    }
+    edges
+}
+
+/// The runs of a slot intersecting `[a, b)`, as `[start, end)` pairs.
+fn runs(life: &Life, not_before: u64, a: u64, b: u64) -> Vec<(u64, u64)> {
+    let periodic = |period: u64, at: u64, dur: u64| -> Vec<(u64, u64)> {
+        let first = a.saturating_sub(period + dur).max(not_before);
+        let mut out = Vec::new();
+        let mut s = first - first % period + at;
+        while s < b {
+            if s >= not_before && s + dur > a {
+                out.push((s, s + dur));
+            }
+            s += period;
+        }
+        out
+    };
+    match life {
+        Life::Long { .. } => vec![(not_before, NEVER)],
+        Life::Daily { at_ns, dur_ns } => periodic(DAY, *at_ns, *dur_ns),
+        Life::Hourly { at_ns, dur_ns } => periodic(HOUR, *at_ns, *dur_ns),
+        Life::Windows(w) => w.iter().copied().filter(|(s, _)| *s >= not_before).collect(),
+    }
+}
+
+/// Whether an instant of the grid `first + k × interval` (before `cutoff`) falls in a run of
+/// the slot within `[a, b)`. Restarts of long-running processes (a few seconds) are ignored.
+fn observed(sim: &NodeSim, slot: usize, grid_first: u64, a: u64, b: u64) -> bool {
+    let s = &sim.slots[slot];
+    let interval = sim.spec.interval;
+    runs(s.life(), s.not_before, a, b).into_iter().any(|(rs, re)| {
+        let lo = rs.max(a).max(grid_first);
+        let hi = re.min(b).min(sim.spec.cutoff);
+        lo < hi && grid_first + (lo - grid_first).div_ceil(interval) * interval < hi
+    })
+}
+
+/// The node's answer to a label question: observed in the window and not in the baseline.
+fn is_new(sim: &NodeSim, ask: &Ask, w: &Windows) -> bool {
+    let seen = |a: u64, b: u64| -> bool {
+        match ask {
+            Ask::Path(p) => (0..sim.slots.len())
+                .any(|i| sim.slots[i].exe.path == *p && observed(sim, i, sim.spec.first_scrape, a, b)),
+            Ask::Name(n) => (0..sim.slots.len())
+                .any(|i| sim.slots[i].exe.name == *n && observed(sim, i, sim.spec.first_scrape, a, b)),
+            Ask::Image(img) => sim.pod_list().any(|(image, main)| {
+                image == *img && main.is_some_and(|m| observed(sim, m, sim.spec.receiver_first, a, b))
+            }),
+        }
+    };
+    seen(w.window_start, w.end) && !seen(w.baseline_start, w.window_start)
+}
+
+/// Builds every node of every cluster and the clusters' telemetry, with the scenarios placed
+/// and labelled.
 pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Population {
-    let clusters: Vec<ClusterPlan> = (0..opts.clusters)
+    let f = frame;
+    let w = f.windows();
+    let window_end = fmt_instant(utc(f.end));
+    let plans: Vec<ClusterPlan> = (0..opts.clusters)
         .map(|c| cluster_plan(opts.seed, c, opts.nodes))
         .collect();
     let late_index = opts.nodes - 1;
@@ -535,41 +894,339 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
     let complete: Vec<(u32, u32)> = (0..late_index)
         .flat_map(|n| (0..opts.clusters).map(move |c| (c, n)))
         .collect();
-    let mut roles: std::collections::HashMap<(u32, u32), Vec<&'static str>> = std::collections::HashMap::new();
+    let mut roles: HashMap<(u32, u32), Vec<&'static str>> = HashMap::new();
     for (i, role) in ROLES.iter().enumerate() {
         roles.entry(complete[i % complete.len()]).or_default().push(role);
     }
     let held_back = complete[4 % complete.len()];
-    let mut nodes = Vec::new();
-    let mut scenarios = Vec::new();
-    let mut node_truth = Vec::new();
-    for (c, cluster) in clusters.iter().enumerate() {
+
+    // Cluster-wide collectors: when the cluster receiver and the reducer tick, and since when
+    // the receiver runs.
+    let timing: Vec<(u64, u64, u64)> = (0..opts.clusters)
+        .map(|c| {
+            let mut rng = Rng::derive(opts.seed, &[TAG_TIMING, u64::from(c)]);
+            let phase = |rng: &mut Rng| rng.range(0, f.interval / 1_000_000) * 1_000_000;
+            let receiver_first = f.start + phase(&mut rng);
+            let reducer_first = f.start + phase(&mut rng);
+            let receiver_start = f.start - rng.range(HOUR / NS, 20 * DAY / NS) * NS;
+            (receiver_first, reducer_first, receiver_start)
+        })
+        .collect();
+
+    let mut built: Vec<Built> = Vec::new();
+    let mut cluster_nodes = Vec::new();
+    for (c, plan) in plans.iter().enumerate() {
         let c = c as u32;
+        let first = built.len();
         for n in 0..opts.nodes {
             let late = n == late_index;
-            let built = build_node(NodeCtx {
+            built.push(build_node(NodeCtx {
                 opts,
                 frame,
                 want,
-                cluster,
+                cluster: plan,
                 c,
                 n,
+                index: built.len(),
                 late,
                 roles: roles.get(&(c, n)).cloned().unwrap_or_default(),
                 held_back: held_back == (c, n),
                 late_scenario: late && c == 0,
                 cluster_nodes: opts.nodes,
-            });
-            nodes.push(built.sim);
-            scenarios.extend(built.scenarios);
-            node_truth.push(built.truth);
+                receiver_first: timing[c as usize].0,
+            }));
         }
+        cluster_nodes.push(first..built.len());
     }
-    let order = |s: &Scenario| ROLES.iter().position(|r| *r == s.name).unwrap_or(ROLES.len());
-    scenarios.sort_by_key(order);
+
+    // An application image running elsewhere in the cluster comes to a node for the first time.
+    let common_at = complete[7 % complete.len()];
+    let common_node = cluster_nodes[common_at.0 as usize].start + common_at.1 as usize;
+    let range = cluster_nodes[common_at.0 as usize].clone();
+    let here: BTreeSet<&str> = built[common_node].sim.pod_list().map(|(image, _)| image).collect();
+    let shell_free = |w: &Workload| !w.procs.iter().any(|p| SHELLS.contains(&p.exe.name));
+    let elsewhere = |w: &Workload| -> usize {
+        range
+            .clone()
+            .filter(|i| *i != common_node && built[*i].pods.iter().any(|p| p.workload.image == w.image))
+            .count()
+    };
+    let candidates: Vec<(&'static Workload, usize)> = catalog::APPS
+        .iter()
+        .filter(|a| shell_free(a) && !here.contains(a.image))
+        .map(|a| (a, elsewhere(a)))
+        .collect();
+    let choice = candidates
+        .iter()
+        .copied()
+        .find(|(_, k)| *k > 0)
+        .or(candidates.first().copied());
+    if let Some((app, others)) = choice {
+        let start = f.end - 40 * MINUTE;
+        let b = &mut built[common_node];
+        let boot = b.sim.slots[0].not_before;
+        add_workload(&mut b.sim, app, boot, Some(start));
+        let mut asks = vec![Ask::Image(app.image)];
+        for p in app.procs {
+            if !asks.iter().any(|a| matches!(a, Ask::Path(q) if *q == p.exe.path)) {
+                asks.push(Ask::Path(p.exe.path));
+            }
+            if !asks.iter().any(|a| matches!(a, Ask::Name(q) if *q == p.exe.name)) {
+                asks.push(Ask::Name(p.exe.name));
+            }
+        }
+        let prevalence = if others > 0 {
+            format!("runs on {others} other node(s) of the cluster all along")
+        } else {
+            "runs on no other node of the cluster (every image that does already runs here)".to_string()
+        };
+        b.asks.push((
+            IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE,
+            format!(
+                "The {} Deployment ({}) {prevalence}; at {} the scheduler places a replica on this node for the first time: the image is new on this node (paths and names only where no other workload here runs them).",
+                app.name,
+                app.image,
+                minutes_before_end(&f, start)
+            ),
+            asks,
+        ));
+    }
+
+    // Topologies: the workloads that run all along on each cluster's full-history nodes.
+    let mut topologies: Vec<Vec<EdgeKey>> = Vec::new();
+    let mut presents: Vec<Vec<&'static str>> = Vec::new();
+    for (c, range) in cluster_nodes.iter().enumerate() {
+        let names: BTreeSet<&str> = range
+            .clone()
+            .filter(|i| !built[*i].truth.joined_late)
+            .flat_map(|i| built[i].pods.iter().map(|p| p.workload.name))
+            .collect();
+        let present: Vec<&'static str> = all_workloads().map(|w| w.name).filter(|n| names.contains(n)).collect();
+        let mut rng = Rng::derive(opts.seed, &[TAG_TOPOLOGY, c as u64]);
+        topologies.push(topology(&present, &mut rng));
+        presents.push(present);
+    }
+
+    // Scenario edges: (scenario, cluster, edge, start, description).
+    let mut scenario_edges: Vec<(&'static str, usize, EdgeKey, u64, String)> = Vec::new();
+    if opts.clusters >= 2 {
+        let (a, b) = (0usize, 1usize);
+        let pick = |topo_b: &[EdgeKey]| {
+            topologies[a].iter().copied().find(|e| {
+                e.0 == Proto::Tcp && presents[b].contains(&e.1) && presents[b].contains(&e.2) && !topo_b.contains(e)
+            })
+        };
+        let edge = match pick(&topologies[b]) {
+            Some(e) => e,
+            None => {
+                // Every shared pair is an edge in both clusters: cluster B loses one.
+                let shared = topologies[a]
+                    .iter()
+                    .copied()
+                    .filter(|e| e.0 == Proto::Tcp && topologies[b].contains(e))
+                    .min_by_key(|e| catalog::TELEMETRY.contains(&e.1))
+                    .expect("the telemetry pipeline is in every cluster");
+                topologies[b].retain(|e| *e != shared);
+                shared
+            }
+        };
+        let start = f.end - 41 * MINUTE;
+        scenario_edges.push((
+            EDGE_KNOWN_IN_OTHER_CLUSTER,
+            b,
+            edge,
+            start,
+            format!(
+                "{} talks TCP to {} in cluster {} all along; in cluster {} it never did until {}. New in this cluster (intent mode); --splunk-compat, whose baseline ignores the cluster, does not report it.",
+                edge.1,
+                edge.2,
+                plans[a].name,
+                plans[b].name,
+                minutes_before_end(&f, start)
+            ),
+        ));
+    }
+    let known_anywhere = |e: &EdgeKey, extra: &[(&str, usize, EdgeKey, u64, String)]| {
+        topologies.iter().any(|t| t.contains(e)) || extra.iter().any(|x| x.2 == *e)
+    };
+    {
+        let c = 0usize;
+        let present = &presents[c];
+        let fronts = ["web-frontend", "storefront", "cms", "api-gateway"];
+        let backs = ["db", "cache", "queue", "search"];
+        let mut candidates: Vec<EdgeKey> = Vec::new();
+        for s in fronts {
+            for d in backs {
+                candidates.push((Proto::Tcp, workload(s).name, workload(d).name));
+            }
+        }
+        for s in present {
+            for d in present {
+                candidates.push((Proto::Tcp, s, d));
+            }
+        }
+        let edge = candidates
+            .into_iter()
+            .find(|e| {
+                e.1 != e.2 && present.contains(&e.1) && present.contains(&e.2) && !known_anywhere(e, &scenario_edges)
+            })
+            .expect("a cluster runs more workloads than it has edges among them");
+        let start = f.end - 35 * MINUTE;
+        scenario_edges.push((
+            NEW_TCP_EDGE_LATERAL,
+            c,
+            edge,
+            start,
+            format!(
+                "Lateral movement: {} ({}) suddenly opens TCP connections to {} ({}) at {}; the web tier never talks to the data tier directly, in no cluster.",
+                edge.1,
+                workload(edge.1).namespace,
+                edge.2,
+                workload(edge.2).namespace,
+                minutes_before_end(&f, start)
+            ),
+        ));
+    }
+    {
+        let c = usize::from(opts.clusters > 1);
+        let present = &presents[c];
+        let gateway = catalog::SINGLETONS[0].name;
+        let src = ["task-worker", "reports", "checkout", "orders"]
+            .into_iter()
+            .chain(catalog::APPS.iter().map(|a| a.name))
+            .chain(catalog::DNS_CLIENTS)
+            .find(|s| present.contains(s) && *s != gateway)
+            .expect("the telemetry pipeline is in every cluster");
+        let edge = (Proto::Udp, workload(src).name, gateway);
+        let start = f.end - 27 * MINUTE;
+        scenario_edges.push((
+            NEW_UDP_EDGE_STATSD,
+            c,
+            edge,
+            start,
+            format!(
+                "{} starts sending UDP datagrams (StatsD) to {} at {}; it only ever sent UDP to coredns (DNS) before.",
+                edge.1,
+                edge.2,
+                minutes_before_end(&f, start)
+            ),
+        ));
+    }
+
+    // The clusters' telemetry.
+    let mut clusters = Vec::new();
+    for (c, plan) in plans.iter().enumerate() {
+        let mut rng = Rng::derive(opts.seed, &[TAG_REDUCER, c as u64]);
+        let mut edges: Vec<Edge> = topologies[c]
+            .iter()
+            .map(|(p, s, d)| Edge::new(*p, endpoint(workload(s)), endpoint(workload(d)), f.start, &mut rng))
+            .collect();
+        for (_, sc, (p, s, d), start, _) in &scenario_edges {
+            if *sc == c {
+                edges.push(Edge::new(
+                    *p,
+                    endpoint(workload(s)),
+                    endpoint(workload(d)),
+                    *start,
+                    &mut rng,
+                ));
+            }
+        }
+        let (_, reducer_first, receiver_start) = timing[c];
+        clusters.push(ClusterSim::new(
+            plan.name.clone(),
+            receiver_start,
+            reducer_first,
+            f.interval,
+            f.end - NS,
+            edges,
+            rng,
+        ));
+    }
+
+    // Labels.
+    let mut entries = Vec::new();
+    let mut shells = Vec::new();
+    for b in &mut built {
+        let complete = Some(b.complete);
+        for (name, description, asks) in &b.asks {
+            for ask in asks {
+                let (detection, value) = match ask {
+                    Ask::Path(p) => (truth::PROCESS_NEW_PATH, *p),
+                    Ask::Name(n) => (truth::UNSEEN_PROCESS, *n),
+                    Ask::Image(i) => (truth::UNSEEN_CONTAINER_IMAGE, *i),
+                };
+                entries.push(truth::entry(
+                    name,
+                    description,
+                    detection,
+                    vec![b.sim.cluster().to_string(), b.sim.node().to_string(), value.to_string()],
+                    &window_end,
+                    is_new(&b.sim, ask, &w),
+                    complete,
+                ));
+            }
+        }
+        shells.append(&mut b.shells);
+    }
+    for (name, c, (p, s, d), _, description) in &scenario_edges {
+        let detection = match p {
+            Proto::Tcp => truth::NEW_TCP_EDGE,
+            Proto::Udp => truth::NEW_UDP_EDGE,
+        };
+        entries.push(truth::entry(
+            name,
+            description,
+            detection,
+            vec![plans[*c].name.clone(), s.to_string(), d.to_string()],
+            &window_end,
+            !topologies[*c].contains(&(*p, *s, *d)),
+            Some(opts.days >= 30),
+        ));
+    }
+
+    let mut nodes = Vec::new();
+    let mut node_truth = Vec::new();
+    for b in built {
+        nodes.push(b.sim);
+        node_truth.push(b.truth);
+    }
     Population {
         nodes,
-        scenarios,
+        clusters,
+        cluster_nodes,
+        labels: Labels {
+            entries,
+            shells,
+            window_end,
+        },
         node_truth,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_bump_their_last_number() {
+        assert_eq!(bumped_tag("nginx", "1.27.3", 0), "1.27.4");
+        assert_eq!(bumped_tag("x", "v1.30.9", 0), "v1.30.10");
+        assert_eq!(bumped_tag("x", "6.7.1-php8.3-fpm", 0), "6.7.1-php8.4-fpm");
+        assert_eq!(bumped_tag("x", "latest", 0), "latest-1");
+        assert!(bumped_tag("x", BUILD_TAG, 20 * 365 * DAY).ends_with("-hotfix"));
+    }
+
+    #[test]
+    fn periodic_runs_cover_the_range() {
+        let hourly = Life::Hourly {
+            at_ns: 17 * MINUTE,
+            dur_ns: 2 * MINUTE,
+        };
+        let r = runs(&hourly, 0, 10 * DAY, 10 * DAY + 3 * HOUR);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0], (10 * DAY + 17 * MINUTE, 10 * DAY + 19 * MINUTE));
+        let w = Life::Windows(vec![(5, 10), (20, 30)]);
+        assert_eq!(runs(&w, 6, 0, 100), vec![(20, 30)]);
     }
 }

@@ -9,15 +9,20 @@
 //! new pids; a member may also restart on its own (container restart: same pod, new pid).
 //! Scrapes happen on a fixed grid (`first_scrape + k × interval`); a scrape reads every live
 //! incarnation in pid order, each at its own `time.Now()` a few hundred µs after the previous.
+//! Each pod has one container (image and tag from the catalog; in-house images get a new
+//! date-and-commit tag at each rollout); the cluster receiver reads the node's containers at
+//! its own ticks ([`NodeSim::read_containers`]) without consuming the node's random stream, so
+//! the process data do not depend on it. Processes named like a shell are followed
+//! ([`ShellRecord`]) so the ground truth knows their pids and CPU activity in the last hour.
 
 use std::sync::Arc;
 
 use crate::ingest::model::{AttrValue, Attrs, Origin};
 use crate::ingest::otlp_proto::Resource;
 
-use super::catalog::{Exe, Workload};
+use super::catalog::{Exe, Workload, BUILD_TAG};
 use super::encode;
-use super::rng::Rng;
+use super::rng::{mix, Rng};
 
 pub(crate) const NS: u64 = 1_000_000_000;
 pub(crate) const MINUTE: u64 = 60 * NS;
@@ -27,6 +32,10 @@ pub(crate) const DAY: u64 = 24 * HOUR;
 pub(crate) const NEVER: u64 = u64::MAX;
 
 const PID_MAX: i64 = 4_194_304;
+/// The executable names the shell rules look for.
+pub(crate) const SHELLS: [&str; 4] = ["sh", "bash", "csh", "tcsh"];
+/// A container reports ready this long after its main process started (the readiness probe).
+const READY_DELAY: u64 = 5 * NS;
 const MIB: f64 = 1024.0 * 1024.0;
 /// Kubernetes' name-suffix alphabet (no vowels, no look-alikes).
 pub(crate) const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -74,17 +83,67 @@ pub(crate) struct Slot {
     shim: bool,
     pub cur: Option<Incarnation>,
     next_start: u64,
+    /// Its first run is at or after this instant.
+    pub not_before: u64,
+}
+
+impl Slot {
+    pub(crate) fn life(&self) -> &Life {
+        &self.life
+    }
+}
+
+/// The resource of one container as the `k8s_cluster` receiver reports it, encoded once.
+pub(crate) struct ContainerRes {
+    pub origin: Arc<Origin>,
+    pub json: String,
+    pub proto: Option<Resource>,
+}
+
+/// One `k8s.container.ready` reading.
+#[derive(Clone)]
+pub(crate) struct ReadyPoint {
+    pub time_ns: u64,
+    pub res: Arc<ContainerRes>,
+    pub ready: bool,
 }
 
 struct Pod {
     workload: &'static str,
     namespace: &'static str,
     daemonset: bool,
+    container: &'static str,
+    image: &'static str,
+    tag: &'static str,
     rollout_mean_ns: f64,
     rollout_at: u64,
+    /// A rollout planned by a scenario, and the tag its pods get from then on.
+    forced_rollout: Option<(u64, String)>,
     generation: u32,
     name: String,
     sandbox: String,
+    uid: String,
+    image_tag: String,
+    /// The shim and the container's main process.
+    shim: Option<usize>,
+    main: Option<usize>,
+    /// (generation, main process start, resource) of the container last reported.
+    reported: Option<(u32, u64, Arc<ContainerRes>)>,
+}
+
+/// What the generator follows of a process named like a shell ([`SHELLS`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ShellRecord {
+    pub slot: usize,
+    pub pid: i64,
+    /// `startTimeUnixNano`.
+    pub start_ns: u64,
+    /// Observed in `[window_start, end)`: its memory points (always > 0) make it active.
+    pub in_window: bool,
+    /// CPU activity in the window as the rule defines it (see `truth`).
+    pub cpu_active: bool,
+    /// Time and CPU ticks (user, system, wait) of its previous observation.
+    last: Option<(u64, [u64; 3])>,
 }
 
 /// Cumulative counters of one incarnation.
@@ -116,6 +175,8 @@ pub(crate) struct Incarnation {
     pub json: String,
     pub proto: Option<Resource>,
     counters: Counters,
+    /// Its entry in [`NodeSim::shells`] (shell-named processes only).
+    shell: Option<usize>,
 }
 
 /// What one scrape read about one process.
@@ -135,12 +196,6 @@ pub(crate) struct Sample {
     pub mem_util: Option<f64>,
 }
 
-impl Sample {
-    pub(crate) fn points(&self) -> u64 {
-        7 + self.cpu_util.map_or(0, |_| 3) + self.mem_util.map_or(0, |_| 1)
-    }
-}
-
 /// Where and how a node runs.
 pub(crate) struct NodeSpec {
     pub cluster: String,
@@ -157,6 +212,12 @@ pub(crate) struct NodeSpec {
     pub collector_since: u64,
     pub fork_rate: f64,
     pub want: Want,
+    /// The cluster receiver's first tick (it then ticks every `interval`).
+    pub receiver_first: u64,
+    /// Start of the detections' window `[end − 1h, end)` (for [`ShellRecord`]s).
+    pub window_start: u64,
+    /// Salt of container ids (derived from the seed, cluster and node).
+    pub salt: u64,
 }
 
 pub(crate) struct NodeSim {
@@ -167,9 +228,21 @@ pub(crate) struct NodeSim {
     next_pid: i64,
     pid_clock: u64,
     next_scrape: u64,
+    next_tick: u64,
     /// The last scrape's samples, in pid order.
     pub samples: Vec<Sample>,
     order: Vec<(i64, usize)>,
+    /// Every incarnation of a shell-named process, in start order.
+    pub shells: Vec<ShellRecord>,
+}
+
+/// What a node does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// A process scrape (its samples are in [`NodeSim::samples`]).
+    Scrape,
+    /// A tick of the cluster receiver at this instant.
+    Tick(u64),
 }
 
 fn round9(x: f64) -> f64 {
@@ -180,6 +253,35 @@ fn round9(x: f64) -> f64 {
 
 fn page(x: f64) -> i64 {
     ((x / 4096.0).round() as i64).max(1) * 4096
+}
+
+/// `n` hex digits derived from `x` (ids that must not consume a random stream).
+pub(crate) fn hex_id(x: u64, n: usize) -> String {
+    let mut out = String::with_capacity(n + 16);
+    let mut z = x;
+    while out.len() < n {
+        z = mix(z.wrapping_add(0x9e37_79b9_7f4a_7c15));
+        out.push_str(&format!("{z:016x}"));
+    }
+    out.truncate(n);
+    out
+}
+
+/// FNV-1a of a text, to derive ids from names.
+pub(crate) fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The tag of an image built for a rollout at `t`: `YYYY.MM.DD-<7 hex>` (in-house images), or
+/// the catalog's fixed tag.
+pub(crate) fn tag_at(image: &str, tag: &str, t: u64) -> String {
+    if tag != BUILD_TAG {
+        return tag.to_string();
+    }
+    let day = super::output::utc(t).format("%Y.%m.%d");
+    format!("{day}-{}", hex_id(fnv(image) ^ (t / HOUR), 7))
 }
 
 fn next_at(t: u64, period: u64, at: u64) -> u64 {
@@ -195,6 +297,7 @@ impl NodeSim {
     pub(crate) fn new(spec: NodeSpec, rng: Rng, boot: u64) -> NodeSim {
         let mut sim = NodeSim {
             next_scrape: spec.first_scrape,
+            next_tick: spec.receiver_first,
             spec,
             slots: Vec::new(),
             pods: Vec::new(),
@@ -203,6 +306,7 @@ impl NodeSim {
             pid_clock: boot,
             samples: Vec::new(),
             order: Vec::new(),
+            shells: Vec::new(),
         };
         // Kernel threads take the first pids after boot.
         sim.next_pid = 120 + sim.rng.range(0, 200) as i64;
@@ -245,6 +349,7 @@ impl NodeSim {
             shim: false,
             cur: None,
             next_start,
+            not_before,
         });
         self.slots.len() - 1
     }
@@ -267,13 +372,42 @@ impl NodeSim {
             workload: w.name,
             namespace: w.namespace,
             daemonset: w.daemonset,
+            container: w.container,
+            image: w.image,
+            tag: w.tag,
             rollout_mean_ns: w.rollout_days * DAY as f64,
             rollout_at: 0,
+            forced_rollout: None,
             generation: 0,
             name: String::new(),
             sandbox: String::new(),
+            uid: String::new(),
+            image_tag: String::new(),
+            shim: None,
+            main: None,
+            reported: None,
         });
         self.pods.len() - 1
+    }
+
+    /// The pod's shim and the main process of its container.
+    pub(crate) fn set_pod_slots(&mut self, pod: usize, shim: usize, main: usize) {
+        self.pods[pod].shim = Some(shim);
+        self.pods[pod].main = Some(main);
+    }
+
+    /// The pod is rolled out at `at` (every member ends; the new pod runs image tag `tag`).
+    pub(crate) fn force_rollout(&mut self, pod: usize, at: u64, tag: String) {
+        self.pods[pod].forced_rollout = Some((at, tag));
+    }
+
+    pub(crate) fn pod_shim(&self, pod: usize) -> Option<usize> {
+        self.pods[pod].shim
+    }
+
+    /// Every pod: (image, the main process of its container).
+    pub(crate) fn pod_list(&self) -> impl Iterator<Item = (&'static str, Option<usize>)> + '_ {
+        self.pods.iter().map(|p| (p.image, p.main))
     }
 
     pub(crate) fn pod_namespace(&self, pod: usize) -> &'static str {
@@ -284,13 +418,103 @@ impl NodeSim {
         self.pods[pod].workload
     }
 
-    /// Takes the next scrape if it is before `until` (and the cutoff): applies the process
-    /// events up to it and fills [`NodeSim::samples`]. `false` when there is none.
-    pub(crate) fn scrape_before(&mut self, until: u64) -> bool {
-        let t = self.next_scrape;
-        if t >= until || t >= self.spec.cutoff {
-            return false;
+    /// The next scrape or cluster-receiver tick before `until` (and the cutoff), in time order
+    /// (a scrape first on a tie). A scrape applies the process events up to it and fills
+    /// [`NodeSim::samples`]; a tick only applies the events (then read the containers with
+    /// [`NodeSim::read_containers`]). `None` when there is neither.
+    pub(crate) fn next_step(&mut self, until: u64) -> Option<Step> {
+        let until = until.min(self.spec.cutoff);
+        let (s, k) = (self.next_scrape, self.next_tick);
+        if s < until && s <= k {
+            self.scrape_at(s);
+            Some(Step::Scrape)
+        } else if k < until {
+            self.next_tick = k + self.spec.interval;
+            self.advance_to(k);
+            Some(Step::Tick(k))
+        } else {
+            None
         }
+    }
+
+    /// Takes the next scrape if it is before `until` (and the cutoff), skipping receiver ticks.
+    #[cfg(test)]
+    pub(crate) fn scrape_before(&mut self, until: u64) -> bool {
+        while let Some(step) = self.next_step(until) {
+            if step == Step::Scrape {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The `k8s.container.ready` readings of this node's containers at tick `t` (after
+    /// [`NodeSim::next_step`] returned `Tick(t)`): one per pod whose sandbox runs and whose
+    /// container has started in this pod; ready once the main process ran [`READY_DELAY`].
+    pub(crate) fn read_containers(&mut self, t: u64, out: &mut Vec<ReadyPoint>) {
+        for p in 0..self.pods.len() {
+            let (Some(shim), Some(main)) = (self.pods[p].shim, self.pods[p].main) else {
+                continue;
+            };
+            if self.slots[shim].cur.is_none() || self.pods[p].generation == 0 {
+                continue;
+            }
+            let generation = self.pods[p].generation;
+            let running = self.slots[main].cur.as_ref().map(|c| c.born);
+            let res = match (&self.pods[p].reported, running) {
+                (Some((g, born, res)), Some(b)) if *g == generation && *born == b => res.clone(),
+                (Some((g, _, res)), None) if *g == generation => res.clone(),
+                (_, Some(b)) => {
+                    let res = Arc::new(self.container_res(p, main, b));
+                    self.pods[p].reported = Some((generation, b, res.clone()));
+                    res
+                }
+                (_, None) => continue,
+            };
+            out.push(ReadyPoint {
+                time_ns: t,
+                res,
+                ready: running.is_some_and(|b| t >= b + READY_DELAY),
+            });
+        }
+    }
+
+    /// The container's resource as the `k8s_cluster` receiver builds it (then the pipeline's
+    /// resource processor adds the cluster name). No `host.name`: the receiver runs once per
+    /// cluster, not on the node.
+    fn container_res(&self, p: usize, main: usize, born: u64) -> ContainerRes {
+        let pod = &self.pods[p];
+        let s = |v: &str| AttrValue::Str(v.to_string());
+        let id = hex_id(self.spec.salt ^ mix(main as u64) ^ born, 64);
+        let resource: Attrs = vec![
+            ("k8s.pod.uid".into(), s(&pod.uid)),
+            ("k8s.pod.name".into(), s(&pod.name)),
+            ("k8s.node.name".into(), s(&self.spec.node)),
+            ("k8s.namespace.name".into(), s(pod.namespace)),
+            ("container.id".into(), AttrValue::Str(id)),
+            ("k8s.container.name".into(), s(pod.container)),
+            ("container.image.name".into(), s(pod.image)),
+            ("container.image.tag".into(), s(&pod.image_tag)),
+            ("k8s.cluster.name".into(), s(&self.spec.cluster)),
+        ];
+        let origin = Origin {
+            resource,
+            scope_name: encode::CLUSTER_SCOPE_NAME.to_string(),
+            scope_version: encode::SCOPE_VERSION.to_string(),
+            scope_attributes: Vec::new(),
+        };
+        ContainerRes {
+            json: if self.spec.want.json {
+                encode::resource_json(&origin)
+            } else {
+                String::new()
+            },
+            proto: self.spec.want.proto.then(|| encode::resource_proto(&origin)),
+            origin: Arc::new(origin),
+        }
+    }
+
+    fn scrape_at(&mut self, t: u64) {
         self.next_scrape = t + self.spec.interval;
         self.advance_to(t);
         let mut order = std::mem::take(&mut self.order);
@@ -311,7 +535,6 @@ impl NodeSim {
             self.samples.push(s);
         }
         self.order = order;
-        true
     }
 
     /// Applies every start and end at or before `t`, in time order.
@@ -359,12 +582,30 @@ impl NodeSim {
         let hash = self.rng.chars(SAFE, 10);
         let sandbox = self.rng.chars(HEX, 64);
         let mean = self.pods[p].rollout_mean_ns;
-        let next = if mean > 0.0 {
+        let mut next = if mean > 0.0 {
             t.saturating_add((self.rng.exp(mean) as u64).max(HOUR))
         } else {
             NEVER
         };
         let pod = &mut self.pods[p];
+        pod.image_tag = tag_at(pod.image, pod.tag, t);
+        if let Some((at, tag)) = &pod.forced_rollout {
+            if *at > t {
+                next = next.min(*at);
+            } else {
+                pod.image_tag = tag.clone();
+            }
+        }
+        let h = mix(fnv(&sandbox));
+        let h2 = mix(h);
+        pod.uid = format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            h >> 32,
+            (h >> 16) & 0xffff,
+            h & 0xfff,
+            0x8000 | ((h2 >> 48) & 0x3fff),
+            h2 & 0xffff_ffff_ffff
+        );
         pod.generation += 1;
         pod.name = if pod.daemonset {
             format!("{}-{suffix}", pod.workload)
@@ -440,16 +681,29 @@ impl NodeSim {
         };
         let proto = self.spec.want.proto.then(|| encode::resource_proto(&origin));
         let counters = self.counters(i);
+        // gopsutil: boot time + start ticks (1/100 s) from /proc/<pid>/stat.
+        let start_ns = t - t % (NS / 100);
+        let shell = SHELLS.contains(&self.slots[i].exe.name).then(|| {
+            self.shells.push(ShellRecord {
+                slot: i,
+                pid,
+                start_ns,
+                in_window: false,
+                cpu_active: false,
+                last: None,
+            });
+            self.shells.len() - 1
+        });
         self.slots[i].cur = Some(Incarnation {
             pid,
-            // gopsutil: boot time + start ticks (1/100 s) from /proc/<pid>/stat.
-            start_ns: t - t % (NS / 100),
+            start_ns,
             born: t,
             end_ns: end,
             origin,
             json,
             proto,
             counters,
+            shell,
         });
     }
 
@@ -594,7 +848,7 @@ impl NodeSim {
                 cpu_util = Some([u(0), u(1), u(2)]);
             }
         }
-        Sample {
+        let sample = Sample {
             slot: i,
             time_ns,
             cpu: [
@@ -607,7 +861,27 @@ impl NodeSim {
             io: c.io,
             cpu_util,
             mem_util: util.then(|| round9(100.0 * c.rss as f64 / mem)),
+        };
+        if let Some(r) = inc.shell {
+            let ticks = c.ticks;
+            let start_ns = inc.start_ns;
+            let ws = self.spec.window_start;
+            let rec = &mut self.shells[r];
+            if time_ns >= ws {
+                rec.in_window = true;
+                // The previous point of the series counts if it is at most 5 minutes before
+                // the window; without one, a fresh process with CPU time counts.
+                let prev = rec.last.filter(|(pt, _)| *pt >= ws.saturating_sub(5 * MINUTE));
+                let moved = match prev {
+                    Some((_, before)) => (0..3).any(|s| ticks[s] > before[s]),
+                    None => start_ns >= ws.saturating_sub(5 * MINUTE) && ticks.iter().any(|t| *t > 0),
+                };
+                let util_moved = sample.cpu_util.is_some_and(|u| u.iter().any(|v| *v > 0.0));
+                rec.cpu_active |= moved || util_moved;
+            }
+            rec.last = Some((time_ns, ticks));
         }
+        sample
     }
 }
 
@@ -633,6 +907,9 @@ mod tests {
                 proto: false,
                 utilization: true,
             },
+            receiver_first: NEVER,
+            window_start: 12 * DAY - HOUR,
+            salt: 7,
         }
     }
 

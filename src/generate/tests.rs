@@ -1,17 +1,20 @@
-//! Tests of the generator: determinism, exact counts, format equivalence, and the ground truth
-//! checked against a plain re-implementation of the detection over the generated points.
+//! Tests of the generator: determinism, exact counts, format equivalence, the shape of every
+//! stream, and the ground truth checked against the oracle over the decoded exports and against
+//! the real process_new_path detection.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::TimeZone;
 use polars::prelude::{ParquetReader, SerReader};
 
-use super::output::Output;
-use super::sim::{NodeSim, DAY, HOUR};
+use super::encode::PointRef;
+use super::output::{Batch, Output, Stream};
+use super::sim::{DAY, HOUR, MINUTE};
 use super::*;
-use crate::ingest::model::{AttrValue, Point, VecSink};
+use crate::ingest::model::{AttrValue, MetricInfo, MetricKind, Origin, Point, VecSink};
 use crate::lake::schema::Row;
 use crate::storage::StoreOptions;
 
@@ -33,6 +36,19 @@ fn tiny(format: OutputFormat, layout: Layout) -> GenerateOptions {
         format,
         layout,
         utilization: false,
+    }
+}
+
+/// Two clusters of three nodes, enough processes for every kind of workload: every scenario.
+fn two_clusters(days: u32, utilization: bool) -> GenerateOptions {
+    GenerateOptions {
+        clusters: 2,
+        nodes: 3,
+        processes: 10,
+        days,
+        interval: Duration::seconds(900),
+        utilization,
+        ..tiny(OutputFormat::OtlpJson, Layout::FileExporter)
     }
 }
 
@@ -73,6 +89,12 @@ fn data_files(tree: &BTreeMap<String, Vec<u8>>) -> impl Iterator<Item = (&String
     tree.iter().filter(|(k, _)| k.as_str() != GROUND_TRUTH)
 }
 
+/// Whether a file-exporter key belongs to a node's agent (not a cluster-wide collector).
+fn is_node_file(key: &str) -> bool {
+    let collector = key.split('/').nth(1).unwrap_or("");
+    collector != RECEIVER_STREAM && collector != GATEWAY_STREAM
+}
+
 fn decode_all(tree: &BTreeMap<String, Vec<u8>>) -> VecSink {
     let mut sink = VecSink::default();
     for (_, bytes) in data_files(tree) {
@@ -103,6 +125,19 @@ fn ids(points: &[Point]) -> BTreeSet<u64> {
     points.iter().map(|p| Row::from_point(p).point_id).collect()
 }
 
+fn process_points(points: &[Point]) -> impl Iterator<Item = &Point> {
+    points.iter().filter(|p| p.metric.name.starts_with("process."))
+}
+
+/// The oracle over decoded points: what the files say each detection must report.
+fn verdict_of(points: &[Point], frame: Frame) -> truth::Verdict {
+    let mut o = truth::Oracle::new(frame.windows());
+    for p in points {
+        o.point(&PointRef::of(p).expect("generated points carry a value"));
+    }
+    o.finish()
+}
+
 /// (cluster, node, path, time, pid) of every process sample.
 type Seen = Vec<(String, String, String, u64, i64)>;
 
@@ -127,24 +162,71 @@ fn seen_from_points(points: &[Point]) -> Seen {
 struct Tap {
     seen: Seen,
     points: u64,
+    /// (cluster, source, destination, protocol) → hours (since the epoch) with a report.
+    edges: BTreeMap<(String, String, String, String), BTreeSet<u64>>,
+    /// Container readings: (cluster, node, image) → tags seen.
+    images: BTreeMap<(String, String, String), BTreeSet<String>>,
+    ready_ticks: BTreeSet<(String, u64)>,
 }
 
 impl Output for Tap {
-    fn scrape(&mut self, node: &NodeSim) -> Result<(), GenerateError> {
-        for s in &node.samples {
-            let inc = node.slots[s.slot].cur.as_ref().expect("running");
-            self.seen.push((
-                node.cluster().to_string(),
-                node.node().to_string(),
-                node.slots[s.slot].exe.path.to_string(),
-                s.time_ns,
-                inc.pid,
-            ));
-            self.points += s.points();
+    fn write(&mut self, stream: Stream<'_>, batch: Batch<'_>) -> Result<(), GenerateError> {
+        let m = encode::MetricSet::new();
+        batch.for_each_point(&m, |_| self.points += 1);
+        match batch {
+            Batch::Scrape(node) => {
+                for s in &node.samples {
+                    let inc = node.slots[s.slot].cur.as_ref().expect("running");
+                    self.seen.push((
+                        node.cluster().to_string(),
+                        node.node().to_string(),
+                        node.slots[s.slot].exe.path.to_string(),
+                        s.time_ns,
+                        inc.pid,
+                    ));
+                }
+            }
+            Batch::Ready { points, .. } => {
+                for r in points {
+                    let res = &r.res.origin.resource;
+                    let get = |k: &str| match res.iter().find(|(key, _)| key == k) {
+                        Some((_, AttrValue::Str(s))) => s.clone(),
+                        _ => panic!("container attribute {k} missing"),
+                    };
+                    self.images
+                        .entry((
+                            get("k8s.cluster.name"),
+                            get("k8s.node.name"),
+                            get("container.image.name"),
+                        ))
+                        .or_default()
+                        .insert(get("container.image.tag"));
+                    self.ready_ticks.insert((stream.cluster.to_string(), r.time_ns));
+                }
+            }
+            Batch::Flows(c) => {
+                for f in &c.flows {
+                    let e = &c.edges[f.edge];
+                    let get = |k: &str| match e.attrs.iter().find(|(key, _)| key == k) {
+                        Some((_, AttrValue::Str(s))) => s.clone(),
+                        _ => panic!("edge attribute {k} missing"),
+                    };
+                    let proto = format!("{:?}", e.proto);
+                    self.edges
+                        .entry((
+                            c.name.clone(),
+                            get("source.workload.name"),
+                            get("dest.workload.name"),
+                            proto,
+                        ))
+                        .or_default()
+                        .insert(c.tick_ns / HOUR);
+                }
+            }
         }
         Ok(())
     }
-    fn end_node_hour(&mut self, _: &NodeSim, _: u64) -> Result<(), GenerateError> {
+    fn end_stream_hour(&mut self, _: Stream<'_>, _: u64) -> Result<(), GenerateError> {
         Ok(())
     }
     fn end_hour(&mut self, _: u64) -> Result<(), GenerateError> {
@@ -162,73 +244,36 @@ fn tap(opts: &GenerateOptions) -> (Tap, Run, Frame) {
     (t, run, frame)
 }
 
-type Key = (String, String, String);
-
-/// The detection, the plain way: keys of `[end − 1h, end)` absent from `[end − 30d, end − 1h)`,
-/// and for each node whether its first baseline sighting is within the baseline's first hour.
-fn oracle(seen: &Seen, end_ns: u64) -> (BTreeSet<Key>, HashMap<(String, String), bool>) {
-    let (ws, bs) = (end_ns - HOUR, end_ns.saturating_sub(30 * DAY));
-    let mut current = BTreeSet::new();
-    let mut baseline = BTreeSet::new();
-    let mut first: HashMap<(String, String), u64> = HashMap::new();
-    for (c, n, p, t, _) in seen {
-        assert!(*t < end_ns, "a point at or after the end");
-        let key = (c.clone(), n.clone(), p.clone());
-        if *t >= ws {
-            current.insert(key);
-        } else if *t >= bs {
-            baseline.insert(key);
-            let f = first.entry((c.clone(), n.clone())).or_insert(u64::MAX);
-            *f = (*f).min(*t);
-        }
-    }
-    let complete = first.into_iter().map(|(k, f)| (k, f < bs + HOUR)).collect();
-    (current.difference(&baseline).cloned().collect(), complete)
+fn by_name<'a>(scenarios: &'a [Scenario], name: &str, detection: &str) -> &'a Scenario {
+    scenarios
+        .iter()
+        .find(|s| s.name == name && s.detection == detection)
+        .unwrap_or_else(|| panic!("{name} has a {detection} entry"))
 }
 
-fn check_ground_truth(seen: &Seen, scenarios: &[Scenario], frame: Frame, opts: &GenerateOptions) {
-    let (new, complete) = oracle(seen, frame.end);
-    let expected: BTreeSet<Key> = scenarios
-        .iter()
-        .filter(|s| s.expect_finding)
-        .map(|s| {
-            (
-                s.k8s_cluster_name.clone(),
-                s.k8s_node_name.clone(),
-                s.process_executable_path.clone(),
-            )
-        })
-        .collect();
-    assert_eq!(new, expected, "exactly the expected keys are new in the last hour");
-    for s in scenarios.iter().filter(|s| s.expect_finding) {
-        let node = (s.k8s_cluster_name.clone(), s.k8s_node_name.clone());
-        assert_eq!(
-            complete.get(&node).copied().unwrap_or(false),
-            s.expect_baseline_complete,
-            "{}: baseline completeness",
-            s.name
-        );
-    }
-    let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            MINER_IN_TMP,
-            SHELL_IN_DEV_SHM,
-            KNOWN_BINARY_UNUSUAL_PATH,
-            RETURNS_AFTER_30_DAYS,
-            COMMON_IN_CLUSTER_NEW_ON_NODE,
-            NEW_PID_KNOWN_PATH,
-            NEW_PATH_ON_LATE_NODE
-        ]
-    );
-    let by_name = |n: &str| scenarios.iter().find(|s| s.name == n).expect("scenario listed");
+fn key<'a>(s: &'a Scenario, column: &str) -> &'a str {
+    s.key
+        .get(column)
+        .map(String::as_str)
+        .unwrap_or_else(|| panic!("{} has no {column}", s.name))
+}
+
+/// Structural checks of the process scenarios on the sightings (which the oracle cannot see:
+/// where and when things run).
+fn check_process_scenarios(seen: &Seen, scenarios: &[Scenario], frame: Frame, opts: &GenerateOptions) {
+    let path = |n: &str| by_name(scenarios, n, PROCESS_NEW_PATH);
     fn sightings<'a>(
         seen: &'a Seen,
         path: &'a str,
     ) -> impl Iterator<Item = &'a (String, String, String, u64, i64)> + 'a {
         seen.iter().filter(move |(_, _, p, _, _)| p == path)
     }
+    let at = |s: &Scenario| {
+        (
+            key(s, "k8s_cluster_name").to_string(),
+            key(s, "k8s_node_name").to_string(),
+        )
+    };
 
     // Dropped tools: only on their node, only in the last hour.
     for n in [
@@ -236,24 +281,20 @@ fn check_ground_truth(seen: &Seen, scenarios: &[Scenario], frame: Frame, opts: &
         SHELL_IN_DEV_SHM,
         KNOWN_BINARY_UNUSUAL_PATH,
         NEW_PATH_ON_LATE_NODE,
+        INTERACTIVE_SHELL,
+        NEW_IMAGE_ON_NODE,
     ] {
-        let s = by_name(n);
-        assert!(
-            sightings(seen, &s.process_executable_path).count() > 0,
-            "{n} is observed"
-        );
-        for (c, node, _, t, _) in sightings(seen, &s.process_executable_path) {
-            assert_eq!(
-                (c, node),
-                (&s.k8s_cluster_name, &s.k8s_node_name),
-                "{n} runs on its node only"
-            );
+        let s = path(n);
+        let p = key(s, "process_executable_path");
+        assert!(sightings(seen, p).count() > 0, "{n} is observed");
+        for (c, node, _, t, _) in sightings(seen, p) {
+            assert_eq!((c.clone(), node.clone()), at(s), "{n} runs on its node only");
             assert!(*t >= frame.end - HOUR, "{n} runs in the last hour only");
         }
     }
     // Returning path: the earlier sighting exists exactly when the data reaches back to it.
-    let r = by_name(RETURNS_AFTER_30_DAYS);
-    let early: Vec<u64> = sightings(seen, &r.process_executable_path)
+    let r = path(RETURNS_AFTER_30_DAYS);
+    let early: Vec<u64> = sightings(seen, key(r, "process_executable_path"))
         .map(|x| x.3)
         .filter(|t| *t < frame.end - HOUR)
         .collect();
@@ -268,9 +309,10 @@ fn check_ground_truth(seen: &Seen, scenarios: &[Scenario], frame: Frame, opts: &
             .all(|t| *t >= frame.end - 35 * DAY && *t < frame.end - 35 * DAY + HOUR));
     }
     // Common in the cluster: every other node ran it in the baseline; this node only now.
-    let d = by_name(COMMON_IN_CLUSTER_NEW_ON_NODE);
-    let others: BTreeSet<&String> = sightings(seen, &d.process_executable_path)
-        .filter(|(c, n, _, t, _)| *c == d.k8s_cluster_name && *n != d.k8s_node_name && *t < frame.end - HOUR)
+    let d = path(COMMON_IN_CLUSTER_NEW_ON_NODE);
+    let (dc, dn) = at(d);
+    let others: BTreeSet<&String> = sightings(seen, key(d, "process_executable_path"))
+        .filter(|(c, n, _, t, _)| *c == dc && *n != dn && *t < frame.end - HOUR)
         .map(|x| &x.1)
         .collect();
     assert_eq!(
@@ -278,30 +320,44 @@ fn check_ground_truth(seen: &Seen, scenarios: &[Scenario], frame: Frame, opts: &
         opts.nodes - 1,
         "node-exporter runs on every other node"
     );
-    assert!(sightings(seen, &d.process_executable_path)
-        .filter(|x| x.1 == d.k8s_node_name)
+    assert!(sightings(seen, key(d, "process_executable_path"))
+        .filter(|x| x.1 == dn)
         .all(|x| x.3 >= frame.end - HOUR));
     // Restart: two pids of the same path on the node in the last hour, and the path is known.
-    let r = by_name(NEW_PID_KNOWN_PATH);
-    let pids: BTreeSet<i64> = sightings(seen, &r.process_executable_path)
-        .filter(|x| x.0 == r.k8s_cluster_name && x.1 == r.k8s_node_name && x.3 >= frame.end - HOUR)
+    let r = path(NEW_PID_KNOWN_PATH);
+    let (rc, rn) = at(r);
+    let pids: BTreeSet<i64> = sightings(seen, key(r, "process_executable_path"))
+        .filter(|x| x.0 == rc && x.1 == rn && x.3 >= frame.end - HOUR)
         .map(|x| x.4)
         .collect();
     assert!(pids.len() >= 2, "the restart gives a new pid: {pids:?}");
     assert!(!r.expect_finding);
+    // The idle shell ran before the window too (so it is not new).
+    let idle = path(IDLE_SHELL);
+    assert!(sightings(seen, key(idle, "process_executable_path")).any(|x| x.3 < frame.end - 2 * HOUR));
     // The late node has no data before it joined.
-    let late = by_name(NEW_PATH_ON_LATE_NODE);
-    assert!(!late.expect_baseline_complete);
+    let late = path(NEW_PATH_ON_LATE_NODE);
+    assert_eq!(late.expect_baseline_complete, Some(false));
     let first_late = seen
         .iter()
-        .filter(|x| x.1 == late.k8s_node_name)
+        .filter(|x| x.1 == key(late, "k8s_node_name"))
         .map(|x| x.3)
         .min()
         .expect("late node has data");
     assert!(first_late >= frame.late_join());
     for s in scenarios {
         assert_eq!(s.window_end, fmt_instant(opts.end));
-        assert_eq!(s.detection, DETECTION);
+        assert!(DETECTIONS.contains(&s.detection.as_str()), "{}", s.detection);
+        let columns: Vec<&str> = s.key.keys().map(String::as_str).collect();
+        let mut expected = key_columns(&s.detection).to_vec();
+        expected.sort_unstable();
+        assert_eq!(columns, expected, "{}: key columns", s.name);
+        assert_eq!(
+            s.expect_baseline_complete.is_some(),
+            ![SHELL_ON_WORKER_NODE, SHELL_ON_WORKER_NODE_CPU].contains(&s.detection.as_str()),
+            "{}: baseline completeness for new-value detections only",
+            s.name
+        );
     }
 }
 
@@ -342,8 +398,10 @@ fn json_export_decodes_to_exactly_the_summary() {
     );
     assert_eq!(summary.ground_truth, format!("{}/{GROUND_TRUTH}", dir.path().display()));
 
-    // Layout: <cluster>/<node>/metrics-YYYYMMDDTHH.jsonl, one request per scrape and line.
+    // Layout: <cluster>/<node or collector>/metrics-YYYYMMDDTHH.jsonl, one request per line:
+    // per scrape for nodes, per tick for the cluster receiver and the reducer.
     let mut lines = 0;
+    let mut collectors = BTreeSet::new();
     for (key, bytes) in data_files(&tree) {
         let segs: Vec<&str> = key.split('/').collect();
         assert_eq!(segs.len(), 3, "{key}");
@@ -355,13 +413,18 @@ fn json_export_decodes_to_exactly_the_summary() {
             "{key}"
         );
         assert!(bytes.ends_with(b"\n"));
-        lines += bytes.iter().filter(|b| **b == b'\n').count();
+        if is_node_file(key) {
+            lines += bytes.iter().filter(|b| **b == b'\n').count();
+        } else {
+            collectors.insert(segs[1]);
+        }
     }
+    assert_eq!(collectors, BTreeSet::from([GATEWAY_STREAM, RECEIVER_STREAM]));
     // systemd (pid 1) is read once per scrape.
     let scrapes = sink
         .points
         .iter()
-        .filter(|p| pid(p) == 1 && p.metric.name == "process.memory.virtual")
+        .filter(|p| p.metric.name == "process.memory.virtual" && pid(p) == 1)
         .count();
     assert_eq!(lines, scrapes, "one line per scrape");
 
@@ -375,14 +438,17 @@ fn json_export_decodes_to_exactly_the_summary() {
     assert!(hi < end_ns && lo >= end_ns - 2 * DAY);
     assert_eq!(summary.first_point, fmt_instant(output::utc(lo)));
     assert_eq!(summary.last_point, fmt_instant(output::utc(hi)));
-    assert!(sink
-        .points
-        .iter()
-        .all(|p| p.start_time_unix_nano > 0 && p.start_time_unix_nano <= p.time_unix_nano));
+    for p in &sink.points {
+        if p.metric.temporality == 1 {
+            assert_eq!(p.start_time_unix_nano, 0, "the reducer sets no start time");
+        } else {
+            assert!(p.start_time_unix_nano > 0 && p.start_time_unix_nano <= p.time_unix_nano);
+        }
+    }
 
     // The pdata marshaler's shape.
     let first_line = data_files(&tree)
-        .next()
+        .find(|(k, _)| is_node_file(k))
         .and_then(|(_, b)| b.split(|c| *c == b'\n').next())
         .expect("a line");
     let doc: serde_json::Value = serde_json::from_slice(first_line).expect("JSON");
@@ -435,14 +501,11 @@ fn json_export_decodes_to_exactly_the_summary() {
     assert!(metrics[2]["sum"]["dataPoints"][0]["timeUnixNano"].is_string());
 
     // Pod processes carry pod attributes, host processes do not; owners may be absent.
-    let with_pod = sink
-        .points
-        .iter()
-        .filter(|p| resource(p, "k8s.pod.name").is_some())
-        .count();
-    assert!(with_pod > 0 && with_pod < sink.points.len());
-    assert!(sink.points.iter().any(|p| resource(p, "process.owner").is_none()));
-    let paths: BTreeSet<String> = sink.points.iter().map(|p| text(p, "process.executable.path")).collect();
+    let procs: Vec<&Point> = process_points(&sink.points).collect();
+    let with_pod = procs.iter().filter(|p| resource(p, "k8s.pod.name").is_some()).count();
+    assert!(with_pod > 0 && with_pod < procs.len());
+    assert!(procs.iter().any(|p| resource(p, "process.owner").is_none()));
+    let paths: BTreeSet<String> = procs.iter().map(|p| text(p, "process.executable.path")).collect();
     for p in [
         "/usr/bin/kubelet",
         "/usr/bin/containerd",
@@ -452,72 +515,493 @@ fn json_export_decodes_to_exactly_the_summary() {
         "/usr/local/bin/kube-proxy",
         "/usr/bin/find",
         "/usr/sbin/logrotate",
+        "/srv/kernel-collector",
+        "/srv/opentelemetry-ebpf-reducer",
     ] {
         assert!(paths.contains(p), "{p} runs");
     }
 }
 
 #[test]
-fn ground_truth_and_detection_agree_on_tiny_json_data() {
+fn container_readiness_follows_the_cluster_receiver() {
     let opts = tiny(OutputFormat::OtlpJson, Layout::FileExporter);
-    let (dir, summary) = generate_into(&opts);
+    let (dir, _) = generate_into(&opts);
     let tree = read_tree(dir.path());
-    let truth = GroundTruth::from_json(&tree[GROUND_TRUTH]).expect("ground truth parses");
-    assert_eq!(truth.scenarios, summary.scenarios);
-    assert_eq!(truth.nodes.len(), 2);
-    assert_eq!(truth.nodes.iter().filter(|n| n.joined_late).count(), 1);
-    assert_eq!(truth.end, fmt_instant(opts.end));
+    let (key, bytes) = data_files(&tree)
+        .find(|(k, _)| k.contains(&format!("/{RECEIVER_STREAM}/")))
+        .expect("a cluster receiver file");
+    let first = bytes.split(|c| *c == b'\n').next().expect("a line");
+    let doc: serde_json::Value = serde_json::from_slice(first).expect("JSON");
+    let rms = doc["resourceMetrics"].as_array().expect("resource metrics");
     assert!(
-        truth.scenarios.iter().all(|s| !s.expect_baseline_complete),
-        "2 days of data never cover a 30-day baseline"
+        rms.len() > 5,
+        "{key}: one request per tick holds every container of the cluster"
     );
+    let rm = &rms[0];
+    let keys: Vec<&str> = rm["resource"]["attributes"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .filter_map(|a| a["key"].as_str())
+        .collect();
     assert_eq!(
-        truth
-            .scenarios
-            .iter()
-            .filter(|s| !s.expect_finding)
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>(),
-        [NEW_PID_KNOWN_PATH]
+        keys,
+        [
+            "k8s.pod.uid",
+            "k8s.pod.name",
+            "k8s.node.name",
+            "k8s.namespace.name",
+            "container.id",
+            "k8s.container.name",
+            "container.image.name",
+            "container.image.tag",
+            "k8s.cluster.name"
+        ],
+        "the receiver's order, then the pipeline's cluster name; no host.name"
     );
+    assert_eq!(rm["schemaUrl"], "https://opentelemetry.io/schemas/1.18.0");
+    let scope = &rm["scopeMetrics"][0]["scope"];
+    assert_eq!(
+        scope["name"],
+        "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/k8sclusterreceiver"
+    );
+    let m = &rm["scopeMetrics"][0]["metrics"][0];
+    assert_eq!(m["name"], "k8s.container.ready");
+    assert!(m.get("unit").is_none(), "an empty unit is omitted");
+    let dp = &m["gauge"]["dataPoints"][0];
+    assert!(dp["asInt"] == "1" || dp["asInt"] == "0");
+    assert!(dp["startTimeUnixNano"].is_string());
+
     let sink = decode_all(&tree);
-    let frame = validate(&opts).expect("valid");
-    check_ground_truth(&seen_from_points(&sink.points), &truth.scenarios, frame, &opts);
+    let ready: Vec<&Point> = sink
+        .points
+        .iter()
+        .filter(|p| p.metric.name == "k8s.container.ready")
+        .collect();
+    assert!(ready.iter().all(|p| p.value == Some(1.0) || p.value == Some(0.0)));
+    assert!(ready.iter().any(|p| p.value == Some(1.0)));
+    assert!(ready.iter().all(|p| resource(p, "host.name").is_none()));
+    // One tick: every container of the cluster at the same instant.
+    let ticks: BTreeSet<u64> = ready.iter().map(|p| p.time_unix_nano).collect();
+    assert!(ticks.len() >= 2 * 12, "a tick every interval");
+    let id = |p: &Point| text(p, "container.id");
+    assert!(ready
+        .iter()
+        .all(|p| id(p).len() == 64 && id(p).bytes().all(|b| b.is_ascii_hexdigit())));
+    let uid = text(ready[0], "k8s.pod.uid");
+    assert_eq!(uid.len(), 36, "{uid}");
+    assert_eq!(&uid[14..15], "4", "a version 4 UUID: {uid}");
+    // Every pod process runs in a container the receiver reports on its node.
+    let pods: BTreeSet<(String, String)> = process_points(&sink.points)
+        .filter(|p| resource(p, "k8s.pod.name").is_some())
+        .map(|p| (text(p, "k8s.node.name"), text(p, "k8s.pod.name")))
+        .collect();
+    let reported: BTreeSet<(String, String)> = ready
+        .iter()
+        .map(|p| (text(p, "k8s.node.name"), text(p, "k8s.pod.name")))
+        .collect();
+    let missing: Vec<_> = pods.difference(&reported).collect();
+    assert!(missing.is_empty(), "pods without a container reading: {missing:?}");
 }
 
 #[test]
-fn ground_truth_holds_over_long_baselines() {
-    // 37 days: the returning path's early sighting is 35 days back; 31 days: just before the
-    // baseline. 3 nodes per cluster and 2 clusters spread the scenarios over several nodes.
-    for (days, clusters, nodes) in [(37, 1, 3), (31, 2, 4)] {
-        let opts = GenerateOptions {
-            days,
-            clusters,
-            nodes,
-            processes: 6,
-            interval: Duration::seconds(900),
-            ..tiny(OutputFormat::OtlpJson, Layout::FileExporter)
-        };
-        let (t, run, frame) = tap(&opts);
-        assert_eq!(t.points, run.points);
-        check_ground_truth(&t.seen, &run.scenarios, frame, &opts);
-        let complete: Vec<bool> = run
-            .scenarios
+fn network_flows_follow_the_reducer_and_edges_are_stable() {
+    let opts = two_clusters(3, false);
+    let (dir, _) = generate_into(&opts);
+    let tree = read_tree(dir.path());
+    let (_, bytes) = data_files(&tree)
+        .find(|(k, _)| k.contains(&format!("/{GATEWAY_STREAM}/")))
+        .expect("a gateway file");
+    let first = bytes.split(|c| *c == b'\n').next().expect("a line");
+    let doc: serde_json::Value = serde_json::from_slice(first).expect("JSON");
+    let rm = &doc["resourceMetrics"][0];
+    assert_eq!(rm["resource"]["attributes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(rm["resource"]["attributes"][0]["key"], "k8s.cluster.name");
+    assert_eq!(rm["scopeMetrics"][0]["scope"], serde_json::json!({}));
+    let m = &rm["scopeMetrics"][0]["metrics"][0];
+    assert!(m.get("description").is_none());
+    assert_eq!(m["sum"]["aggregationTemporality"], 1, "delta");
+    assert_eq!(m["sum"]["isMonotonic"], true);
+    let dp = &m["sum"]["dataPoints"][0];
+    assert!(dp.get("startTimeUnixNano").is_none());
+    assert!(dp["asInt"].is_string());
+    let keys: Vec<&str> = dp["attributes"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .filter_map(|a| a["key"].as_str())
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(keys, sorted, "the reducer's labels are a sorted map");
+    for k in [
+        "source.workload.name",
+        "dest.workload.name",
+        "source.namespace.name",
+        "dest.namespace.name",
+        "sf_product",
+    ] {
+        assert!(keys.contains(&k), "{k}");
+    }
+
+    // Every edge of the topology reports in every hour of the data.
+    let (t, run, frame) = tap(&opts);
+    let hours: BTreeSet<u64> = (frame.start / HOUR..frame.end.div_ceil(HOUR)).collect();
+    let scenario_edges: BTreeSet<(String, String, String)> = run
+        .scenarios
+        .iter()
+        .filter(|s| s.detection == NEW_TCP_EDGE || s.detection == NEW_UDP_EDGE)
+        .map(|s| {
+            (
+                key(s, "k8s_cluster_name").to_string(),
+                key(s, "source_workload_name").to_string(),
+                key(s, "dest_workload_name").to_string(),
+            )
+        })
+        .collect();
+    let mut stable = 0;
+    for ((c, s, d, proto), seen) in &t.edges {
+        if scenario_edges.contains(&(c.clone(), s.clone(), d.clone())) {
+            assert!(
+                seen.iter().all(|h| *h + 1 >= frame.end / HOUR),
+                "{s} → {d} in the last hour only"
+            );
+        } else {
+            assert_eq!(seen, &hours, "{c}: {s} → {d} ({proto}) in every hour");
+            stable += 1;
+        }
+    }
+    assert!(stable > 20, "a topology per cluster: {stable} edges");
+    for c in ["prod-eu-west-1", "prod-us-central1"] {
+        let dns = t
+            .edges
+            .keys()
+            .filter(|(cl, _, d, p)| cl == c && d == "coredns" && p == "Udp")
+            .count();
+        assert!(dns >= 5, "{c}: everyone resolves names through coredns");
+        assert!(t
+            .edges
+            .contains_key(&(c.into(), "otel-agent".into(), "otel-gateway".into(), "Tcp".into())));
+    }
+    // Image names stay the same across rollouts; the tag bump adds a tag.
+    let bump = by_name(&run.scenarios, IMAGE_TAG_BUMP, UNSEEN_CONTAINER_IMAGE);
+    let tags = &t.images[&(
+        key(bump, "k8s_cluster_name").to_string(),
+        key(bump, "k8s_node_name").to_string(),
+        key(bump, "container_image_name").to_string(),
+    )];
+    assert!(tags.len() >= 2, "the rollout adds a tag: {tags:?}");
+    assert!(tags
+        .iter()
+        .any(|t| t.ends_with("-hotfix") || t.chars().last().is_some_and(|c| c.is_ascii_digit())));
+}
+
+#[test]
+fn ground_truth_and_oracle_agree_on_decoded_exports() {
+    // The generator checks its labels against the oracle as it writes; here the oracle reads
+    // the exports back from disk, so the encodings are covered too.
+    for opts in [
+        tiny(OutputFormat::OtlpJson, Layout::FileExporter),
+        GenerateOptions {
+            format: OutputFormat::OtlpProto,
+            ..two_clusters(3, true)
+        },
+    ] {
+        let (dir, summary) = generate_into(&opts);
+        let tree = read_tree(dir.path());
+        let truth = GroundTruth::from_json(&tree[GROUND_TRUTH]).expect("ground truth parses");
+        assert_eq!(truth.scenarios, summary.scenarios);
+        let sink = decode_all(&tree);
+        assert!(sink.rejections.is_empty());
+        let frame = validate(&opts).expect("valid");
+        let verdict = verdict_of(&sink.points, frame);
+        verdict
+            .check(&truth.scenarios)
+            .expect("the exports say what the labels say");
+        check_process_scenarios(&seen_from_points(&sink.points), &truth.scenarios, frame, &opts);
+        // A wrong label is caught.
+        let mut wrong = truth.scenarios.clone();
+        let i = wrong
             .iter()
-            .filter(|s| s.name != NEW_PATH_ON_LATE_NODE)
-            .map(|s| s.expect_baseline_complete)
-            .collect();
+            .position(|s| s.name == IDLE_SHELL && s.detection == SHELL_ON_WORKER_NODE_CPU)
+            .expect("idle shell listed");
+        wrong[i].expect_finding = true;
+        let err = verdict.check(&wrong).expect_err("a wrong label is caught");
         assert!(
-            complete.iter().all(|c| *c),
-            "full-history nodes have a complete baseline with {days} days"
+            err.contains("shell_on_worker_node_cpu: labelled but not reported"),
+            "{err}"
         );
-        let nodes_used: BTreeSet<&str> = run.scenarios.iter().map(|s| s.k8s_node_name.as_str()).collect();
-        assert_eq!(
-            nodes_used.len(),
-            if clusters == 1 { 3 } else { 7 },
-            "scenarios spread over nodes"
+        // (Another scenario may expect the same key: drop every entry of it.)
+        let miner = key_values(by_name(&truth.scenarios, MINER_IN_TMP, UNSEEN_PROCESS));
+        let mut missing = truth.scenarios.clone();
+        missing.retain(|s| !(s.detection == UNSEEN_PROCESS && key_values(s) == miner));
+        let err = verdict.check(&missing).expect_err("a missing label is caught");
+        assert!(err.contains("unseen_process: reported but not labelled"), "{err}");
+    }
+}
+
+#[test]
+fn every_detection_has_scenarios_with_their_truth() {
+    let opts = two_clusters(31, false);
+    let (t, run, frame) = tap(&opts);
+    assert_eq!(t.points, run.points);
+    let s = &run.scenarios;
+    check_process_scenarios(&t.seen, s, frame, &opts);
+    let names: BTreeSet<&str> = s.iter().map(|e| e.name.as_str()).collect();
+    for n in SCENARIOS {
+        assert!(
+            names.contains(n) || n == BENIGN_SHELL_WORKLOAD,
+            "{n} is in the ground truth"
         );
     }
+    let order: Vec<usize> = s
+        .iter()
+        .map(|e| SCENARIOS.iter().position(|n| *n == e.name).expect("a known scenario"))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "entries in scenario order");
+    for d in DETECTIONS {
+        assert!(
+            s.iter().any(|e| e.detection == d && e.expect_finding),
+            "{d} has an expected finding"
+        );
+    }
+    let expect = |n: &str, d: &str| by_name(s, n, d).expect_finding;
+    // New-value detections.
+    assert!(expect(MINER_IN_TMP, PROCESS_NEW_PATH) && expect(MINER_IN_TMP, UNSEEN_PROCESS));
+    assert!(expect(RETURNS_AFTER_30_DAYS, UNSEEN_PROCESS));
+    assert!(!expect(NEW_PID_KNOWN_PATH, PROCESS_NEW_PATH) && !expect(NEW_PID_KNOWN_PATH, UNSEEN_PROCESS));
+    assert!(expect(NEW_IMAGE_ON_NODE, UNSEEN_CONTAINER_IMAGE));
+    assert_eq!(
+        key(
+            by_name(s, NEW_IMAGE_ON_NODE, UNSEEN_CONTAINER_IMAGE),
+            "container_image_name"
+        ),
+        "ghcr.io/evil/miner"
+    );
+    assert!(expect(COMMON_IN_CLUSTER_NEW_ON_NODE, UNSEEN_CONTAINER_IMAGE));
+    assert!(expect(IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE, UNSEEN_CONTAINER_IMAGE));
+    assert!(!expect(IMAGE_TAG_BUMP, UNSEEN_CONTAINER_IMAGE));
+    assert!(expect(NEW_TCP_EDGE_LATERAL, NEW_TCP_EDGE));
+    assert!(expect(NEW_UDP_EDGE_STATSD, NEW_UDP_EDGE));
+    let known = by_name(s, EDGE_KNOWN_IN_OTHER_CLUSTER, NEW_TCP_EDGE);
+    assert!(known.expect_finding);
+    assert_eq!(key(known, "k8s_cluster_name"), "prod-us-central1");
+    // The pair ran in the other cluster all along.
+    let pair = (
+        key(known, "source_workload_name").to_string(),
+        key(known, "dest_workload_name").to_string(),
+    );
+    let hours_a = &t.edges[&(
+        "prod-eu-west-1".to_string(),
+        pair.0.clone(),
+        pair.1.clone(),
+        "Tcp".to_string(),
+    )];
+    assert!(hours_a.len() as u64 >= 24 * 30, "{pair:?} in cluster A all along");
+    // Shells: the interactive one uses CPU, the idle one does not; /dev/shm/sh is a shell.
+    assert!(expect(INTERACTIVE_SHELL, SHELL_ON_WORKER_NODE) && expect(INTERACTIVE_SHELL, SHELL_ON_WORKER_NODE_CPU));
+    assert!(expect(IDLE_SHELL, SHELL_ON_WORKER_NODE) && !expect(IDLE_SHELL, SHELL_ON_WORKER_NODE_CPU));
+    assert!(!expect(IDLE_SHELL, PROCESS_NEW_PATH) && !expect(IDLE_SHELL, UNSEEN_PROCESS));
+    assert!(expect(SHELL_IN_DEV_SHM, SHELL_ON_WORKER_NODE) && expect(SHELL_IN_DEV_SHM, SHELL_ON_WORKER_NODE_CPU));
+    let bash = by_name(s, INTERACTIVE_SHELL, SHELL_ON_WORKER_NODE);
+    assert_eq!(key(bash, "process_executable_name"), "bash");
+    let pid: i64 = key(bash, "process_pid").parse().expect("a decimal pid");
+    assert!(
+        t.seen.iter().any(|x| x.2 == "/usr/bin/bash" && x.4 == pid),
+        "the labelled pid is bash's"
+    );
+    // Baseline completeness: full-history nodes and clusters with 31 days.
+    for e in s
+        .iter()
+        .filter(|e| e.expect_finding && e.expect_baseline_complete.is_some())
+    {
+        assert_eq!(
+            e.expect_baseline_complete,
+            Some(e.name != NEW_PATH_ON_LATE_NODE),
+            "{} {}",
+            e.name,
+            e.detection
+        );
+    }
+}
+
+#[test]
+fn benign_shells_fire_every_hour() {
+    // Enough application processes that config-sync (busybox sh) runs somewhere.
+    let opts = GenerateOptions {
+        processes: 40,
+        ..two_clusters(3, true)
+    };
+    let (t, run, _) = tap(&opts);
+    let benign: Vec<&Scenario> = run
+        .scenarios
+        .iter()
+        .filter(|s| s.name == BENIGN_SHELL_WORKLOAD)
+        .collect();
+    assert!(!benign.is_empty(), "busybox sh runs in some config-sync pod");
+    for s in &benign {
+        if s.detection == SHELL_ON_WORKER_NODE {
+            assert!(s.expect_finding, "a live shell always has memory");
+        }
+        let pid: i64 = key(s, "process_pid").parse().expect("pid");
+        assert!(t
+            .seen
+            .iter()
+            .any(|x| x.2 == "/bin/busybox" && x.4 == pid && x.1 == key(s, "k8s_node_name")));
+    }
+}
+
+/// Points of one shell for the oracle's rule tests.
+struct ShellPoints {
+    origin: Arc<Origin>,
+    cpu: Arc<MetricInfo>,
+    util: Arc<MetricInfo>,
+    mem: Arc<MetricInfo>,
+}
+
+impl ShellPoints {
+    fn new(pid: i64) -> ShellPoints {
+        let s = |v: &str| AttrValue::Str(v.to_string());
+        let info = |name: &str, kind| {
+            Arc::new(MetricInfo {
+                name: name.to_string(),
+                unit: String::new(),
+                kind,
+                temporality: 2,
+                is_monotonic: true,
+            })
+        };
+        ShellPoints {
+            origin: Arc::new(Origin {
+                resource: vec![
+                    ("process.pid".into(), AttrValue::Int(pid)),
+                    ("process.executable.name".into(), s("bash")),
+                    ("process.executable.path".into(), s("/usr/bin/bash")),
+                    ("k8s.node.name".into(), s("n")),
+                    ("k8s.cluster.name".into(), s("c")),
+                ],
+                scope_name: String::new(),
+                scope_version: String::new(),
+                scope_attributes: Vec::new(),
+            }),
+            cpu: info("process.cpu.time", MetricKind::Sum),
+            util: info("process.cpu.utilization", MetricKind::Gauge),
+            mem: info("process.memory.usage", MetricKind::Sum),
+        }
+    }
+
+    fn point(&self, metric: &Arc<MetricInfo>, start: u64, time: u64, value: f64) -> Point {
+        Point {
+            origin: self.origin.clone(),
+            metric: metric.clone(),
+            attributes: if Arc::ptr_eq(metric, &self.mem) {
+                Vec::new()
+            } else {
+                vec![("state".into(), AttrValue::Str("user".into()))]
+            },
+            start_time_unix_nano: start,
+            time_unix_nano: time,
+            value: Some(value),
+            count: None,
+            min: None,
+            max: None,
+            buckets: None,
+            flags: 0,
+        }
+    }
+}
+
+#[test]
+fn the_oracle_applies_the_shell_cpu_rule() {
+    let end_ns = 100 * DAY;
+    let frame = Frame {
+        start: end_ns - 2 * DAY,
+        end: end_ns,
+        interval: 60 * 1_000_000_000,
+        days: 2,
+    };
+    let ws = end_ns - HOUR;
+    // (case, points as (metric 0 cpu.time / 1 utilization, start, time, value), cpu-active)
+    type Case = (&'static str, Vec<(u8, u64, u64, f64)>, bool);
+    let cases: Vec<Case> = vec![
+        (
+            "flat since long ago",
+            vec![(0, 0, ws - 4 * MINUTE, 2.0), (0, 0, ws + MINUTE, 2.0)],
+            false,
+        ),
+        (
+            "moves in the window",
+            vec![(0, 0, ws + MINUTE, 2.0), (0, 0, ws + 2 * MINUTE, 2.5)],
+            true,
+        ),
+        (
+            "moves against a point 4 min before",
+            vec![(0, 0, ws - 4 * MINUTE, 2.0), (0, 0, ws + MINUTE, 2.1)],
+            true,
+        ),
+        // The previous point is 6 minutes before the window: it does not count, and the
+        // process is old, so the first point in the window is not activity.
+        (
+            "previous point too old",
+            vec![(0, 0, ws - 6 * MINUTE, 2.0), (0, 0, ws + MINUTE, 2.1)],
+            false,
+        ),
+        ("fresh process", vec![(0, ws - 4 * MINUTE, ws + MINUTE, 0.3)], true),
+        (
+            "fresh process with no CPU",
+            vec![(0, ws - 4 * MINUTE, ws + MINUTE, 0.0)],
+            false,
+        ),
+        (
+            "started 6 minutes before the window",
+            vec![(0, ws - 6 * MINUTE, ws + MINUTE, 0.3)],
+            false,
+        ),
+        (
+            "increase before the window only",
+            vec![
+                (0, 0, ws - 3 * MINUTE, 1.0),
+                (0, 0, ws - 2 * MINUTE, 2.0),
+                (0, 0, ws + MINUTE, 2.0),
+            ],
+            false,
+        ),
+        (
+            "utilization above 0",
+            vec![
+                (0, 0, ws - 30 * MINUTE, 2.0),
+                (0, 0, ws + MINUTE, 2.0),
+                (1, 0, ws + MINUTE, 0.001),
+            ],
+            true,
+        ),
+        ("utilization 0", vec![(1, 0, ws + MINUTE, 0.0)], false),
+    ];
+    for (pid, (case, pts, active)) in cases.into_iter().enumerate() {
+        let sp = ShellPoints::new(pid as i64 + 100);
+        let mut points: Vec<Point> = pts
+            .iter()
+            .map(|(m, start, time, v)| sp.point(if *m == 0 { &sp.cpu } else { &sp.util }, *start, *time, *v))
+            .collect();
+        // Memory in the window: the non-CPU rule holds for every case.
+        points.push(sp.point(&sp.mem, 0, ws + MINUTE, 4096.0));
+        let v = verdict_of(&points, frame);
+        let k = vec![
+            "c".to_string(),
+            "n".to_string(),
+            (pid + 100).to_string(),
+            "bash".to_string(),
+        ];
+        assert!(
+            v.found[SHELL_ON_WORKER_NODE].contains(&k),
+            "{case}: memory makes it active"
+        );
+        assert_eq!(v.found[SHELL_ON_WORKER_NODE_CPU].contains(&k), active, "{case}");
+    }
+    // Without memory nor CPU in the window, neither rule fires.
+    let sp = ShellPoints::new(7);
+    let v = verdict_of(&[sp.point(&sp.cpu, 0, ws - 10 * MINUTE, 1.0)], frame);
+    assert!(v.found[SHELL_ON_WORKER_NODE].is_empty());
 }
 
 #[test]
@@ -695,7 +1179,7 @@ fn the_detection_finds_exactly_the_expected_scenarios() {
     let spec = detect::spec::load(None)
         .expect("built-in specs")
         .into_iter()
-        .find(|s| s.slug == DETECTION)
+        .find(|s| s.slug == PROCESS_NEW_PATH)
         .expect("process_new_path spec");
     for opts in [
         GenerateOptions {
@@ -756,40 +1240,33 @@ fn the_detection_finds_exactly_the_expected_scenarios() {
             .iter()
             .map(|v| v.unwrap_or(0))
             .collect();
-        let found: BTreeSet<(String, String, String, bool)> = (0..f.height())
-            .map(|i| (clusters[i].clone(), nodes[i].clone(), paths[i].clone(), complete[i]))
-            .collect();
-        let expected: BTreeSet<(String, String, String, bool)> = summary
-            .scenarios
-            .iter()
-            .filter(|s| s.expect_finding)
-            .map(|s| {
+        let found: BTreeSet<(Vec<String>, bool)> = (0..f.height())
+            .map(|i| {
                 (
-                    s.k8s_cluster_name.clone(),
-                    s.k8s_node_name.clone(),
-                    s.process_executable_path.clone(),
-                    s.expect_baseline_complete,
+                    vec![clusters[i].clone(), nodes[i].clone(), paths[i].clone()],
+                    complete[i],
                 )
             })
             .collect();
+        let expected: BTreeSet<(Vec<String>, bool)> = summary
+            .scenarios
+            .iter()
+            .filter(|s| s.detection == PROCESS_NEW_PATH && s.expect_finding)
+            .map(|s| (key_values(s), s.expect_baseline_complete.expect("new-value entry")))
+            .collect();
         assert_eq!(found, expected, "days {}: findings = the expected scenarios", opts.days);
-        let common = summary
-            .scenarios
-            .iter()
-            .find(|s| s.name == COMMON_IN_CLUSTER_NEW_ON_NODE)
-            .expect("listed");
-        let i = (0..f.height())
-            .find(|i| paths[*i] == common.process_executable_path)
-            .expect("found");
+        let path_of = |name: &str| {
+            key(
+                by_name(&summary.scenarios, name, PROCESS_NEW_PATH),
+                "process_executable_path",
+            )
+            .to_string()
+        };
+        let common = path_of(COMMON_IN_CLUSTER_NEW_ON_NODE);
+        let i = (0..f.height()).find(|i| paths[*i] == common).expect("found");
         assert!(prevalence[i] > 0, "common in the cluster");
-        let miner = summary
-            .scenarios
-            .iter()
-            .find(|s| s.name == MINER_IN_TMP)
-            .expect("listed");
-        let i = (0..f.height())
-            .find(|i| paths[*i] == miner.process_executable_path)
-            .expect("found");
+        let miner = path_of(MINER_IN_TMP);
+        let i = (0..f.height()).find(|i| paths[*i] == miner).expect("found");
         assert_eq!(prevalence[i], 0, "new everywhere");
     }
 }
