@@ -581,7 +581,8 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
     std::fs::write(&stamp_path, serde_json::to_vec_pretty(&stamp)?)?;
 
     println!(
-        "[3/4] detecting processes running from a new path in the last hour [{} .. {}) …",
+        "[3/4] running the {} detections for the last hour [{} .. {}) …",
+        detect::spec::BUILTIN.len(),
         fmt_instant(end - Duration::hours(1)),
         fmt_instant(end)
     );
