@@ -3,5 +3,7 @@
 mod cli;
 mod common;
 mod detect;
+mod faults;
 mod land;
+mod proxy;
 mod s3;
