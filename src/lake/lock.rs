@@ -35,7 +35,8 @@
 //! Invariants: at most one live holder, given a store whose conditional create is atomic or
 //! settles within [`SETTLE`], wall clocks within a few seconds of each other (expiry compares
 //! them across hosts; the lock reads the system clock itself, never `--now`), and runs that
-//! share a host name sharing a pid namespace. A holder stalled past its expiry (SIGSTOP, a
+//! share a host name sharing a pid namespace whose `/proc` shows them to each other (no
+//! `hidepid` between the users running kubeseen: an invisible pid counts as gone). A holder stalled past its expiry (SIGSTOP, a
 //! suspended VM) can be taken over; it notices at its next renewal and stops.
 
 use std::sync::{Arc, Condvar, Mutex};
