@@ -12,8 +12,9 @@ use crate::cli::{self, BackfillArgs, Command, DemoArgs, DetectArgs, DetectCommon
 use crate::config::{fmt_instant, parse_duration, parse_instant, Clock};
 use crate::detect::{self, allowlist::Allowlist, spec::Spec, DetectOptions};
 use crate::lake::land::{self, LandOptions};
+use crate::lake::lock::{LockError, LockOptions, WriterLock};
 use crate::lake::rollup;
-use crate::storage::{Location, StoreOptions};
+use crate::storage::{parse_timeout, Location, RetrySettings, StoreOptions};
 use crate::{generate, ingest, report};
 
 /// Exit codes (documented in README.md and `kubeseen --help`).
@@ -22,19 +23,138 @@ pub mod exit {
     pub const ERROR: i32 = 1;
     pub const REJECTED_INPUT: i32 = 3;
     pub const FINDINGS: i32 = 4;
+    /// The object store (or local folder) of the lake or an input failed, after the retries.
+    pub const STORAGE: i32 = 5;
+    /// Another run held the lake's writer lock past `--lock-timeout`, or this run lost it.
+    pub const LOCKED: i32 = 6;
+}
+
+/// The exit code of a failed run: [`exit::STORAGE`] when a store failed (kubeseen's own
+/// requests or Polars' scans), [`exit::LOCKED`] for the writer lock, else [`exit::ERROR`].
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    fn polars_store(e: &polars::prelude::PolarsError) -> bool {
+        use polars::prelude::PolarsError as P;
+        match e {
+            P::IO { error, .. } => {
+                let mut cur: Option<&(dyn std::error::Error + 'static)> = error.get_ref().map(|e| e as _);
+                while let Some(c) = cur {
+                    if c.is::<object_store::Error>() || c.is::<polars::io::cloud::PolarsObjectStoreError>() {
+                        return true;
+                    }
+                    cur = c.source();
+                }
+                false
+            }
+            P::Context { error, .. } => polars_store(error),
+            _ => false,
+        }
+    }
+    for cause in e.chain() {
+        if let Some(l) = cause.downcast_ref::<LockError>() {
+            return match l {
+                LockError::Busy(_) | LockError::Lost { storage: false, .. } => exit::LOCKED,
+                LockError::Lost { storage: true, .. } | LockError::Storage(_) => exit::STORAGE,
+            };
+        }
+        if let Some(o) = cause.downcast_ref::<object_store::Error>() {
+            if !matches!(o, object_store::Error::NotFound { .. }) {
+                return exit::STORAGE;
+            }
+        }
+        if cause
+            .downcast_ref::<polars::prelude::PolarsError>()
+            .is_some_and(polars_store)
+        {
+            return exit::STORAGE;
+        }
+    }
+    exit::ERROR
+}
+
+fn store_options(cli: &cli::Cli) -> Result<StoreOptions> {
+    let d = |v: &str, flag: &str| parse_timeout(v).map_err(anyhow::Error::msg).context(flag.to_string());
+    Ok(StoreOptions {
+        s3_endpoint: cli.s3_endpoint.clone(),
+        retry: RetrySettings {
+            timeout: d(&cli.s3_timeout, "--s3-timeout")?,
+            connect_timeout: d(&cli.s3_connect_timeout, "--s3-connect-timeout")?,
+            max_retries: cli.s3_retries,
+            retry_timeout: d(&cli.s3_retry_timeout, "--s3-retry-timeout")?,
+            backoff: d(&cli.s3_retry_backoff, "--s3-retry-backoff")?,
+        },
+        lock_timeout: d(&cli.lock_timeout, "--lock-timeout")?,
+        lock_ttl: d(&cli.lock_ttl, "--lock-ttl")?,
+    })
+}
+
+/// Runs `f` holding the writer lock of the lake `spec` (see `lake::lock`). If the lock is
+/// lost while held, the process stops at once with exit code 6 (5 if the store failed).
+fn locked(
+    spec: &str,
+    store: &StoreOptions,
+    command: &str,
+    create: bool,
+    f: impl FnOnce() -> Result<i32>,
+) -> Result<i32> {
+    let lake = Location::open(spec, store, create).with_context(|| format!("--lake {spec}"))?;
+    let opts = LockOptions {
+        timeout: store.lock_timeout,
+        ttl: store.lock_ttl,
+        command: command.to_string(),
+    };
+    let lock = WriterLock::acquire(
+        &lake,
+        &opts,
+        Some(Box::new(|e: &LockError| {
+            eprintln!("kubeseen: error: {e}");
+            std::process::exit(match e {
+                LockError::Lost { storage: true, .. } => exit::STORAGE,
+                _ => exit::LOCKED,
+            });
+        })),
+    )?;
+    let code = f()?;
+    match lock.release() {
+        Err(LockError::Storage(e)) => {
+            // The work is done; the next run takes the lock over (at once on this host).
+            tracing::warn!("could not release the writer lock of {}: {e}", lake.display());
+        }
+        other => other?,
+    }
+    Ok(code)
+}
+
+/// `e` and its causes on one line, each cause once: object_store's messages already hold
+/// their sources, which the chain would repeat.
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
+    }
+    out
 }
 
 pub fn run(cli: cli::Cli) -> Result<i32> {
-    let store = StoreOptions {
-        s3_endpoint: cli.s3_endpoint.clone(),
-    };
+    let store = store_options(&cli)?;
     match cli.command {
-        Command::Land(a) => land_cmd(a, &store),
-        Command::Detect(a) => detect_cmd(a, &store),
-        Command::Backfill(a) => backfill_cmd(a, &store),
+        Command::Land(a) if a.decode_only => land_cmd(a, &store),
+        Command::Land(a) => locked(&a.lake.clone(), &store, "land", true, || land_cmd(a, &store)),
+        Command::Detect(a) => locked(&a.common.lake.clone(), &store, "detect", false, || {
+            detect_cmd(a, &store)
+        }),
+        Command::Backfill(a) => locked(&a.common.lake.clone(), &store, "backfill", false, || {
+            backfill_cmd(a, &store)
+        }),
         Command::Generate(a) => generate_cmd(a, &store),
         Command::Demo(a) => demo_cmd(a),
-        Command::Compact(a) => compact_cmd(a, &store),
+        Command::Compact(a) => locked(&a.lake.clone(), &store, "compact", false, || compact_cmd(a, &store)),
     }
 }
 

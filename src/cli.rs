@@ -12,7 +12,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "Lands OpenTelemetry metric exports as a Hive-partitioned Parquet lake and runs the \
 ESCU \"Abnormal Kubernetes Behavior\" detections on it as lazy Polars queries.\n\n\
 Exit codes: 0 success; 1 error; 2 usage error; 3 land: some input was rejected (the rest landed); \
-4 detect/backfill with --fail-on-findings: findings were produced."
+4 detect/backfill with --fail-on-findings: findings were produced; 5 the object store or folder failed \
+(after retries; nothing partial was written, re-run); 6 the lake is locked by another run (--lock-timeout \
+passed) or this run lost its lock."
 )]
 pub struct Cli {
     /// Log format on stderr.
@@ -25,6 +27,36 @@ pub struct Cli {
     /// the standard AWS_* environment variables and are never printed).
     #[arg(long, global = true, env = "KUBESEEN_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
+    /// Time limit of one object-store request (s3, gs, az), response body included: 500ms, 30s, 2m.
+    #[arg(long, global = true, env = "KUBESEEN_S3_TIMEOUT", default_value = "30s")]
+    pub s3_timeout: String,
+    /// Time limit for connecting to the object store.
+    #[arg(long, global = true, env = "KUBESEEN_S3_CONNECT_TIMEOUT", default_value = "5s")]
+    pub s3_connect_timeout: String,
+    /// Retries of a failed object-store request (5xx, 429, reset connection, timeout), with
+    /// exponential backoff; 0 disables them.
+    #[arg(long, global = true, env = "KUBESEEN_S3_RETRIES", default_value_t = 10)]
+    pub s3_retries: usize,
+    /// No retry of a request starts later than this after its first attempt.
+    #[arg(long, global = true, env = "KUBESEEN_S3_RETRY_TIMEOUT", default_value = "3m")]
+    pub s3_retry_timeout: String,
+    /// The first retry backoff (then up to twice the previous one, at most 15s).
+    #[arg(
+        long,
+        global = true,
+        env = "KUBESEEN_S3_RETRY_BACKOFF",
+        default_value = "100ms",
+        hide = true
+    )]
+    pub s3_retry_backoff: String,
+    /// How long a run that writes to the lake (land, detect, backfill, compact) waits for
+    /// another run's writer lock before failing with exit code 6.
+    #[arg(long, global = true, env = "KUBESEEN_LOCK_TIMEOUT", default_value = "5m")]
+    pub lock_timeout: String,
+    /// How long the writer lock stays valid without renewal (renewed every quarter of it); a
+    /// run killed on another host blocks the lake at most this long.
+    #[arg(long, global = true, env = "KUBESEEN_LOCK_TTL", default_value = "60s", hide = true)]
+    pub lock_ttl: String,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -41,8 +41,8 @@ fn main() {
     let code = match app::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("kubeseen: error: {e:#}");
-            app::exit::ERROR
+            eprintln!("kubeseen: error: {}", app::error_message(&e));
+            app::exit_code(&e)
         }
     };
     std::process::exit(code);

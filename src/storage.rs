@@ -7,14 +7,29 @@
 //! and never appear in [`Location::display`], errors or reports. Every write is a single `put`,
 //! which is atomic on S3/GCS/Azure and a write-then-rename on the local filesystem, so no
 //! partial object is ever visible.
+//!
+//! Faults: every request to an object store has a bounded time ([`RetrySettings::timeout`],
+//! `--s3-timeout`) and is retried with exponential backoff on 5xx, 429, connection resets and
+//! timeouts of idempotent requests, at most [`RetrySettings::max_retries`] times and never past
+//! [`RetrySettings::retry_timeout`] (object_store's retry loop). A response whose body breaks
+//! off after a good status (a truncated LIST) is not retried by object_store, so [`Location`]
+//! re-runs that operation, at most [`OUTER_ATTEMPTS`] times in all and within the same
+//! `retry_timeout`. Polars' own cloud scans get the same settings ([`CloudScan`]). When the
+//! budget is spent the error names the object and the request (method and URL, never
+//! credentials); the CLI maps it to its own exit code.
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+/// How many times in all [`Location`] runs one operation whose response broke off after a
+/// good status (each run has object_store's own per-request retries inside).
+pub const OUTER_ATTEMPTS: u32 = 3;
 
 /// Runs `f` to completion on the process's I/O runtime. kubeseen is synchronous at the top
 /// (decoding and Polars are CPU work); only object-store calls are async, and they all pass
@@ -49,10 +64,94 @@ pub enum StorageError {
 }
 
 /// Connection settings shared by every location of a run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// An S3-compatible endpoint (`http://127.0.0.1:9000`); plain http is then allowed.
     pub s3_endpoint: Option<String>,
+    /// Timeouts and retries of object-store requests (ignored by local folders).
+    pub retry: RetrySettings,
+    /// How long a writer waits for the lake's writer lock (`lake::lock`) before giving up.
+    pub lock_timeout: Duration,
+    /// How long a writer lock stays valid without renewal (it is renewed every quarter of it).
+    pub lock_ttl: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            s3_endpoint: None,
+            retry: RetrySettings::default(),
+            lock_timeout: Duration::from_secs(5 * 60),
+            lock_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Timeouts and retries of object-store requests (`--s3-timeout`, `--s3-retries`, …).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetrySettings {
+    /// One request, from sending it to the end of its response body.
+    pub timeout: Duration,
+    /// Establishing a connection.
+    pub connect_timeout: Duration,
+    /// Retries of one request (0: none).
+    pub max_retries: usize,
+    /// No retry starts later than this after the first attempt.
+    pub retry_timeout: Duration,
+    /// The first backoff; each next one is up to twice the previous (with jitter), at most 15 s.
+    pub backoff: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            max_retries: 10,
+            retry_timeout: Duration::from_secs(3 * 60),
+            backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+impl RetrySettings {
+    /// object_store's retry policy.
+    pub fn retry_config(&self) -> object_store::RetryConfig {
+        object_store::RetryConfig {
+            backoff: object_store::BackoffConfig {
+                init_backoff: self.backoff,
+                max_backoff: Duration::from_secs(15).max(self.backoff),
+                base: 2.0,
+            },
+            max_retries: self.max_retries,
+            retry_timeout: self.retry_timeout,
+        }
+    }
+
+    /// The client settings every store gets: (key, value) pairs object_store parses.
+    pub fn client_config(&self) -> [(ClientConfigKey, String); 2] {
+        [
+            (ClientConfigKey::Timeout, format!("{}ms", self.timeout.as_millis())),
+            (
+                ClientConfigKey::ConnectTimeout,
+                format!("{}ms", self.connect_timeout.as_millis()),
+            ),
+        ]
+    }
+}
+
+/// Parses a timeout: `250ms`, or anything `config::parse_duration` takes (`30s`, `5m`).
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if let Some(ms) = t.strip_suffix("ms") {
+        return match ms.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Duration::from_millis(n)),
+            _ => Err(format!("{s:?} is not a duration like 500ms, 30s, 5m")),
+        };
+    }
+    crate::config::parse_duration(t)?
+        .to_std()
+        .map_err(|_| format!("{s:?} is not a duration like 500ms, 30s, 5m"))
 }
 
 /// A local folder or an object-store prefix.
@@ -65,7 +164,7 @@ pub struct Location {
     display: String,
     /// Absolute local folder, or the URL, as Polars wants it for scans.
     scan_base: String,
-    cloud: Option<CloudScan>,
+    cloud: Option<Arc<CloudScan>>,
 }
 
 /// How Polars reaches a cloud location.
@@ -73,6 +172,7 @@ pub struct Location {
 pub struct CloudScan {
     pub scheme: String,
     pub s3_endpoint: Option<String>,
+    pub retry: RetrySettings,
 }
 
 impl std::fmt::Debug for Location {
@@ -125,20 +225,32 @@ impl Location {
                 if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
                     b = b.with_region("us-east-1");
                 }
+                // Client settings go in key by key: `with_client_options` would drop the ones
+                // `from_env` read (AWS_ALLOW_HTTP, proxies, …).
+                b = b.with_retry(opts.retry.retry_config());
+                for (k, v) in opts.retry.client_config() {
+                    b = b.with_config(object_store::aws::AmazonS3ConfigKey::Client(k), v);
+                }
                 Arc::new(b.build().map_err(|e| err(e.to_string()))?)
             }
-            "gs" | "gcs" => Arc::new(
-                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+            "gs" | "gcs" => {
+                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_bucket_name(&bucket)
-                    .build()
-                    .map_err(|e| err(e.to_string()))?,
-            ),
-            "az" | "azure" | "abfs" | "abfss" => Arc::new(
-                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_retry(opts.retry.retry_config());
+                for (k, v) in opts.retry.client_config() {
+                    b = b.with_config(object_store::gcp::GoogleConfigKey::Client(k), v);
+                }
+                Arc::new(b.build().map_err(|e| err(e.to_string()))?)
+            }
+            "az" | "azure" | "abfs" | "abfss" => {
+                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
                     .with_url(spec)
-                    .build()
-                    .map_err(|e| err(e.to_string()))?,
-            ),
+                    .with_retry(opts.retry.retry_config());
+                for (k, v) in opts.retry.client_config() {
+                    b = b.with_config(object_store::azure::AzureConfigKey::Client(k), v);
+                }
+                Arc::new(b.build().map_err(|e| err(e.to_string()))?)
+            }
             other => {
                 return Err(err(format!(
                     "unsupported scheme {other:?} (use a path, file://, s3://, gs:// or az://)"
@@ -156,10 +268,11 @@ impl Location {
                 .to_string(),
             prefix,
             display,
-            cloud: Some(CloudScan {
+            cloud: Some(Arc::new(CloudScan {
                 scheme,
                 s3_endpoint: endpoint,
-            }),
+                retry: opts.retry,
+            })),
         })
     }
 
@@ -195,7 +308,7 @@ impl Location {
     }
 
     pub fn cloud(&self) -> Option<&CloudScan> {
-        self.cloud.as_ref()
+        self.cloud.as_deref()
     }
 
     /// The full object path of `key` (relative to this location).
@@ -229,8 +342,43 @@ impl Location {
         format!("{}/{}", self.display.trim_end_matches('/'), key)
     }
 
+    /// Runs one object-store operation, re-running it (with backoff, within the retry budget)
+    /// when it failed after the store had answered — a response body that broke off — which
+    /// object_store's per-request retries do not cover; an `idempotent` one (a delete, which
+    /// object_store sends as a POST and does not retry on timeouts) after any transient
+    /// failure. Local folders run it once.
+    fn run<T, F, Fut>(&self, idempotent: bool, mut op: F) -> Result<T, object_store::Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, object_store::Error>>,
+    {
+        let Some(cloud) = &self.cloud else {
+            return block_on(op());
+        };
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            match block_on(op()) {
+                Ok(v) => return Ok(v),
+                Err(e)
+                    if attempt < OUTER_ATTEMPTS
+                        && (broke_off(&e) || (idempotent && transient(&e)))
+                        && started.elapsed() < cloud.retry.retry_timeout =>
+                {
+                    let wait = cloud.retry.backoff * 2u32.pow(attempt);
+                    tracing::info!(location = %self.display, attempt, "object-store operation failed, re-running in {wait:?}: {e}");
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     pub fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
-        block_on(self.store.put(&self.path(key), PutPayload::from(bytes)))
+        let payload = PutPayload::from(bytes);
+        let path = self.path(key);
+        self.run(false, || self.store.put(&path, payload.clone()))
             .map(|_| ())
             .map_err(|source| StorageError::Io {
                 op: "writing",
@@ -239,9 +387,29 @@ impl Location {
             })
     }
 
+    /// Writes `key` only if no object has that name (a conditional put: `If-None-Match: *` on
+    /// S3, a hard link locally). `Ok(false)` when it already exists. Not re-run on a broken
+    /// response (it is not idempotent): the caller reads the object back to know.
+    pub fn put_if_absent(&self, key: &str, bytes: Vec<u8>) -> Result<bool, StorageError> {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match block_on(self.store.put_opts(&self.path(key), PutPayload::from(bytes), opts)) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(source) => Err(StorageError::Io {
+                op: "creating",
+                location: self.describe(key),
+                source,
+            }),
+        }
+    }
+
     /// Reads `key`; `Ok(None)` when it does not exist.
     pub fn get_opt(&self, key: &str) -> Result<Option<bytes::Bytes>, StorageError> {
-        match block_on(async { self.store.get(&self.path(key)).await?.bytes().await }) {
+        let path = self.path(key);
+        match self.run(false, || async { self.store.get(&path).await?.bytes().await }) {
             Ok(b) => Ok(Some(b)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(source) => Err(StorageError::Io {
@@ -253,15 +421,18 @@ impl Location {
     }
 
     pub fn get(&self, key: &str) -> Result<bytes::Bytes, StorageError> {
-        block_on(async { self.store.get(&self.path(key)).await?.bytes().await }).map_err(|source| StorageError::Io {
-            op: "reading",
-            location: self.describe(key),
-            source,
-        })
+        let path = self.path(key);
+        self.run(false, || async { self.store.get(&path).await?.bytes().await })
+            .map_err(|source| StorageError::Io {
+                op: "reading",
+                location: self.describe(key),
+                source,
+            })
     }
 
     pub fn delete(&self, key: &str) -> Result<(), StorageError> {
-        match block_on(self.store.delete(&self.path(key))) {
+        let path = self.path(key);
+        match self.run(true, || self.store.delete(&path)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(source) => Err(StorageError::Io {
                 op: "deleting",
@@ -275,7 +446,7 @@ impl Location {
     pub fn list(&self, key_prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
         let full = self.path(key_prefix.trim_end_matches('/'));
         let prefix = if full.as_ref().is_empty() { None } else { Some(&full) };
-        let metas: Vec<_> = match block_on(self.store.list(prefix).try_collect()) {
+        let metas: Vec<_> = match self.run(false, || self.store.list(prefix).try_collect::<Vec<_>>()) {
             Ok(m) => m,
             Err(object_store::Error::NotFound { .. }) => Vec::new(),
             Err(source) => {
@@ -298,7 +469,7 @@ impl Location {
     pub fn list_dirs(&self, key_prefix: &str) -> Result<Vec<String>, StorageError> {
         let full = self.path(key_prefix.trim_end_matches('/'));
         let prefix = if full.as_ref().is_empty() { None } else { Some(&full) };
-        let res = match block_on(self.store.list_with_delimiter(prefix)) {
+        let res = match self.run(false, || self.store.list_with_delimiter(prefix)) {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
             Err(source) => {
@@ -319,9 +490,40 @@ impl Location {
     }
 }
 
+/// Whether `e` happened after the store had answered (a body that broke off, an unreadable
+/// listing), as opposed to a request that failed — those object_store already retried, and
+/// its message begins "Error performing …".
+fn broke_off(e: &object_store::Error) -> bool {
+    transient(e) && !e.to_string().contains("Error performing ")
+}
+
+/// Whether `e` may go away on its own (not: not found, exists, denied, unsupported, …).
+fn transient(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::Generic { .. })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_timeouts_in_milliseconds_and_larger_units() {
+        assert_eq!(parse_timeout("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_timeout("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_timeout("0ms").is_err());
+        assert!(parse_timeout("fast").is_err());
+    }
+
+    #[test]
+    fn conditional_put_creates_once_on_a_local_folder() {
+        let dir = std::env::temp_dir().join(format!("kubeseen-storage-{}", std::process::id()));
+        let loc = Location::open(&dir.display().to_string(), &StoreOptions::default(), true).expect("open");
+        assert!(loc.put_if_absent("a/b.json", b"1".to_vec()).expect("first"));
+        assert!(!loc.put_if_absent("a/b.json", b"2".to_vec()).expect("second"));
+        assert_eq!(loc.get("a/b.json").expect("read").as_ref(), b"1");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn redacts_signed_urls_and_user_info() {

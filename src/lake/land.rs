@@ -282,7 +282,7 @@ impl InputSink {
             Ok(false) => self.duplicates += 1,
             Err(e) => {
                 // A storage failure while deduplicating: the point is not landed; the run
-                // fails at the end of this input with the error, and a re-run lands it.
+                // stops with the error right after this point, and a re-run lands it.
                 self.problems.points_rejected += 1;
                 self.record(lander, "lake_error", Position::Whole, e.to_string(), 1);
                 if lander.error.is_none() {
@@ -478,7 +478,16 @@ pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<Lan
                     if let Some(sink) = current.as_mut() {
                         for p in points {
                             sink.point(&mut lander, p);
+                            if lander.error.is_some() {
+                                break;
+                            }
                         }
+                    }
+                    if let Some(e) = lander.error.take() {
+                        // The lake failed (after the store's retries): stop at once rather
+                        // than retry it for every remaining point. Nothing buffered is
+                        // written; a re-run lands it.
+                        return Err(e);
                     }
                 }
                 Msg::Reject(r) => {

@@ -6,12 +6,14 @@
 //! <lake>/rollups/presence/<cols>/date=/hour=/<sources>.parquet       per-hour presence tables
 //! <lake>/reports/…                                                     run summaries
 //! <lake>/_kubeseen/rejects/<input hash>.json                           why an input was (partly) rejected
+//! <lake>/_kubeseen/locks/writer/<generation>.json                      the writer lock (see `lock`)
 //! ```
 //! Invariant: an object is visible only when complete (one `put` each, see `storage`); object
 //! names are derived from content, so writing the same thing twice writes the same name.
 //! This module and `detect::plan` are the only places that know these paths.
 
 pub mod land;
+pub mod lock;
 pub mod rollup;
 pub mod schema;
 
@@ -151,11 +153,15 @@ pub fn parts_between(lake: &Location, from: DateTime<Utc>, to: DateTime<Utc>) ->
 
 /// Scan arguments for the lake's files: cloud options for object stores, hive off (the file
 /// list is already pruned to the window's partitions, and the columns come from the files).
+/// Polars' object-store clients get the lake's timeouts and retry budget
+/// (`storage::RetrySettings`), as kubeseen's own requests do.
 pub fn scan_args(lake: &Location) -> polars::prelude::ScanArgsParquet {
+    use polars::prelude::cloud::{CloudOptions, CloudRetryConfig};
     let mut args = polars::prelude::ScanArgsParquet::default();
     args.hive_options.enabled = Some(false);
     if let Some(c) = lake.cloud() {
-        let mut opts = polars::prelude::cloud::CloudOptions::default();
+        let mut opts = CloudOptions::default();
+        let client = c.retry.client_config();
         if c.scheme.starts_with("s3") {
             use object_store::aws::AmazonS3ConfigKey as K;
             let mut cfg: Vec<(K, String)> = Vec::new();
@@ -169,8 +175,23 @@ pub fn scan_args(lake: &Location) -> polars::prelude::ScanArgsParquet {
             if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
                 cfg.push((K::Region, "us-east-1".into()));
             }
+            cfg.extend(client.into_iter().map(|(k, v)| (K::Client(k), v)));
             opts = opts.with_aws(cfg);
+        } else if c.scheme.starts_with("gs") {
+            use object_store::gcp::GoogleConfigKey as K;
+            opts = opts.with_gcp(client.into_iter().map(|(k, v)| (K::Client(k), v)));
+        } else {
+            use object_store::azure::AzureConfigKey as K;
+            opts = opts.with_azure(client.into_iter().map(|(k, v)| (K::Client(k), v)));
         }
+        let retry = c.retry.retry_config();
+        opts.retry_config = CloudRetryConfig {
+            max_retries: Some(retry.max_retries),
+            retry_timeout: Some(retry.retry_timeout),
+            retry_init_backoff: Some(retry.backoff.init_backoff),
+            retry_max_backoff: Some(retry.backoff.max_backoff),
+            retry_base_multiplier: None,
+        };
         args.cloud_options = Some(opts);
     }
     args

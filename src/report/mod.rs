@@ -375,7 +375,8 @@ pub fn table(s: &Value) -> String {
 /// `_kubeseen/stale/<slug>.json` lists them (window end, window length, mode). Landing into
 /// hour `h` marks every written window of the detection whose range `[end − baseline, end)`
 /// overlaps `h`; `detect --stale` and `backfill --stale-only` re-run exactly those and clear
-/// them. Read-modify-write of one small object: concurrent writers are issue 6's business.
+/// them. Read-modify-write of one small object, safe because every writer of a lake holds its
+/// writer lock (`lake::lock`) for the whole run.
 pub mod stale {
     use std::collections::BTreeSet;
 

@@ -2,7 +2,10 @@
 
 mod cli;
 mod common;
+mod concurrency;
 mod detect;
 mod family;
+mod faults;
 mod land;
+mod proxy;
 mod s3;

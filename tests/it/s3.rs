@@ -35,6 +35,7 @@ fn s3_prefix(name: &str) -> Option<(String, StoreOptions)> {
         format!("s3://{bucket}/{run}"),
         StoreOptions {
             s3_endpoint: Some(endpoint),
+            ..StoreOptions::default()
         },
     ))
 }

@@ -1,0 +1,570 @@
+//! Concurrent runs on one lake (see `lake::lock`): processes of the real binary started at
+//! once, on a local lake and on an S3 lake (moto), each scenario repeated.
+//!
+//! Two `land`s over overlapping inputs must land every point once (the lake's points equal a
+//! single landing of all inputs) with counts that add up; two `detect`s of one window give the
+//! single run's findings, byte for byte; a `detect` racing a late `land` leaves its window
+//! either up to date or marked stale; `land` racing `compact` loses nothing; a run killed with
+//! SIGKILL while it holds the lock does not block the next one; a live foreign lock makes a
+//! run give up after `--lock-timeout` with exit code 6, an expired one is taken over.
+//! With KUBESEEN_RELIABILITY_OUT set, each scenario appends one line (suite "concurrency").
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use kubeseen::lake::lock::{LockRecord, Owner, WRITER};
+use kubeseen::storage::Location;
+use polars::prelude::*;
+
+use crate::common::*;
+use crate::faults::{
+    detect_args, findings_rows, has_duplicate_points, land_args, points, snapshot, write_inputs, Checks, AT, S3,
+};
+
+const REPEAT: usize = 3;
+
+/// Where a scenario's lake lives: a local folder, or an S3 prefix (the server directly).
+enum Lake {
+    Local(tempfile::TempDir),
+    S3 { s3: S3, url: String },
+}
+
+impl Lake {
+    fn local() -> Lake {
+        Lake::Local(tempfile::tempdir().expect("tmp"))
+    }
+
+    fn spec(&self) -> String {
+        match self {
+            Lake::Local(d) => d.path().join("lake").display().to_string(),
+            Lake::S3 { url, .. } => url.clone(),
+        }
+    }
+
+    fn open(&self) -> Location {
+        match self {
+            Lake::Local(d) => Location::open(&d.path().join("lake").display().to_string(), &Default::default(), true)
+                .expect("open the lake"),
+            Lake::S3 { s3, url } => s3.open(url),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Lake::Local(_) => "local lake",
+            Lake::S3 { .. } => "s3 lake",
+        }
+    }
+
+    /// The binary, pointed at this lake's store.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        if let Lake::S3 { s3, .. } = self {
+            c.arg("--s3-endpoint")
+                .arg(&s3.endpoint)
+                .env("AWS_ENDPOINT_URL", &s3.endpoint);
+        }
+        // A short lock validity: the lock is renewed (every 500 ms) while the runs last.
+        c.args(args)
+            .env("KUBESEEN_LOCK_TTL", "2s")
+            .env("KUBESEEN_NOW", "2030-01-01T00:00:00Z")
+            .env_remove("KUBESEEN_LAKE")
+            .env_remove("KUBESEEN_S3_ENDPOINT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args).spawn().expect("start kubeseen")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run kubeseen")
+    }
+}
+
+/// The lakes every scenario runs on: local, and S3 when a server is configured.
+fn lakes(s3_name: &str) -> Vec<Box<dyn Fn() -> Lake>> {
+    let mut v: Vec<Box<dyn Fn() -> Lake>> = vec![Box::new(Lake::local)];
+    if S3::from_env("concurrency on s3").is_some() {
+        let name = s3_name.to_string();
+        v.push(Box::new(move || {
+            let s3 = S3::from_env("concurrency on s3").expect("S3 server");
+            let url = s3.url(&name);
+            Lake::S3 { s3, url }
+        }));
+    }
+    v
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_default()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn n(v: &serde_json::Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or(u64::MAX)
+}
+
+/// The export files and the points of a single landing of all of them.
+struct Inputs {
+    _dir: tempfile::TempDir,
+    files: Vec<String>,
+    reference: DataFrame,
+    reference_findings: Vec<(String, Vec<serde_json::Value>)>,
+}
+
+fn inputs() -> &'static Inputs {
+    static I: std::sync::OnceLock<Inputs> = std::sync::OnceLock::new();
+    I.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tmp");
+        let files = write_inputs(dir.path());
+        let lake = Lake::local();
+        let out = lake.run(&land_args(&lake.spec(), &files));
+        assert_eq!(out.status.code(), Some(0), "reference landing: {}", err(&out));
+        let det = lake.run(&detect_args(&lake.spec()));
+        assert_eq!(det.status.code(), Some(0), "reference detect: {}", err(&det));
+        Inputs {
+            _dir: dir,
+            files,
+            reference: points(&snapshot(&lake.open())),
+            reference_findings: findings_rows(&det),
+        }
+    })
+}
+
+#[test]
+fn two_lands_over_overlapping_inputs_land_every_point_once() {
+    let inp = inputs();
+    let a: Vec<String> = inp.files[..3].to_vec();
+    let b: Vec<String> = inp.files[1..].to_vec();
+    for make in lakes("two-lands") {
+        let mut c = Checks::new();
+        let mut kind = "";
+        let mut waits = 0;
+        let started = Instant::now();
+        for round in 0..REPEAT {
+            let lake = make();
+            kind = lake.kind();
+            let spec = lake.spec();
+            let ca = lake.spawn(&land_args(&spec, &a));
+            let cb = lake.spawn(&land_args(&spec, &b));
+            let (oa, ob) = (
+                ca.wait_with_output().expect("land a"),
+                cb.wait_with_output().expect("land b"),
+            );
+            c.check(
+                oa.status.code() == Some(0),
+                format!("round {round}: land a: {}", err(&oa)),
+            );
+            c.check(
+                ob.status.code() == Some(0),
+                format!("round {round}: land b: {}", err(&ob)),
+            );
+            waits += [&oa, &ob].iter().filter(|o| err(o).contains("waiting up to")).count();
+            let (ja, jb) = (json(&oa), json(&ob));
+            for (name, j) in [("a", &ja), ("b", &jb)] {
+                c.check(
+                    n(j, "points_read") == n(j, "points_landed") + n(j, "points_duplicate") + n(j, "points_rejected"),
+                    format!("round {round}: land {name}: counts do not add up: {j}"),
+                );
+            }
+            let got = points(&snapshot(&lake.open()));
+            c.check(
+                !has_duplicate_points(&got),
+                format!("round {round}: a point landed twice"),
+            );
+            c.check(
+                got.equals_missing(&inp.reference),
+                format!(
+                    "round {round}: the lake's points ({}) differ from a single landing ({})",
+                    got.height(),
+                    inp.reference.height()
+                ),
+            );
+            c.check(
+                n(&ja, "points_landed") + n(&jb, "points_landed") == inp.reference.height() as u64,
+                format!(
+                    "round {round}: landed {} + {} != {} points",
+                    n(&ja, "points_landed"),
+                    n(&jb, "points_landed"),
+                    inp.reference.height()
+                ),
+            );
+            c.check(
+                lake.open().list(WRITER).expect("list locks").is_empty(),
+                format!("round {round}: a writer lock was left behind"),
+            );
+        }
+        c.finish(
+            "concurrency",
+            "two `land`s over overlapping inputs (3 of 4 files each) started at once",
+            &format!("land, {kind}"),
+            REPEAT as u64,
+            &format!(
+                "{REPEAT} rounds: both exit 0, one waited for the other's lock in {waits} of them; every point once (the lake equals a single landing of the 4 files, {} points); landed counts add up to it; no lock left (lock validity 2s, renewed every 0.5s); {:.1}s",
+                inp.reference.height(),
+                started.elapsed().as_secs_f64()
+            ),
+        );
+    }
+}
+
+#[test]
+fn two_detects_of_one_window_write_the_single_run_findings() {
+    let inp = inputs();
+    for make in lakes("two-detects") {
+        let mut c = Checks::new();
+        let mut kind = "";
+        for round in 0..REPEAT {
+            let lake = make();
+            kind = lake.kind();
+            let spec = lake.spec();
+            let out = lake.run(&land_args(&spec, &inp.files));
+            c.check(out.status.code() == Some(0), format!("landing: {}", err(&out)));
+            let single = lake.run(&detect_args(&spec));
+            let single_objects: BTreeMap<String, Vec<u8>> = snapshot(&lake.open())
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("findings/"))
+                .collect();
+            let d1 = lake.spawn(&detect_args(&spec));
+            let d2 = lake.spawn(&detect_args(&spec));
+            let (o1, o2) = (
+                d1.wait_with_output().expect("detect 1"),
+                d2.wait_with_output().expect("detect 2"),
+            );
+            for (name, o) in [("1", &o1), ("2", &o2)] {
+                c.check(
+                    o.status.code() == Some(0),
+                    format!("round {round}: detect {name}: {}", err(o)),
+                );
+                c.check(
+                    findings_rows(o) == inp.reference_findings,
+                    format!("round {round}: detect {name}: findings differ from a single run"),
+                );
+            }
+            c.check(
+                findings_rows(&single) == inp.reference_findings,
+                "the single run's findings",
+            );
+            let snap = snapshot(&lake.open());
+            let after: BTreeMap<String, Vec<u8>> = snap
+                .iter()
+                .filter(|(k, _)| k.starts_with("findings/"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            c.check(
+                after == single_objects,
+                format!("round {round}: findings objects are not the single run's, byte for byte"),
+            );
+            c.check(
+                !snap
+                    .keys()
+                    .any(|k| k.starts_with("_kubeseen/stale/") || k.starts_with("_kubeseen/locks/")),
+                format!("round {round}: no stale mark and no lock left"),
+            );
+            let reports = snap.keys().filter(|k| k.starts_with("reports/")).count();
+            c.check(
+                reports == 2 * after.len(),
+                format!("round {round}: one JSON and one Markdown report per findings object"),
+            );
+        }
+        c.finish(
+            "concurrency",
+            "two `detect`s of the same window started at once",
+            &format!("detect, {kind}"),
+            REPEAT as u64,
+            &format!("{REPEAT} rounds: both exit 0 with the single run's findings rows; findings objects byte-identical to a single run's; one report pair per findings object; no stale mark, no lock left"),
+        );
+    }
+}
+
+#[test]
+fn a_detect_racing_a_late_land_leaves_its_window_up_to_date_or_stale() {
+    let inp = inputs();
+    let late_dir = tempfile::tempdir().expect("tmp");
+    let late = late_dir.path().join("late.jsonl");
+    std::fs::write(
+        &late,
+        otlp_lines(&[P::new(
+            "prod",
+            "n2",
+            "/tmp/late",
+            77,
+            t(AT) - chrono::Duration::minutes(30),
+        )]),
+    )
+    .expect("write late export");
+    let late = late.display().to_string();
+    for make in lakes("detect-vs-land") {
+        let mut c = Checks::new();
+        let mut kind = "";
+        let (mut stale, mut fresh) = (0, 0);
+        for round in 0..REPEAT {
+            let lake = make();
+            kind = lake.kind();
+            let spec = lake.spec();
+            let out = lake.run(&land_args(&spec, &inp.files));
+            c.check(out.status.code() == Some(0), format!("landing: {}", err(&out)));
+            // No findings yet: landing marks the window stale only if the detection wrote its
+            // findings first; otherwise the detection must see the late point. Interleaved
+            // (the detection reads, the land writes and finds no findings to mark, the
+            // detection writes), neither would hold.
+            let d = lake.spawn(&detect_args(&spec));
+            let l = lake.spawn(&land_args(&spec, std::slice::from_ref(&late)));
+            let (od, ol) = (
+                d.wait_with_output().expect("detect"),
+                l.wait_with_output().expect("land"),
+            );
+            c.check(
+                od.status.code() == Some(0),
+                format!("round {round}: detect: {}", err(&od)),
+            );
+            c.check(
+                ol.status.code() == Some(0),
+                format!("round {round}: late land: {}", err(&ol)),
+            );
+            let snap = snapshot(&lake.open());
+            let marked = snap
+                .iter()
+                .filter(|(k, _)| k.starts_with("_kubeseen/stale/"))
+                .any(|(_, v)| String::from_utf8_lossy(v).contains("2026-11-20T12:00:00Z"));
+            let found_late = findings_rows(&od)
+                .iter()
+                .any(|(_, rows)| rows.iter().any(|r| r["process_executable_path"] == "/tmp/late"));
+            if marked {
+                stale += 1;
+            } else {
+                fresh += 1;
+            }
+            c.check(
+                marked || found_late,
+                format!("round {round}: the window's findings miss the late point and the window is not marked stale"),
+            );
+            // Whatever the order, re-running the stale windows gives the late point's finding.
+            let out = lake.run(&["detect", "--lake", &spec, "--stale", "--format", "json"]);
+            c.check(
+                out.status.code() == Some(0),
+                format!("round {round}: detect --stale: {}", err(&out)),
+            );
+            let out = lake.run(&detect_args(&spec));
+            c.check(
+                findings_rows(&out)
+                    .iter()
+                    .any(|(_, rows)| rows.iter().any(|r| r["process_executable_path"] == "/tmp/late")),
+                format!("round {round}: the late point's finding"),
+            );
+        }
+        c.finish(
+            "concurrency",
+            "`detect` and a `land` of late data into its window started at once",
+            &format!("detect + land, {kind}"),
+            REPEAT as u64,
+            &format!("{REPEAT} rounds: both exit 0; the window was marked stale {stale} times, detected with the late point {fresh} times, never neither"),
+        );
+    }
+}
+
+#[test]
+fn land_racing_compact_loses_nothing() {
+    let inp = inputs();
+    for make in lakes("land-vs-compact") {
+        let mut c = Checks::new();
+        let mut kind = "";
+        for round in 0..REPEAT {
+            let lake = make();
+            kind = lake.kind();
+            let spec = lake.spec();
+            let out = lake.run(&["land", "--lake", &spec, "--no-rollups", &inp.files[0], &inp.files[1]]);
+            c.check(out.status.code() == Some(0), format!("first landing: {}", err(&out)));
+            let l = lake.spawn(&land_args(&spec, &inp.files));
+            let k = lake.spawn(&["compact", "--lake", &spec]);
+            let (ol, ok) = (
+                l.wait_with_output().expect("land"),
+                k.wait_with_output().expect("compact"),
+            );
+            c.check(
+                ol.status.code() == Some(0),
+                format!("round {round}: land: {}", err(&ol)),
+            );
+            c.check(
+                ok.status.code() == Some(0),
+                format!("round {round}: compact: {}", err(&ok)),
+            );
+            let got = points(&snapshot(&lake.open()));
+            c.check(
+                !has_duplicate_points(&got),
+                format!("round {round}: a point landed twice"),
+            );
+            c.check(
+                got.equals_missing(&inp.reference),
+                format!("round {round}: points differ from a single landing"),
+            );
+            let det = lake.run(&detect_args(&spec));
+            c.check(
+                findings_rows(&det) == inp.reference_findings,
+                format!(
+                    "round {round}: findings (read through the rollups) differ: {}",
+                    err(&det)
+                ),
+            );
+            let raw = lake.run(&[
+                "detect",
+                "--lake",
+                &spec,
+                "--at",
+                AT,
+                "--format",
+                "json",
+                "--no-rollups",
+            ]);
+            c.check(
+                findings_rows(&raw) == inp.reference_findings,
+                format!("round {round}: raw findings differ"),
+            );
+        }
+        c.finish(
+            "concurrency",
+            "`land` and `compact` started at once on a lake holding half the data",
+            &format!("land + compact, {kind}"),
+            REPEAT as u64,
+            &format!("{REPEAT} rounds: both exit 0; every point once (equal to a single landing); findings through the rollups and from raw points equal the reference"),
+        );
+    }
+}
+
+/// The pid-file-free way to see that a run holds the lock: its generation object exists.
+fn lock_held(lake: &Location) -> bool {
+    lake.list(WRITER).map(|v| !v.is_empty()).unwrap_or(false)
+}
+
+#[test]
+fn a_killed_run_does_not_block_the_next_one() {
+    let inp = inputs();
+    for make in lakes("killed") {
+        let mut c = Checks::new();
+        let mut kind = "";
+        let mut killed_holding = 0;
+        let mut worst = Duration::ZERO;
+        for round in 0..REPEAT {
+            let lake = make();
+            kind = lake.kind();
+            let spec = lake.spec();
+            let loc = lake.open();
+            let mut child = lake.spawn(&land_args(&spec, &inp.files));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !lock_held(&loc) && Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            // A moment later, at a different point of the run each round.
+            std::thread::sleep(Duration::from_millis(40 * round as u64));
+            if lock_held(&loc) {
+                killed_holding += 1;
+            }
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+            let started = Instant::now();
+            let out = lake.run(&[
+                "--lock-timeout",
+                "10s",
+                "land",
+                "--lake",
+                &spec,
+                "--json",
+                &inp.files[0],
+                &inp.files[1],
+                &inp.files[2],
+                &inp.files[3],
+            ]);
+            let took = started.elapsed();
+            worst = worst.max(took);
+            c.check(
+                out.status.code() == Some(0),
+                format!("round {round}: the re-run: {}", err(&out)),
+            );
+            let got = points(&snapshot(&loc));
+            c.check(
+                !has_duplicate_points(&got),
+                format!("round {round}: a point landed twice"),
+            );
+            c.check(
+                got.equals_missing(&inp.reference),
+                format!("round {round}: points differ from a single landing"),
+            );
+            c.check(!lock_held(&loc), format!("round {round}: a lock was left behind"));
+        }
+        c.check(killed_holding > 0, "at least one run was killed while it held the lock");
+        c.finish(
+            "concurrency",
+            "SIGKILL of a `land` holding the writer lock, re-run at once",
+            &format!("land, {kind}"),
+            REPEAT as u64,
+            &format!("{killed_holding} of {REPEAT} runs killed holding the lock; each re-run took it over at once (slowest re-run {:.1}s, --lock-timeout 10s) and completed: every point once; no lock left", worst.as_secs_f64()),
+        );
+    }
+}
+
+#[test]
+fn a_live_foreign_lock_makes_a_run_give_up_and_an_expired_one_is_taken_over() {
+    let inp = inputs();
+    for make in lakes("foreign") {
+        let mut c = Checks::new();
+        let lake = make();
+        let kind = lake.kind();
+        let spec = lake.spec();
+        let loc = lake.open();
+        let mut owner = Owner::current("land");
+        owner.host = "some-other-host".into();
+        owner.pid = 4242;
+        let now = chrono::Utc::now();
+        let mut rec = LockRecord {
+            owner,
+            acquired: now,
+            expires: now + chrono::Duration::hours(1),
+            kubeseen_version: "test".into(),
+        };
+        let key = format!("{WRITER}/00000000000000000003.json");
+        loc.put(&key, serde_json::to_vec(&rec).expect("json"))
+            .expect("put a foreign lock");
+        let started = Instant::now();
+        let out = lake.run(&["--lock-timeout", "2s", "land", "--lake", &spec, &inp.files[0]]);
+        let took = started.elapsed();
+        let e = err(&out);
+        c.check(
+            out.status.code() == Some(6),
+            format!("exit {:?} (want 6): {e}", out.status.code()),
+        );
+        c.check(
+            e.contains("pid 4242 on host some-other-host") && e.contains("00000000000000000003.json"),
+            format!("names the holder and the lock object: {e}"),
+        );
+        c.check((2..10).contains(&took.as_secs()), format!("gave up after {took:?}"));
+        c.check(
+            !snapshot(&loc).keys().any(|k| k.starts_with("metrics/")),
+            "nothing landed while the lock was held",
+        );
+        // The same lock, expired: taken over at once.
+        rec.expires = chrono::Utc::now() - chrono::Duration::seconds(1);
+        loc.put(&key, serde_json::to_vec(&rec).expect("json"))
+            .expect("put an expired lock");
+        let out = lake.run(&["--lock-timeout", "2s", "land", "--lake", &spec, "--json", &inp.files[0]]);
+        c.check(out.status.code() == Some(0), format!("expired lock: {}", err(&out)));
+        c.check(
+            err(&out).contains("taking over"),
+            format!("says it took the lock over: {}", err(&out)),
+        );
+        c.check(!lock_held(&loc), "the taken-over lock and ours are both gone");
+        c.finish(
+            "concurrency",
+            "a live lock of another host, then the same lock expired",
+            &format!("land, {kind}"),
+            2,
+            &format!("live: exit 6 after {:.1}s (--lock-timeout 2s) naming holder and lock object, nothing landed; expired: taken over at once, landed, no lock left", took.as_secs_f64()),
+        );
+    }
+}
