@@ -3,5 +3,6 @@
 mod cli;
 mod common;
 mod detect;
+mod hostile;
 mod land;
 mod s3;
