@@ -183,11 +183,12 @@ fn land_cmd(a: LandArgs, store: &StoreOptions) -> Result<i32> {
         progress: !a.json,
         flush_bytes: a.flush_bytes,
     };
-    let report = if a.no_rollups {
+    let mut report = if a.no_rollups {
         land::land(&lake, &inputs, &opts)?
     } else {
         land_and_roll(&lake, &inputs, &opts)?
     };
+    report.peak_rss_bytes = land::peak_rss_bytes();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

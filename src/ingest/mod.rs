@@ -12,6 +12,7 @@ pub mod otlp_json;
 pub mod otlp_proto;
 pub mod splunk_csv;
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -191,7 +192,29 @@ pub fn detect_compression(raw: &[u8]) -> Compression {
 /// allocation). A truncated or corrupt stream keeps what decoded before the damage and
 /// reports the damage as a rejection.
 pub fn decompress(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Vec<u8> {
-    fn read_bounded(r: impl Read, limit: u64, hint: u64, what: &str, sink: &mut dyn Sink) -> Vec<u8> {
+    match decompress_bounded(raw, limit, sink) {
+        Ok(bytes) => bytes.into_owned(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// How many decompressed bytes of an input over the limit are kept, to tell its format.
+const SNIFF_BYTES: usize = 4096;
+
+/// [`decompress`], without copying uncompressed input. An input (compressed or not) larger
+/// than `limit` is rejected as `too_large` and is `Err` holding the first decompressed bytes.
+fn decompress_bounded<'a>(raw: &'a [u8], limit: u64, sink: &mut dyn Sink) -> Result<Cow<'a, [u8]>, Vec<u8>> {
+    fn too_large(limit: u64, sink: &mut dyn Sink) {
+        sink.reject(Rejection {
+            reason: "too_large",
+            position: Position::Byte(limit),
+            detail: format!(
+                "larger than {limit} bytes, or decompresses to more (a decompression bomb?); not decoded (raise --max-input-bytes to read it)"
+            ),
+            points: 0,
+        });
+    }
+    fn read_bounded(r: impl Read, limit: u64, hint: u64, what: &str, sink: &mut dyn Sink) -> Result<Vec<u8>, Vec<u8>> {
         // Reserving the expected size up front avoids copying the buffer as it doubles.
         let mut out = Vec::with_capacity(hint.min(limit.saturating_add(1)) as usize);
         let mut r = r.take(limit + 1);
@@ -211,20 +234,19 @@ pub fn decompress(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Vec<u8> {
             });
         }
         if out.len() as u64 > limit {
-            sink.reject(Rejection {
-                reason: "too_large",
-                position: Position::Byte(limit),
-                detail: format!(
-                    "decompresses to more than {limit} bytes (a decompression bomb, or raise --max-input-bytes); not decoded"
-                ),
-                points: 0,
-            });
-            return Vec::new();
+            too_large(limit, sink);
+            out.truncate(SNIFF_BYTES);
+            out.shrink_to_fit();
+            return Err(out);
         }
-        out
+        Ok(out)
+    }
+    if raw.len() as u64 > limit {
+        too_large(limit, sink);
+        return Err(raw[..raw.len().min(SNIFF_BYTES)].to_vec());
     }
     match detect_compression(raw) {
-        Compression::None | Compression::ZstdFramed => raw.to_vec(),
+        Compression::None | Compression::ZstdFramed => Ok(Cow::Borrowed(raw)),
         Compression::Gzip => {
             // ISIZE, the last four bytes: the uncompressed size of the last member mod 2^32.
             let hint = raw.len().checked_sub(4).map_or(0, |i| {
@@ -237,6 +259,7 @@ pub fn decompress(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Vec<u8> {
                 "gzip",
                 sink,
             )
+            .map(Cow::Owned)
         }
         Compression::Zstd => match zstd::stream::read::Decoder::new(raw) {
             Ok(d) => {
@@ -244,7 +267,7 @@ pub fn decompress(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Vec<u8> {
                     .ok()
                     .flatten()
                     .unwrap_or(raw.len() as u64 * 4);
-                read_bounded(d, limit, hint, "zstd", sink)
+                read_bounded(d, limit, hint, "zstd", sink).map(Cow::Owned)
             }
             Err(e) => {
                 sink.reject(Rejection {
@@ -253,7 +276,7 @@ pub fn decompress(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Vec<u8> {
                     detail: format!("zstd stream: {e}"),
                     points: 0,
                 });
-                Vec::new()
+                Ok(Cow::Owned(Vec::new()))
             }
         },
     }
@@ -282,10 +305,20 @@ pub struct Decoded {
 /// Decompresses and decodes one input's raw bytes into `sink`.
 pub fn decode(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Decoded {
     let compression = detect_compression(raw);
-    if compression == Compression::ZstdFramed {
+    if compression == Compression::ZstdFramed && raw.len() as u64 <= limit {
         return decode_zstd_framed(raw, limit, sink);
     }
-    let bytes = decompress(raw, limit, sink);
+    let bytes = match decompress_bounded(raw, limit, sink) {
+        Ok(bytes) => bytes,
+        Err(head) => {
+            // Too large: nothing of it is decoded.
+            return Decoded {
+                compression,
+                format: detect_format(&head),
+                decompressed_bytes: 0,
+            };
+        }
+    };
     let mut format = detect_format(&bytes);
     if format == Format::OtlpJson && bytes.first() == Some(&0x0a) {
         // A bare protobuf request starts with 0x0a (field 1, length-delimited), which is also
@@ -295,7 +328,8 @@ pub fn decode(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Decoded {
         otlp_proto::decode(&bytes, &mut probe);
         if probe.rejections.is_empty() && !probe.points.is_empty() {
             format = Format::OtlpProto;
-            for p in probe.points {
+            for (p, at) in probe.points.into_iter().zip(probe.positions) {
+                sink.at(at);
                 sink.point(p);
             }
             return Decoded {
@@ -307,13 +341,36 @@ pub fn decode(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Decoded {
     }
     match format {
         Format::OtlpJson => otlp_json::decode(&bytes, sink),
-        Format::OtlpProto => otlp_proto::decode(&bytes, sink),
+        Format::OtlpProto => otlp_proto::decode_limited(&bytes, limit, &mut NoFormatMatched(sink)),
         Format::SplunkCsv => splunk_csv::decode(&bytes, sink),
     }
     Decoded {
         compression,
         format,
         decompressed_bytes: bytes.len() as u64,
+    }
+}
+
+/// Protobuf is the last guess: an input that fails as protobuf from its first byte matched no
+/// format, and its rejection says which were tried.
+struct NoFormatMatched<'s>(&'s mut dyn Sink);
+
+impl Sink for NoFormatMatched<'_> {
+    fn point(&mut self, point: model::Point) {
+        self.0.point(point);
+    }
+    fn reject(&mut self, mut r: Rejection) {
+        if r.reason == "invalid_protobuf" && r.position == Position::Byte(0) {
+            r.detail = format!(
+                "not OTLP/JSON (does not start with `{{` or `[`), not a Splunk metric CSV (no `_time` and value \
+                 columns in its first line) and not OTLP/protobuf ({})",
+                r.detail
+            );
+        }
+        self.0.reject(r);
+    }
+    fn at(&mut self, position: Position) {
+        self.0.at(position);
     }
 }
 
@@ -329,7 +386,7 @@ fn decode_zstd_framed(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Decoded {
     };
     if !first_payload_is_json {
         // The protobuf decoder understands this framing itself (and zstd payloads in it).
-        otlp_proto::decode(raw, sink);
+        otlp_proto::decode_limited(raw, limit, sink);
         return Decoded {
             compression: Compression::ZstdFramed,
             format: Format::OtlpProto,
@@ -370,15 +427,45 @@ fn decode_zstd_framed(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Decoded {
             });
             break;
         }
-        let payload = decompress(&raw[start..start + len], limit.saturating_sub(total), sink);
+        let mut in_record = InRecord {
+            inner: &mut *sink,
+            at: Position::Record {
+                record,
+                byte: offset as u64,
+            },
+        };
+        let payload = decompress(&raw[start..start + len], limit.saturating_sub(total), &mut in_record);
         total += payload.len() as u64;
-        otlp_json::decode(&payload, sink);
+        otlp_json::decode(&payload, &mut in_record);
         offset = start + len;
     }
     Decoded {
         compression: Compression::ZstdFramed,
         format: Format::OtlpJson,
         decompressed_bytes: total,
+    }
+}
+
+/// What is found inside one record of a framed input, reported at the record's position
+/// (positions inside the record's decompressed payload go into the detail).
+struct InRecord<'s> {
+    inner: &'s mut dyn Sink,
+    at: Position,
+}
+
+impl Sink for InRecord<'_> {
+    fn point(&mut self, point: model::Point) {
+        self.inner.point(point);
+    }
+    fn reject(&mut self, mut r: Rejection) {
+        if r.position != Position::Whole {
+            r.detail = format!("{} of the record: {}", r.position, r.detail);
+        }
+        r.position = self.at;
+        self.inner.reject(r);
+    }
+    fn at(&mut self, _position: Position) {
+        self.inner.at(self.at);
     }
 }
 
@@ -436,6 +523,52 @@ mod tests {
     }
 
     #[test]
+    fn too_large_is_the_only_verdict_and_nothing_is_decoded() {
+        let text = format!("{DOC}\n").repeat(100);
+        for raw in [
+            gzip(text.as_bytes()),
+            zstd::encode_all(text.as_bytes(), 3).expect("zstd"),
+            // Uncompressed input over the limit too, without a copy of it being decoded.
+            text.clone().into_bytes(),
+        ] {
+            let mut sink = VecSink::default();
+            let d = decode(&raw, 1000, &mut sink);
+            let reasons: Vec<_> = sink.rejections.iter().map(|r| r.reason).collect();
+            assert_eq!(reasons, ["too_large"], "not also `empty`");
+            assert_eq!(sink.rejections[0].position, Position::Byte(1000));
+            assert!(sink.points.is_empty());
+            assert_eq!(d.format, Format::OtlpJson, "told from the first decompressed bytes");
+        }
+    }
+
+    #[test]
+    fn zstd_framed_protobuf_records_are_bounded_by_the_limit() {
+        // One record of 1 MiB of zeros: before, only a fixed 1 GiB cap applied to records.
+        let mut raw = Vec::new();
+        let z = zstd::encode_all(&vec![0u8; 1 << 20][..], 3).expect("zstd");
+        raw.extend((z.len() as u32).to_be_bytes());
+        raw.extend(z);
+        let mut sink = VecSink::default();
+        decode(&raw, 64 << 10, &mut sink);
+        let reasons: Vec<_> = sink.rejections.iter().map(|r| r.reason).collect();
+        assert_eq!(reasons, ["too_large"]);
+    }
+
+    #[test]
+    fn input_matching_no_format_says_what_was_tried() {
+        for text in ["<!DOCTYPE html><html></html>\n", "name,value\nfoo,1\n", "// note\n{}\n"] {
+            let mut sink = VecSink::default();
+            let d = decode(text.as_bytes(), 1 << 20, &mut sink);
+            assert_eq!(d.format, Format::OtlpProto);
+            assert_eq!(sink.rejections.len(), 1, "{text}");
+            let r = &sink.rejections[0];
+            assert_eq!((r.reason, r.position), ("invalid_protobuf", Position::Byte(0)));
+            assert!(r.detail.starts_with("not OTLP/JSON"), "{}", r.detail);
+            assert!(r.detail.contains("Splunk metric CSV"), "{}", r.detail);
+        }
+    }
+
+    #[test]
     fn legacy_zstd_framed_json() {
         let mut raw = Vec::new();
         for _ in 0..3 {
@@ -447,5 +580,38 @@ mod tests {
         let d = decode(&raw, 1 << 20, &mut sink);
         assert_eq!(d.compression, Compression::ZstdFramed);
         assert_eq!(sink.points.len(), 3);
+        let record_len = raw.len() as u64 / 3;
+        assert_eq!(
+            sink.positions[2],
+            Position::Record {
+                record: 3,
+                byte: 2 * record_len
+            }
+        );
+
+        // A bad document in record 2 is reported at record 2, its line in the detail.
+        let bad = zstd::encode_all(&b"{\"resourceMetrics\": [oops"[..], 3).expect("zstd");
+        let mut two = raw[..record_len as usize].to_vec();
+        two.extend((bad.len() as u32).to_be_bytes());
+        two.extend(bad);
+        let mut sink = VecSink::default();
+        decode(&two, 1 << 20, &mut sink);
+        assert_eq!(sink.points.len(), 1);
+        let r = &sink.rejections[0];
+        assert_eq!(
+            (r.reason, r.position),
+            (
+                "invalid_json",
+                Position::Record {
+                    record: 2,
+                    byte: record_len
+                }
+            )
+        );
+        assert!(
+            r.detail.starts_with("line 1, column 22 of the record: "),
+            "{}",
+            r.detail
+        );
     }
 }

@@ -90,9 +90,10 @@ pub struct Point {
 }
 
 /// Where in an input something happened, for error messages and the rejects record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Position {
     /// The whole input.
+    #[default]
     Whole,
     /// 1-based line (and column when known) of a text input.
     Line { line: u64, column: u64 },
@@ -131,6 +132,9 @@ pub struct Rejection {
 pub trait Sink {
     fn point(&mut self, point: Point);
     fn reject(&mut self, rejection: Rejection);
+    /// Where the points that follow come from (a document's line, a record, a CSV row), so
+    /// that a point rejected later, by validation, is reported at its position.
+    fn at(&mut self, _position: Position) {}
 }
 
 /// A sink that collects everything, for tests and small inputs.
@@ -138,13 +142,20 @@ pub trait Sink {
 pub struct VecSink {
     pub points: Vec<Point>,
     pub rejections: Vec<Rejection>,
+    /// The position of each point (parallel to `points`), as the decoder last gave it.
+    pub positions: Vec<Position>,
+    current: Position,
 }
 
 impl Sink for VecSink {
     fn point(&mut self, point: Point) {
         self.points.push(point);
+        self.positions.push(self.current);
     }
     fn reject(&mut self, rejection: Rejection) {
         self.rejections.push(rejection);
+    }
+    fn at(&mut self, position: Position) {
+        self.current = position;
     }
 }

@@ -23,11 +23,15 @@ use super::model::{AttrValue, Attrs, MetricInfo, MetricKind, Origin, Point, Posi
 /// that point the input is not JSON Lines that lost a line, it is not OTLP/JSON at all.
 const MAX_ERRORS_PER_INPUT: usize = 100;
 
-/// Decodes `bytes` (already decompressed) into points.
+/// Decodes `bytes` (already decompressed) into points. A leading UTF-8 byte order mark is
+/// ignored (RFC 8259 §8.1 allows it).
 pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(bytes);
     let mut offset = 0usize;
+    // Documents that are not OTLP: unparseable, or JSON without resourceMetrics.
     let mut errors = 0usize;
     let mut documents = 0u64;
+    let mut lines = Lines::default();
     while offset < bytes.len() {
         let rest = &bytes[offset..];
         let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Request>();
@@ -35,52 +39,59 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
             None => break,
             Some(Ok(request)) => {
                 documents += 1;
+                let position = Position::Line {
+                    line: lines.line_of(bytes, offset + leading_ws(rest)),
+                    column: 0,
+                };
+                offset += stream.byte_offset();
                 if request.resource_metrics.is_none() {
+                    errors += 1;
+                    if too_many(errors, offset, bytes, position, sink) {
+                        return;
+                    }
                     sink.reject(Rejection {
                         reason: "not_otlp_metrics",
-                        position: Position::Line {
-                            line: line_of(bytes, offset + leading_ws(rest)),
-                            column: 0,
-                        },
+                        position,
                         detail: "a JSON document without \"resourceMetrics\": not an OTLP metrics export".into(),
                         points: 0,
                     });
                 }
-                emit(request, sink);
-                offset += stream.byte_offset();
+                sink.at(position);
+                emit(request, position, sink);
             }
             Some(Err(err)) => {
                 errors += 1;
-                // serde_json counts lines from the start of the slice it was given.
-                let (line, column) = (line_of(bytes, offset) + err.line() as u64 - 1, err.column() as u64);
+                // serde_json counts lines from the start of the slice it was given. Column 0
+                // means the error is at the line feed ending the line before (a string left
+                // open, say): report that line, and resume at the line after it.
+                let at_line_end = err.column() == 0 && err.line() > 1;
+                let err_line = if at_line_end { err.line() - 1 } else { err.line() };
+                let (line, column) = (lines.line_of(bytes, offset) + err_line as u64 - 1, err.column() as u64);
                 let reason = match err.classify() {
                     serde_json::error::Category::Data => "wrong_type",
                     serde_json::error::Category::Eof => "truncated",
                     _ => "invalid_json",
                 };
-                // Resume at the line after the one the document started on or failed at.
-                let failed_at = offset + byte_of_line(rest, err.line());
+                // Resume at the line after the one the document failed at.
+                let failed_at = offset + byte_of_line(rest, err_line);
                 let next = bytes[failed_at..]
                     .iter()
                     .position(|&b| b == b'\n')
                     .map(|p| failed_at + p + 1)
                     .unwrap_or(bytes.len());
-                if errors >= MAX_ERRORS_PER_INPUT && next < bytes.len() {
-                    sink.reject(Rejection {
-                        reason: "too_many_errors",
-                        position: Position::Line { line, column: 0 },
-                        detail: format!(
-                            "{errors} unparseable documents; the rest of the input ({} bytes) is not read",
-                            bytes.len() - next
-                        ),
-                        points: 0,
-                    });
+                if too_many(errors, next, bytes, Position::Line { line, column: 0 }, sink) {
                     return;
                 }
+                // The position is the rejection's; serde_json's own, relative to where this
+                // document started, would contradict it.
+                let message = err.to_string();
+                let message = message
+                    .strip_suffix(&format!(" at line {} column {}", err.line(), err.column()))
+                    .unwrap_or(&message);
                 sink.reject(Rejection {
                     reason,
                     position: Position::Line { line, column },
-                    detail: truncate(&err.to_string(), 300),
+                    detail: truncate(message, 300),
                     points: 0,
                 });
                 offset = next;
@@ -97,9 +108,41 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
     }
 }
 
-/// 1-based line number of byte `offset`.
-fn line_of(bytes: &[u8], offset: usize) -> u64 {
-    1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count() as u64
+/// After [`MAX_ERRORS_PER_INPUT`] documents that are not OTLP, with input left at `next`,
+/// rejects the rest as `too_many_errors`; true when decoding must stop.
+fn too_many(errors: usize, next: usize, bytes: &[u8], position: Position, sink: &mut dyn Sink) -> bool {
+    if errors < MAX_ERRORS_PER_INPUT || next >= bytes.len() {
+        return false;
+    }
+    sink.reject(Rejection {
+        reason: "too_many_errors",
+        position,
+        detail: format!(
+            "{errors} documents that are not OTLP metrics; the rest of the input ({} bytes) is not read",
+            bytes.len() - next
+        ),
+        points: 0,
+    });
+    true
+}
+
+/// 1-based line numbers of increasing byte offsets, counted once: linear in the input.
+#[derive(Default)]
+struct Lines {
+    offset: usize,
+    /// Line feeds before `offset`.
+    feeds: u64,
+}
+
+impl Lines {
+    fn line_of(&mut self, bytes: &[u8], offset: usize) -> u64 {
+        if offset < self.offset {
+            *self = Lines::default();
+        }
+        self.feeds += memchr::memchr_iter(b'\n', &bytes[self.offset..offset]).count() as u64;
+        self.offset = offset;
+        1 + self.feeds
+    }
 }
 
 /// Byte offset of the start of 1-based `line` in `bytes` (clamped to the end).
@@ -134,7 +177,7 @@ fn leading_ws(b: &[u8]) -> usize {
     b.iter().take_while(|c| c.is_ascii_whitespace()).count()
 }
 
-fn emit(request: Request<'_>, sink: &mut dyn Sink) {
+fn emit(request: Request<'_>, position: Position, sink: &mut dyn Sink) {
     for rm in request.resource_metrics.unwrap_or_default() {
         let resource = rm.resource.map(|r| attrs(r.attributes)).unwrap_or_default();
         for sm in rm.scope_metrics {
@@ -149,13 +192,13 @@ fn emit(request: Request<'_>, sink: &mut dyn Sink) {
                 scope_attributes,
             });
             for metric in sm.metrics {
-                emit_metric(metric, &origin, sink);
+                emit_metric(metric, &origin, position, sink);
             }
         }
     }
 }
 
-fn emit_metric(m: Metric<'_>, origin: &Arc<Origin>, sink: &mut dyn Sink) {
+fn emit_metric(m: Metric<'_>, origin: &Arc<Origin>, position: Position, sink: &mut dyn Sink) {
     let info = |kind, temporality: i32, is_monotonic: bool| {
         Arc::new(MetricInfo {
             name: m.name.to_string(),
@@ -278,10 +321,10 @@ fn emit_metric(m: Metric<'_>, origin: &Arc<Origin>, sink: &mut dyn Sink) {
     } else {
         sink.reject(Rejection {
             reason: "metric_without_data",
-            position: Position::Whole,
+            position,
             detail: format!(
                 "metric {:?} has no gauge, sum, histogram, exponentialHistogram or summary",
-                m.name
+                truncate(&m.name, 100)
             ),
             points: 0,
         });
@@ -795,6 +838,65 @@ mod tests {
         assert_eq!(s.rejections[0].reason, "truncated");
         let s = run("  \n");
         assert_eq!(s.rejections[0].reason, "empty");
+    }
+
+    #[test]
+    fn byte_order_mark_is_ignored() {
+        let s = run(&format!("\u{feff}{LINE}\r\n{LINE}\r\n"));
+        assert!(s.rejections.is_empty(), "{:?}", s.rejections);
+        assert_eq!(s.points.len(), 4);
+    }
+
+    #[test]
+    fn string_left_open_loses_only_its_own_line() {
+        let open =
+            r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"a","value":{"stringValue":"never closed}}]}}]}"#;
+        let s = run(&format!("{LINE}\n{open}\n{LINE}\n"));
+        assert_eq!(s.points.len(), 4, "the line after the open string lands");
+        assert_eq!(s.rejections.len(), 1);
+        assert_eq!(s.rejections[0].reason, "invalid_json");
+        assert_eq!(s.rejections[0].position, Position::Line { line: 2, column: 0 });
+    }
+
+    #[test]
+    fn error_detail_does_not_contradict_the_position() {
+        let s = run(&format!("{LINE}\n{LINE}\n{{\"resourceMetrics\": [oops\n"));
+        let r = &s.rejections[0];
+        assert!(matches!(r.position, Position::Line { line: 3, column: 22 }), "{r:?}");
+        assert!(
+            !r.detail.contains("line 1"),
+            "serde_json's relative position is dropped: {}",
+            r.detail
+        );
+        assert_eq!(r.detail, "expected value");
+    }
+
+    #[test]
+    fn documents_that_are_not_otlp_count_towards_the_error_cap() {
+        // A million of them: decoding stays linear and stops after the cap.
+        let input = "{}\n".repeat(1_000_000);
+        let started = std::time::Instant::now();
+        let s = run(&input);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(s.rejections.len(), MAX_ERRORS_PER_INPUT);
+        assert_eq!(s.rejections[0].reason, "not_otlp_metrics");
+        let last = &s.rejections[MAX_ERRORS_PER_INPUT - 1];
+        assert_eq!(last.reason, "too_many_errors");
+        assert_eq!(last.position, Position::Line { line: 100, column: 0 });
+    }
+
+    #[test]
+    fn points_and_metric_problems_carry_their_document_line() {
+        let no_data = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x"}]}]}]}"#;
+        let s = run(&format!("\n{LINE}\n{no_data}\n  {LINE}\n"));
+        let lines: Vec<_> = s.positions.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines, ["line 2", "line 2", "line 4", "line 4"]);
+        assert_eq!(s.rejections[0].reason, "metric_without_data");
+        assert_eq!(s.rejections[0].position, Position::Line { line: 3, column: 0 });
     }
 
     #[test]

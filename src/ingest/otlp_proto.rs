@@ -20,8 +20,9 @@
 //! `empty`; `invalid_protobuf`; `bad_length` (a length prefix running past the end of the
 //! input); `truncated` (1–3 trailing bytes, too short for a length prefix);
 //! `corrupt_compression` / `truncated_compression` (a bad zstd record); `too_large` (a zstd
-//! record over 1 GiB decompressed); `metric_without_data` (a `Metric` whose data oneof is
-//! unset, so that it is counted rather than silently yielding nothing).
+//! record over `--max-input-bytes`, at most 1 GiB, decompressed); `metric_without_data` (a
+//! `Metric` whose data oneof is unset, so that it is counted rather than silently yielding
+//! nothing).
 
 use std::io::Read;
 use std::sync::Arc;
@@ -362,6 +363,13 @@ const MAX_DECOMPRESSED: u64 = 1 << 30;
 /// `ExportMetricsServiceRequest`. Never panics; everything that cannot become points is
 /// reported to `sink` as a [`Rejection`].
 pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
+    decode_limited(bytes, MAX_DECOMPRESSED, sink);
+}
+
+/// [`decode`], with zstd-compressed records refused past `limit` decompressed bytes each (and
+/// never past [`MAX_DECOMPRESSED`]).
+pub fn decode_limited(bytes: &[u8], limit: u64, sink: &mut dyn Sink) {
+    let limit = limit.min(MAX_DECOMPRESSED);
     if bytes.is_empty() {
         sink.reject(Rejection {
             reason: "empty",
@@ -379,7 +387,7 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
     if walk.bad.is_some() {
         match decode_message(bytes) {
             Ok(req) => {
-                emit_request(req, Position::Whole, sink);
+                emit_request(req, Position::Byte(0), sink);
                 return;
             }
             Err(e) => bare_err = Some(e),
@@ -398,7 +406,7 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
         return;
     };
 
-    let first_req = match decode_payload(first.payload) {
+    let first_req = match decode_payload(first.payload, limit) {
         Ok(req) => req,
         Err(frame_err) => {
             let bare = match bare_err {
@@ -406,7 +414,7 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
                 None => decode_message(bytes),
             };
             match bare {
-                Ok(req) => emit_request(req, Position::Whole, sink),
+                Ok(req) => emit_request(req, Position::Byte(0), sink),
                 Err(bare_err) => sink.reject(Rejection {
                     reason: frame_err.reason,
                     position: Position::Record { record: 1, byte: 0 },
@@ -427,7 +435,7 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
             record: index as u64 + 1,
             byte: frame.start as u64,
         };
-        match decode_payload(frame.payload) {
+        match decode_payload(frame.payload, limit) {
             Ok(req) => emit_request(req, position, sink),
             Err(e) => {
                 // Nothing after an undecodable record can be trusted.
@@ -517,9 +525,9 @@ struct DecodeFailure {
 }
 
 /// Decodes one record's payload, decompressing it first if it is a zstd frame.
-fn decode_payload(payload: &[u8]) -> Result<ExportMetricsServiceRequest, DecodeFailure> {
+fn decode_payload(payload: &[u8], limit: u64) -> Result<ExportMetricsServiceRequest, DecodeFailure> {
     if payload.starts_with(&ZSTD_MAGIC) {
-        let raw = unzstd(payload, MAX_DECOMPRESSED)?;
+        let raw = unzstd(payload, limit)?;
         decode_message(&raw)
     } else {
         decode_message(payload)
@@ -573,6 +581,7 @@ fn unzstd(payload: &[u8], limit: u64) -> Result<Vec<u8>, DecodeFailure> {
 // ---------------------------------------------------------------------------------------------
 
 fn emit_request(req: ExportMetricsServiceRequest, position: Position, sink: &mut dyn Sink) {
+    sink.at(position);
     for rm in req.resource_metrics {
         let resource = rm.resource.map(|r| attrs(r.attributes)).unwrap_or_default();
         for sm in rm.scope_metrics {
@@ -595,7 +604,7 @@ fn emit_metric(metric: Metric, origin: &Arc<Origin>, position: Position, sink: &
         sink.reject(Rejection {
             reason: "metric_without_data",
             position,
-            detail: metric.name,
+            detail: super::otlp_json::truncate(&metric.name, 100),
             points: 0,
         });
         return;
@@ -1215,6 +1224,50 @@ mod tests {
     }
 
     #[test]
+    fn zstd_records_are_bounded_by_the_callers_limit() {
+        let mut buf = Vec::new();
+        frame_raw(&zstd::encode_all(&[0u8; 10_000][..], 3).expect("compress"), &mut buf);
+        let mut sink = VecSink::default();
+        decode_limited(&buf, 9_999, &mut sink);
+        assert_eq!(sink.rejections.len(), 1);
+        assert_eq!(sink.rejections[0].reason, "too_large");
+        let mut sink = VecSink::default();
+        decode_limited(&buf, 10_000, &mut sink);
+        assert_eq!(
+            sink.rejections[0].reason, "invalid_protobuf",
+            "decompressed, then not protobuf"
+        );
+    }
+
+    #[test]
+    fn points_carry_their_record() {
+        let req = request(
+            vec![],
+            vec![metric(
+                "g",
+                "1",
+                Some(metric::Data::Gauge(Gauge {
+                    data_points: vec![num(vec![], Some(number_data_point::Value::AsInt(1)))],
+                })),
+            )],
+        );
+        let buf = framed(&[&req, &req]);
+        let second = 4 + req.encoded_len() as u64;
+        let sink = run(&buf);
+        assert_eq!(
+            sink.positions,
+            [
+                Position::Record { record: 1, byte: 0 },
+                Position::Record {
+                    record: 2,
+                    byte: second
+                }
+            ]
+        );
+        assert_eq!(run(&req.encode_to_vec()).positions, [Position::Byte(0)]);
+    }
+
+    #[test]
     fn bogus_length_keeps_the_good_frame_and_rejects_the_rest() {
         let req = full_request();
         let good = run(&req.encode_to_vec()).points;
@@ -1339,7 +1392,7 @@ mod tests {
             sink.rejections,
             vec![Rejection {
                 reason: "metric_without_data",
-                position: Position::Whole,
+                position: Position::Byte(0),
                 detail: "no.data".to_string(),
                 points: 0,
             }]

@@ -39,10 +39,11 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
     let bytes = strip_bom(bytes);
     let mut reader = reader(bytes);
     let mut record = csv::ByteRecord::new();
+    let mut lines = Lines::default();
 
     // Header row.
     let header_line = match reader.read_byte_record(&mut record) {
-        Ok(true) => record_line(&record),
+        Ok(true) => lines.line_of(bytes, &record),
         Ok(false) => {
             sink.reject(Rejection {
                 reason: "empty",
@@ -105,7 +106,7 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {
                 rows += 1;
-                decoder.row(&record, sink);
+                decoder.row(&record, lines.line_of(bytes, &record), sink);
             }
             Ok(false) => break,
             Err(e) => {
@@ -164,8 +165,30 @@ fn header_names(record: &csv::ByteRecord) -> Vec<String> {
         .collect()
 }
 
-fn record_line(record: &csv::ByteRecord) -> u64 {
-    record.position().map_or(0, csv::Position::line)
+/// Physical 1-based line numbers of records, counted from their byte offsets (the csv
+/// crate's own line numbers skip blank lines), once: linear in the input.
+#[derive(Default)]
+struct Lines {
+    offset: usize,
+    /// Line feeds before `offset`.
+    feeds: u64,
+}
+
+impl Lines {
+    fn line_of(&mut self, bytes: &[u8], record: &csv::ByteRecord) -> u64 {
+        let start = record
+            .position()
+            .map_or(self.offset, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX))
+            .min(bytes.len());
+        // The position is where the reader resumed, before the blank lines it skipped.
+        let offset = start + bytes[start..].iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+        if offset < self.offset {
+            *self = Lines::default();
+        }
+        self.feeds += memchr::memchr_iter(b'\n', &bytes[self.offset..offset]).count() as u64;
+        self.offset = offset;
+        1 + self.feeds
+    }
 }
 
 fn line_pos(line: u64) -> Position {
@@ -305,8 +328,8 @@ struct Decoder {
 }
 
 impl Decoder {
-    fn row(&mut self, record: &csv::ByteRecord, sink: &mut dyn Sink) {
-        let line = record_line(record);
+    fn row(&mut self, record: &csv::ByteRecord, line: u64, sink: &mut dyn Sink) {
+        sink.at(line_pos(line));
         let layout = &self.layout;
         if record.len() != layout.roles.len() {
             sink.reject(Rejection {
@@ -591,6 +614,16 @@ mod tests {
 
     /// 2026-11-23T14:00:00Z
     const T0: u64 = 1_795_442_400 * 1_000_000_000;
+
+    #[test]
+    fn points_carry_their_row_line() {
+        // Blank lines count: positions are physical lines.
+        let sink = run("_time,host,avg(a),max(a)\n1790000000,h,1,2\n\n\r\n1790000060,h,3,\n\n1790000120,h,x,\n");
+        let lines: Vec<_> = sink.positions.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines, ["line 2", "line 2", "line 5"]);
+        assert_eq!(sink.rejections.len(), 1);
+        assert_eq!(sink.rejections[0].position, line_pos(7));
+    }
 
     #[test]
     fn raw_form_iso_and_epoch_times() {

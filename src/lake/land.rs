@@ -8,8 +8,13 @@
 //! - a point is identified by its `point_id` (content hash); a partition never holds one twice,
 //!   so landing the same export again — under any name, compressed or not, JSON or protobuf —
 //!   adds nothing, and re-running an interrupted landing completes it;
-//! - memory is bounded: buffered rows are flushed to part files past `flush_bytes`;
-//! - a bad input never stops the others: its problems are rejections, recorded in the lake.
+//! - memory is bounded: buffered rows are flushed to part files past `flush_bytes`; inputs
+//!   over `max_input_bytes` are not read; points whose names or attributes exceed
+//!   [`MAX_NAME_BYTES`], [`MAX_PROMOTED_BYTES`] or [`MAX_ATTRIBUTES_BYTES`] are rejected
+//!   (`too_long`), since every row of a series repeats them;
+//! - a bad input never stops the others: its problems are rejections, recorded in the lake,
+//!   each at its position in the input (points rejected here at the line or record the
+//!   decoder gave them); an input with neither points nor problems is reported (`no_points`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Cursor;
@@ -19,7 +24,7 @@ use chrono::{DateTime, Duration, Utc};
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::schema::{PointsBuilder, Row, SeriesCache};
+use super::schema::{PointsBuilder, Row, Series, SeriesCache};
 use super::{HourPartition, REJECTS};
 use crate::ingest::model::{Point, Position, Rejection, Sink};
 use crate::ingest::{self, Input};
@@ -113,6 +118,8 @@ pub struct LandReport {
     pub points_per_second: f64,
     pub mb_per_second: f64,
     pub inputs_with_problems: Vec<InputProblems>,
+    /// The process's peak resident memory at the end of the run (Linux; null elsewhere).
+    pub peak_rss_bytes: Option<u64>,
     /// The partitions this run wrote into (their rollups need rebuilding).
     #[serde(skip)]
     pub written: Vec<HourPartition>,
@@ -151,7 +158,8 @@ struct Lander<'a> {
 /// then `Done`.
 enum Msg {
     Start(usize),
-    Points(Vec<Point>),
+    /// Points, and the position in the input of each.
+    Points(Vec<Point>, Vec<Position>),
     Reject(Rejection),
     Done {
         size: u64,
@@ -166,6 +174,8 @@ fn decode_all(inputs: &[Input], max_input_bytes: u64, tx: std::sync::mpsc::SyncS
     struct Batches<'t> {
         tx: &'t std::sync::mpsc::SyncSender<Msg>,
         buf: Vec<Point>,
+        positions: Vec<Position>,
+        current: Position,
         closed: bool,
     }
     impl Batches<'_> {
@@ -177,13 +187,15 @@ fn decode_all(inputs: &[Input], max_input_bytes: u64, tx: std::sync::mpsc::SyncS
         fn flush(&mut self) {
             if !self.buf.is_empty() {
                 let b = std::mem::replace(&mut self.buf, Vec::with_capacity(4096));
-                self.send(Msg::Points(b));
+                let at = std::mem::replace(&mut self.positions, Vec::with_capacity(4096));
+                self.send(Msg::Points(b, at));
             }
         }
     }
     impl Sink for Batches<'_> {
         fn point(&mut self, p: Point) {
             self.buf.push(p);
+            self.positions.push(self.current);
             if self.buf.len() >= 4096 {
                 self.flush();
             }
@@ -193,14 +205,41 @@ fn decode_all(inputs: &[Input], max_input_bytes: u64, tx: std::sync::mpsc::SyncS
             self.flush();
             self.send(Msg::Reject(r));
         }
+        fn at(&mut self, position: Position) {
+            self.current = position;
+        }
     }
     for (i, input) in inputs.iter().enumerate() {
         let mut b = Batches {
             tx: &tx,
             buf: Vec::with_capacity(4096),
+            positions: Vec::with_capacity(4096),
+            current: Position::Whole,
             closed: false,
         };
         b.send(Msg::Start(i));
+        if input.size > max_input_bytes {
+            // Not even read: holding it would take more memory than any input may decode to.
+            b.send(Msg::Reject(Rejection {
+                reason: "too_large",
+                position: Position::Byte(max_input_bytes),
+                detail: format!(
+                    "{} bytes, more than --max-input-bytes {max_input_bytes}; not read",
+                    input.size
+                ),
+                points: 0,
+            }));
+            b.send(Msg::Done {
+                size: input.size,
+                decoded: None,
+                raw_len: 0,
+                hash: raw_hash(format!("{}\0{}", input.name, input.size).as_bytes()),
+            });
+            if b.closed {
+                return;
+            }
+            continue;
+        }
         match input.read() {
             Ok(raw) => {
                 let decoded = ingest::decode(&raw, max_input_bytes, &mut b);
@@ -257,7 +296,7 @@ impl InputSink {
         }
     }
 
-    fn point(&mut self, lander: &mut Lander<'_>, p: Point) {
+    fn point(&mut self, lander: &mut Lander<'_>, p: Point, position: Position) {
         self.problems.points_read += 1;
         let reason = if p.time_unix_nano == 0 {
             Some("missing_time")
@@ -272,11 +311,20 @@ impl InputSink {
         };
         if let Some(reason) = reason {
             self.problems.points_rejected += 1;
-            let detail = format!("metric {:?} at time_unix_nano {}", p.metric.name, p.time_unix_nano);
-            self.record(lander, reason, Position::Whole, detail, 1);
+            let detail = format!(
+                "metric {:?} at time_unix_nano {}",
+                crate::ingest::otlp_json::truncate(&p.metric.name, 100),
+                p.time_unix_nano
+            );
+            self.record(lander, reason, position, detail, 1);
             return;
         }
         let row = lander.series.row(&p);
+        if let Some(detail) = too_long(&row.series) {
+            self.problems.points_rejected += 1;
+            self.record(lander, "too_long", position, detail, 1);
+            return;
+        }
         match lander.add(row) {
             Ok(true) => self.problems.points_landed += 1,
             Ok(false) => self.duplicates += 1,
@@ -284,7 +332,7 @@ impl InputSink {
                 // A storage failure while deduplicating: the point is not landed; the run
                 // stops with the error right after this point, and a re-run lands it.
                 self.problems.points_rejected += 1;
-                self.record(lander, "lake_error", Position::Whole, e.to_string(), 1);
+                self.record(lander, "lake_error", position, e.to_string(), 1);
                 if lander.error.is_none() {
                     lander.error = Some(e);
                 }
@@ -474,10 +522,10 @@ pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<Lan
                     lander.report.files_read += 1;
                     current = Some(InputSink::new(&inputs[i]));
                 }
-                Msg::Points(points) => {
+                Msg::Points(points, positions) => {
                     if let Some(sink) = current.as_mut() {
-                        for p in points {
-                            sink.point(&mut lander, p);
+                        for (p, at) in points.into_iter().zip(positions) {
+                            sink.point(&mut lander, p, at);
                             if lander.error.is_some() {
                                 break;
                             }
@@ -502,6 +550,16 @@ pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<Lan
                     hash,
                 } => {
                     let Some(mut sink) = current.take() else { continue };
+                    if sink.problems.points_read == 0 && sink.problems.reasons.is_empty() {
+                        // Valid, but nothing in it: a zero-filled file parses as empty protobuf
+                        // records, for one. Worth a look, never silence.
+                        let detail = format!(
+                            "{} bytes{} hold no data point",
+                            size,
+                            decoded.map_or(String::new(), |d| format!(" of {:?}", d.format))
+                        );
+                        sink.record(&mut lander, "no_points", Position::Whole, detail, 0);
+                    }
                     if let Some(d) = decoded {
                         sink.problems.format = Some(format!("{:?}", d.format));
                         sink.problems.compression = Some(format!("{:?}", d.compression));
@@ -549,6 +607,53 @@ pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<Lan
         report.mb_per_second = report.bytes_decoded as f64 / 1e6 / report.elapsed_seconds;
     }
     Ok(report)
+}
+
+/// Longest metric name (and unit, scope name and version) landed: OTel's API allows 255
+/// characters; a multi-megabyte name is an attack or a corrupt export, and every row repeats it.
+pub const MAX_NAME_BYTES: usize = 1024;
+/// Longest value of a promoted attribute (Linux's PATH_MAX; host and Kubernetes names are
+/// shorter): detections group by these columns.
+pub const MAX_PROMOTED_BYTES: usize = 4096;
+/// Longest `attributes` JSON of a point (every other attribute): generous for long command
+/// lines, while bounding what reading a partition back costs per row.
+pub const MAX_ATTRIBUTES_BYTES: usize = 1 << 20;
+
+/// Why a point's series text is too long to land, if it is. Cheap when it is not: lengths only.
+fn too_long(s: &Series) -> Option<String> {
+    let promoted = super::schema::PROMOTED.iter().zip(&s.promoted).map(|((key, _), v)| {
+        (
+            "attribute ",
+            *key,
+            v.as_ref().map_or(0, String::len),
+            MAX_PROMOTED_BYTES,
+        )
+    });
+    let (prefix, what, len, max) = [
+        ("the ", "metric name", s.metric.len(), MAX_NAME_BYTES),
+        ("the ", "unit", s.unit.len(), MAX_NAME_BYTES),
+        ("the ", "scope name", s.scope_name.len(), MAX_NAME_BYTES),
+        ("the ", "scope version", s.scope_version.len(), MAX_NAME_BYTES),
+        ("the ", "attributes (as JSON)", s.attributes.len(), MAX_ATTRIBUTES_BYTES),
+    ]
+    .into_iter()
+    .chain(promoted)
+    .find(|&(_, _, len, max)| len > max)?;
+    Some(format!("{prefix}{what} is {len} bytes, over the limit of {max}"))
+}
+
+/// This process's peak resident set size (Linux: `VmHWM` of `/proc/self/status`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 fn raw_hash(bytes: &[u8]) -> String {
@@ -626,4 +731,144 @@ pub fn decode_only(inputs: &[Input], max_input_bytes: u64) -> LandReport {
         report.mb_per_second = report.bytes_decoded as f64 / 1e6 / report.elapsed_seconds;
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::StoreOptions;
+
+    /// Lands `files` (name, bytes) into a fresh local lake; the clock is 2030-01-01.
+    fn land_bytes(files: &[(&str, Vec<u8>)], max_input_bytes: u64) -> LandReport {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut specs = Vec::new();
+        for (name, bytes) in files {
+            let f = dir.path().join(name);
+            std::fs::write(&f, bytes).expect("write");
+            specs.push(f.display().to_string());
+        }
+        let inputs = ingest::discover(&specs, &StoreOptions::default()).expect("discover");
+        let lake = Location::open(
+            &dir.path().join("lake").display().to_string(),
+            &StoreOptions::default(),
+            true,
+        )
+        .expect("lake");
+        let opts = LandOptions {
+            now: crate::config::parse_instant("2030-01-01T00:00:00Z").expect("now"),
+            max_input_bytes,
+            ..LandOptions::default()
+        };
+        land(&lake, &inputs, &opts).expect("land")
+    }
+
+    fn problems(r: &LandReport) -> Vec<(String, String)> {
+        r.inputs_with_problems
+            .iter()
+            .flat_map(|i| &i.problems)
+            .map(|p| (p.reason.clone(), p.position.clone()))
+            .collect()
+    }
+
+    fn doc(name: &str, attrs: &str, time: u64) -> String {
+        format!(
+            r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{attrs}]}},"scopeMetrics":[{{"metrics":[{{"name":"{name}","gauge":{{"dataPoints":[{{"timeUnixNano":"{time}","asInt":"1"}}]}}}}]}}]}}]}}"#
+        )
+    }
+
+    const T: u64 = 1_790_000_000_000_000_000;
+
+    #[test]
+    fn validation_rejections_carry_the_points_position() {
+        let json = [doc("a", "", T), doc("a", "", 1), doc("a", "", u64::MAX), doc("", "", T)].join("\n");
+        let csv = "_time,metric_name,_value\n1790000000,m,1\n0,m,2\n";
+        let r = land_bytes(&[("a.json", json.into_bytes()), ("b.csv", csv.into())], 1 << 30);
+        assert_eq!(r.points_landed, 2);
+        let got = problems(&r);
+        let want = [
+            ("time_before_2000", "line 2"),
+            ("time_in_future", "line 3"),
+            ("missing_metric_name", "line 4"),
+            ("missing_time", "line 3"),
+        ];
+        assert_eq!(
+            got,
+            want.map(|(a, b)| (a.to_string(), b.to_string())),
+            "{:?}",
+            r.inputs_with_problems
+        );
+    }
+
+    #[test]
+    fn oversized_names_and_attributes_are_too_long() {
+        let path = format!(
+            r#"{{"key":"process.executable.path","value":{{"stringValue":"/{}"}}}}"#,
+            "p".repeat(5000)
+        );
+        let blob = format!(
+            r#"{{"key":"blob","value":{{"stringValue":"{}"}}}}"#,
+            "b".repeat(2 << 20)
+        );
+        let json = [
+            doc(&"m".repeat(2000), "", T),
+            doc("a", &path, T),
+            doc("a", &blob, T),
+            doc("a", r#"{"key":"ok","value":{"stringValue":"fine"}}"#, T),
+        ]
+        .join("\n");
+        let r = land_bytes(&[("a.json", json.into_bytes())], 1 << 30);
+        assert_eq!((r.points_read, r.points_landed, r.points_rejected), (4, 1, 3));
+        assert_eq!(r.points_rejected_by_reason.get("too_long"), Some(&3));
+        let details: Vec<&str> = r.inputs_with_problems[0]
+            .problems
+            .iter()
+            .map(|p| p.detail.as_str())
+            .collect();
+        assert!(details[0].starts_with("the metric name is 2000 bytes"), "{details:?}");
+        assert!(
+            details[1].starts_with("attribute process.executable.path is 5001 bytes"),
+            "{details:?}"
+        );
+        assert!(details[2].starts_with("the attributes (as JSON) is"), "{details:?}");
+        assert_eq!(problems(&r)[1].1, "line 2");
+    }
+
+    #[test]
+    fn an_input_without_points_or_errors_is_reported() {
+        let r = land_bytes(
+            &[
+                ("zeros.bin", vec![0u8; 4096]),
+                ("ok.json", doc("a", "", T).into_bytes()),
+            ],
+            1 << 30,
+        );
+        assert_eq!(r.files_with_rejections, 1);
+        assert_eq!(r.points_landed, 1);
+        let p = &r.inputs_with_problems[0];
+        assert!(p.input.ends_with("zeros.bin"));
+        assert_eq!(p.reasons.keys().collect::<Vec<_>>(), ["no_points"]);
+        assert!(
+            p.problems[0].detail.contains("4096 bytes of OtlpProto"),
+            "{:?}",
+            p.problems
+        );
+        assert_eq!(r.input_errors_by_reason.get("no_points"), Some(&1));
+    }
+
+    #[test]
+    fn inputs_over_the_limit_are_not_read() {
+        let big = format!("{}\n{}", doc("a", "", T), " ".repeat(5000));
+        let r = land_bytes(&[("big.json", big.into_bytes())], 4096);
+        assert_eq!(r.points_read, 0);
+        assert_eq!(r.bytes_read, 0, "never read");
+        assert_eq!(problems(&r), [("too_large".to_string(), "byte 4096".to_string())]);
+    }
+
+    #[test]
+    fn peak_rss_is_known_on_linux() {
+        if cfg!(target_os = "linux") {
+            let peak = peak_rss_bytes().expect("VmHWM");
+            assert!(peak > 1 << 20, "{peak}");
+        }
+    }
 }

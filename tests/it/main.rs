@@ -6,6 +6,7 @@ mod concurrency;
 mod detect;
 mod family;
 mod faults;
+mod hostile;
 mod land;
 mod proxy;
 mod s3;
