@@ -2,6 +2,8 @@
 
 mod cli;
 mod common;
+#[cfg(unix)]
+mod crash;
 mod detect;
 mod land;
 mod s3;
