@@ -715,6 +715,12 @@ fn attack(ctx: &mut Ctx, t: &Target, kills: u64, rng: &mut Rng, s3: Option<(&str
             delays.push(delay);
             if let Some(took) = run_killed(&args, lake.s3.as_deref(), delay) {
                 // Finished first: the machine is faster now than when measured.
+                eprintln!(
+                    "crash: {} trial {} kill {}: finished after {took:?}, before its kill at {delay:?}",
+                    t.name,
+                    ctx.trials,
+                    k + 1
+                );
                 tally.missed += 1;
                 if k == 0 {
                     budget_us = took.as_micros().max(1) as u64;
@@ -732,6 +738,13 @@ fn attack(ctx: &mut Ctx, t: &Target, kills: u64, rng: &mut Rng, s3: Option<(&str
                             .map(|p| format!("after kill {} (before any re-run): {p}", k + 1)),
                     );
                     let (done, total) = progress(&after, start, reference);
+                    eprintln!(
+                        "crash: {} trial {} kill {} at {delay:?}: {done} of {total} objects changed, {} staging file(s)",
+                        t.name,
+                        ctx.trials,
+                        k + 1,
+                        after.stray.len()
+                    );
                     if done == 0 && after.stray.is_empty() {
                         tally.before_write += 1;
                     } else if done < total {
