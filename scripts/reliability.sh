@@ -17,6 +17,9 @@
 # Exit status: 0 when every test passed and every result line is ok, 1 otherwise.
 set -euo pipefail
 
+if [[ -n "${KUBESEEN_RELIABILITY_OUT:-}" && "$KUBESEEN_RELIABILITY_OUT" != /* ]]; then
+  KUBESEEN_RELIABILITY_OUT="$PWD/$KUBESEEN_RELIABILITY_OUT"
+fi
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 invocation="scripts/reliability.sh${*:+ $*}"
