@@ -445,14 +445,15 @@ fn compare(s: &State, ids: &[u64], r: &State, ref_ids: &[u64]) -> Vec<String> {
 
 /// How far a killed run got: objects it changed against the start, of those an uninterrupted
 /// run changes.
-fn progress(after: &State, start: &State, reference: &State) -> (usize, usize) {
-    let changed = |x: &State| -> usize {
-        let keys: BTreeSet<&String> = x.objects.keys().chain(start.objects.keys()).collect();
-        keys.into_iter()
-            .filter(|k| x.objects.get(*k) != start.objects.get(*k))
-            .count()
-    };
-    (changed(after), changed(reference))
+/// The objects of `x` that are not those of `base` (new, changed or gone), plus its staging
+/// files that `base` did not have.
+fn changed(x: &State, base: &State) -> usize {
+    let keys: BTreeSet<&String> = x.objects.keys().chain(base.objects.keys()).collect();
+    let objects = keys
+        .into_iter()
+        .filter(|k| x.objects.get(*k) != base.objects.get(*k))
+        .count();
+    objects + x.stray.iter().filter(|f| !base.stray.contains(f)).count()
 }
 
 struct Target {
@@ -700,6 +701,8 @@ fn attack(ctx: &mut Ctx, t: &Target, kills: u64, rng: &mut Rng, s3: Option<(&str
         let start = &ctx.states[t.start];
         let reference = &ctx.states[t.reference];
         lake.fill(start);
+        // The lake before each killed run.
+        let mut before = start.clone();
         let mut delays = Vec::new();
         let mut problems = Vec::new();
         let mut killed_here = 0;
@@ -725,6 +728,9 @@ fn attack(ctx: &mut Ctx, t: &Target, kills: u64, rng: &mut Rng, s3: Option<(&str
                 if k == 0 {
                     budget_us = took.as_micros().max(1) as u64;
                 }
+                if let Ok(now) = lake.state() {
+                    before = now;
+                }
                 continue;
             }
             killed_here += 1;
@@ -737,23 +743,30 @@ fn attack(ctx: &mut Ctx, t: &Target, kills: u64, rng: &mut Rng, s3: Option<(&str
                         p.into_iter()
                             .map(|p| format!("after kill {} (before any re-run): {p}", k + 1)),
                     );
-                    let (done, total) = progress(&after, start, reference);
+                    // Where the kill landed: what this run changed, and how far the trial is
+                    // from an uninterrupted run's changes.
+                    let (by_run, done, total) = (
+                        changed(&after, &before),
+                        changed(&after, start),
+                        changed(reference, start),
+                    );
                     eprintln!(
-                        "crash: {} trial {} kill {} at {delay:?}: {done} of {total} objects changed, {} staging file(s)",
+                        "crash: {} trial {} kill {} at {delay:?}: {by_run} object(s) changed by the run, {done} of {total} in all, {} staging file(s)",
                         t.name,
                         ctx.trials,
                         k + 1,
                         after.stray.len()
                     );
-                    if done == 0 && after.stray.is_empty() {
+                    if by_run == 0 {
                         tally.before_write += 1;
                     } else if done < total {
                         tally.mid_write += 1;
                     } else {
                         tally.after_write += 1;
                     }
-                    tally.staging_left += after.stray.len() as u64;
+                    tally.staging_left += after.stray.iter().filter(|f| !before.stray.contains(f)).count() as u64;
                     lake.age_stray(&after.stray);
+                    before = after;
                 }
                 Err(e) => problems.push(format!("after kill {}: {e}", k + 1)),
             }
