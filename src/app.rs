@@ -174,6 +174,7 @@ fn land_cmd(a: LandArgs, store: &StoreOptions) -> Result<i32> {
         return Ok(exit::OK);
     }
     let lake = Location::open(&a.lake, store, true).context("--lake")?;
+    crate::lake::sweep_staging(&lake, crate::lake::STAGING_MAX_AGE);
     let opts = LandOptions {
         max_input_bytes: a.max_input_bytes,
         now: clock.now(),
@@ -201,24 +202,35 @@ fn land_cmd(a: LandArgs, store: &StoreOptions) -> Result<i32> {
     })
 }
 
-/// Lands `inputs`, then rebuilds the rollups of the hours it landed into (the built-in
-/// detections' shape), so the next detection reads those hours compactly.
+/// Lands `inputs`, marking the findings already written for windows these points fall into as
+/// stale before the points are written (a crash cannot lose a mark), then rebuilds the rollups
+/// of the hours it touched (the built-in detections' shape), so the next detection reads those
+/// hours compactly. Touched, not only written: a re-run of a killed landing finds its points
+/// already there and must still finish their rollups.
 fn land_and_roll(lake: &Location, inputs: &[ingest::Input], opts: &LandOptions) -> Result<land::LandReport> {
-    let mut report = land::land(lake, inputs, opts)?;
-    let t = Instant::now();
-    let shape = detect::spec::rollup_shape(&detect::spec::load(None)?);
-    rollup::refresh(lake, &shape, &report.written)?;
-    report.rollup_seconds = t.elapsed().as_secs_f64();
-    // Findings already written for windows these points fall into are now stale.
-    for spec in detect::spec::load(None)? {
-        let reach = detect::reach(&spec)?;
-        report.stale_windows_marked += report::stale::mark(lake, &spec.slug, reach, &report.written)? as u64;
+    let specs = detect::spec::load(None)?;
+    let mut markers = Vec::new();
+    for spec in &specs {
+        markers.push(report::stale::Marker::new(&spec.slug, detect::reach(spec)?));
     }
+    let mut marked = 0u64;
+    let mut report = land::land_with(lake, inputs, opts, &mut |partitions| {
+        for m in &mut markers {
+            marked += m.mark(lake, partitions)? as u64;
+        }
+        Ok(())
+    })?;
+    report.stale_windows_marked = marked;
+    let t = Instant::now();
+    let shape = detect::spec::rollup_shape(&specs);
+    rollup::refresh(lake, &shape, &report.touched)?;
+    report.rollup_seconds = t.elapsed().as_secs_f64();
     Ok(report)
 }
 
 fn compact_cmd(a: cli::CompactArgs, store: &StoreOptions) -> Result<i32> {
     let lake = Location::open(&a.lake, store, false).with_context(|| format!("--lake {}", a.lake))?;
+    crate::lake::sweep_staging(&lake, crate::lake::STAGING_MAX_AGE);
     let from = a
         .from
         .as_deref()
@@ -279,6 +291,7 @@ struct Prepared {
 fn prepare(c: &DetectCommon, store: &StoreOptions) -> Result<Prepared> {
     let clock = clock(&c.now)?;
     let lake = Location::open(&c.lake, store, false).with_context(|| format!("--lake {}", c.lake))?;
+    crate::lake::sweep_staging(&lake, crate::lake::STAGING_MAX_AGE);
     let all = detect::spec::load(c.queries.as_deref())?;
     let all_specs = all.clone();
     let specs: Vec<Spec> = if c.detections.is_empty() {

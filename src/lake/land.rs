@@ -8,6 +8,10 @@
 //! - a point is identified by its `point_id` (content hash); a partition never holds one twice,
 //!   so landing the same export again — under any name, compressed or not, JSON or protobuf —
 //!   adds nothing, and re-running an interrupted landing completes it;
+//! - the `before_write` hook of [`land_with`] sees every partition before a part file lands in
+//!   it, so whatever must follow new points (stale marks) is never lost to a crash; partitions
+//!   that only received duplicates are reported as `touched`, so a re-run can finish what a
+//!   killed run left undone after writing (rollups);
 //! - memory is bounded: buffered rows are flushed to part files past `flush_bytes`; inputs
 //!   over `max_input_bytes` are not read; points whose names or attributes exceed
 //!   [`MAX_NAME_BYTES`], [`MAX_PROMOTED_BYTES`] or [`MAX_ATTRIBUTES_BYTES`] are rejected
@@ -120,9 +124,14 @@ pub struct LandReport {
     pub inputs_with_problems: Vec<InputProblems>,
     /// The process's peak resident memory at the end of the run (Linux; null elsewhere).
     pub peak_rss_bytes: Option<u64>,
-    /// The partitions this run wrote into (their rollups need rebuilding).
+    /// The partitions this run wrote into.
     #[serde(skip)]
     pub written: Vec<HourPartition>,
+    /// The partitions this run's points fall into, landed or duplicate: a superset of `written`.
+    /// An interrupted run may have written parts whose rollups it never rebuilt; refreshing
+    /// these (a no-op where the rollup is up to date) completes them.
+    #[serde(skip)]
+    pub touched: Vec<HourPartition>,
 }
 
 impl LandReport {
@@ -149,9 +158,11 @@ struct Lander<'a> {
     buffered_bytes: usize,
     report: LandReport,
     written: HashSet<HourPartition>,
+    touched: HashSet<HourPartition>,
     error: Option<LandError>,
     series: SeriesCache,
     flushes: u64,
+    before_write: &'a mut dyn FnMut(&[HourPartition]) -> Result<(), StorageError>,
 }
 
 /// What the decoding thread sends: per input, `Start`, its points and rejections in order,
@@ -390,6 +401,7 @@ impl<'a> Lander<'a> {
                 },
             );
         }
+        self.touched.insert(partition);
         let Some(state) = self.partitions.get_mut(&partition) else {
             return Ok(false);
         };
@@ -415,6 +427,9 @@ impl<'a> Lander<'a> {
             .map(|(k, _)| *k)
             .collect();
         keys.sort();
+        if !keys.is_empty() {
+            (self.before_write)(&keys)?;
+        }
         for partition in keys {
             let Some(state) = self.partitions.get_mut(&partition) else {
                 continue;
@@ -490,6 +505,17 @@ fn existing_ids(lake: &Location, partition: &HourPartition) -> Result<HashSet<u6
 /// Lands `inputs` into `lake`. Per-input problems are in the report; `Err` only when the lake
 /// itself fails (then nothing half-written is visible and a re-run completes the work).
 pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<LandReport, LandError> {
+    land_with(lake, inputs, opts, &mut |_| Ok(()))
+}
+
+/// [`land`], calling `before_write` with the partitions of each batch of part files before any
+/// of them is written; its error stops the run before that batch.
+pub fn land_with(
+    lake: &Location,
+    inputs: &[Input],
+    opts: &LandOptions,
+    before_write: &mut dyn FnMut(&[HourPartition]) -> Result<(), StorageError>,
+) -> Result<LandReport, LandError> {
     let started = Instant::now();
     let min_time_ns = 946_684_800_000_000_000u64; // 2000-01-01T00:00:00Z
     let max_time_ns = (opts.now + opts.max_future).timestamp_nanos_opt().unwrap_or(i64::MAX) as u64;
@@ -505,9 +531,11 @@ pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<Lan
             ..Default::default()
         },
         written: HashSet::new(),
+        touched: HashSet::new(),
         error: None,
         series: SeriesCache::default(),
         flushes: 0,
+        before_write,
     };
     let bar = progress_bar(opts.progress, inputs.iter().map(|i| i.size).sum());
     // Two stages on two threads: one reads and decodes input N+1 while this one buffers,
@@ -601,6 +629,8 @@ pub fn land(lake: &Location, inputs: &[Input], opts: &LandOptions) -> Result<Lan
     report.partitions_written = lander.written.len() as u64;
     report.written = lander.written.iter().copied().collect();
     report.written.sort();
+    report.touched = lander.touched.iter().copied().collect();
+    report.touched.sort();
     report.elapsed_seconds = started.elapsed().as_secs_f64();
     if report.elapsed_seconds > 0.0 {
         report.points_per_second = report.points_read as f64 / report.elapsed_seconds;

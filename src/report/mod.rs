@@ -46,6 +46,11 @@ fn stem(run: &Run) -> (String, String) {
     )
 }
 
+/// `reports/detect/detection=<slug>/date=<date>`: the folder of a day's reports.
+fn reports_folder(slug: &str, date: &str) -> String {
+    format!("{REPORTS}/detect/detection={slug}/date={date}")
+}
+
 pub fn findings_key(run: &Run) -> String {
     let (date, stem) = stem(run);
     format!("{FINDINGS}/detection={}/date={date}/{stem}.parquet", run.spec.slug)
@@ -61,7 +66,7 @@ pub fn write(lake: &Location, run: &Run, timings_extra: &[(&str, u64)]) -> Resul
         source,
     })?;
     lake.put(&fkey, bytes)?;
-    let base = format!("{REPORTS}/detect/detection={}/date={date}/{stem}", run.spec.slug);
+    let base = format!("{}/{stem}", reports_folder(&run.spec.slug, &date));
     let written = Written {
         findings: lake.describe(&fkey),
         report_json: lake.describe(&format!("{base}.json")),
@@ -378,7 +383,7 @@ pub fn table(s: &Value) -> String {
 /// them. Read-modify-write of one small object, safe because every writer of a lake holds its
 /// writer lock (`lake::lock`) for the whole run.
 pub mod stale {
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use chrono::{DateTime, Duration, NaiveDateTime, Utc};
     use serde::{Deserialize, Serialize};
@@ -434,42 +439,81 @@ pub mod stale {
         baseline: Duration,
         partitions: &[HourPartition],
     ) -> Result<usize, StorageError> {
-        if partitions.is_empty() {
-            return Ok(0);
-        }
-        let mut set = read(lake, slug)?;
-        let before = set.len();
-        let dates: BTreeSet<String> = partitions
-            .iter()
-            .flat_map(|p| {
-                let start = p.start();
-                (0..=baseline.num_days() + 1).map(move |d| (start + Duration::days(d)).format("%Y-%m-%d").to_string())
-            })
-            .collect();
-        for date in dates {
-            for (k, _) in lake.list(&format!("{FINDINGS}/detection={slug}/date={date}"))? {
-                let Some(stem) = k.rsplit('/').next().and_then(|f| f.strip_suffix(".parquet")) else {
-                    continue;
-                };
-                let Some(w) = parse_stem(stem) else { continue };
-                // A point at t changes window `end` iff end − baseline ≤ t < end.
-                if partitions
-                    .iter()
-                    .any(|p| w.window_end > p.start() && w.window_end - baseline < p.start() + Duration::hours(1))
-                {
-                    set.insert(w);
-                }
-            }
-        }
-        let added = set.len() - before;
-        if added > 0 {
-            write(lake, slug, &set)?;
-        }
-        Ok(added)
+        Marker::new(slug, baseline).mark(lake, partitions)
     }
 
-    /// Windows of `slug` whose findings are written and not stale: up to date, so an
-    /// interrupted backfill resumed with `--resume` skips them.
+    /// Marks windows stale for one landing run: `land` calls it before each batch of part files
+    /// is written (so a crash can never leave landed points whose windows are not marked),
+    /// listing each date's findings once per run.
+    pub struct Marker {
+        slug: String,
+        baseline: Duration,
+        /// Written windows by findings date, as listed earlier in this run.
+        listed: BTreeMap<String, Vec<StaleWindow>>,
+    }
+
+    impl Marker {
+        pub fn new(slug: &str, baseline: Duration) -> Self {
+            Marker {
+                slug: slug.to_string(),
+                baseline,
+                listed: BTreeMap::new(),
+            }
+        }
+
+        /// Marks the written windows that `partitions` fall into; the number newly marked.
+        pub fn mark(&mut self, lake: &Location, partitions: &[HourPartition]) -> Result<usize, StorageError> {
+            if partitions.is_empty() {
+                return Ok(0);
+            }
+            let baseline = self.baseline;
+            let dates: BTreeSet<String> = partitions
+                .iter()
+                .flat_map(|p| {
+                    let start = p.start();
+                    (0..=baseline.num_days() + 1)
+                        .map(move |d| (start + Duration::days(d)).format("%Y-%m-%d").to_string())
+                })
+                .collect();
+            let mut hit = BTreeSet::new();
+            for date in dates {
+                if !self.listed.contains_key(&date) {
+                    let mut windows = Vec::new();
+                    for (k, _) in lake.list(&format!("{FINDINGS}/detection={}/date={date}", self.slug))? {
+                        let Some(stem) = k.rsplit('/').next().and_then(|f| f.strip_suffix(".parquet")) else {
+                            continue;
+                        };
+                        windows.extend(parse_stem(stem));
+                    }
+                    self.listed.insert(date.clone(), windows);
+                }
+                for w in self.listed.get(&date).into_iter().flatten() {
+                    // A point at t changes window `end` iff end − baseline ≤ t < end.
+                    if partitions
+                        .iter()
+                        .any(|p| w.window_end > p.start() && w.window_end - baseline < p.start() + Duration::hours(1))
+                    {
+                        hit.insert(w.clone());
+                    }
+                }
+            }
+            if hit.is_empty() {
+                return Ok(0);
+            }
+            let mut set = read(lake, &self.slug)?;
+            let before = set.len();
+            set.extend(hit);
+            let added = set.len() - before;
+            if added > 0 {
+                write(lake, &self.slug, &set)?;
+            }
+            Ok(added)
+        }
+    }
+
+    /// Windows of `slug` whose findings and both reports are written and that are not stale:
+    /// up to date, so an interrupted backfill resumed with `--resume` skips them. (A run killed
+    /// between the findings and the reports left a window that is not.)
     pub fn up_to_date(
         lake: &Location,
         slug: &str,
@@ -480,11 +524,18 @@ pub mod stale {
         let mut out = BTreeSet::new();
         let mut day = from - Duration::days(1);
         while day <= to {
-            for (k, _) in lake.list(&format!("{FINDINGS}/detection={slug}/date={}", day.format("%Y-%m-%d")))? {
+            let date = day.format("%Y-%m-%d").to_string();
+            let reports: BTreeSet<String> = lake
+                .list(&super::reports_folder(slug, &date))?
+                .into_iter()
+                .filter_map(|(k, _)| k.rsplit('/').next().map(str::to_string))
+                .collect();
+            for (k, _) in lake.list(&format!("{FINDINGS}/detection={slug}/date={date}"))? {
                 let Some(stem) = k.rsplit('/').next().and_then(|f| f.strip_suffix(".parquet")) else {
                     continue;
                 };
-                if let Some(w) = parse_stem(stem) {
+                let reported = reports.contains(&format!("{stem}.json")) && reports.contains(&format!("{stem}.md"));
+                if let Some(w) = parse_stem(stem).filter(|_| reported) {
                     if w.window_end > from && w.window_end <= to && !stale.contains(&w) {
                         out.insert(w);
                     }

@@ -3,6 +3,8 @@
 mod cli;
 mod common;
 mod concurrency;
+#[cfg(unix)]
+mod crash;
 mod detect;
 mod family;
 mod faults;
