@@ -1126,6 +1126,8 @@ fn resume_reruns_a_window_whose_report_a_kill_left_unwritten() {
     );
     let args = [
         "backfill",
+        "--detection",
+        "process_new_path",
         "--lake",
         &lake_arg,
         "--from",
