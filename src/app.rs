@@ -97,7 +97,8 @@ fn land_and_roll(lake: &Location, inputs: &[ingest::Input], opts: &LandOptions) 
 }
 
 fn compact_cmd(a: cli::CompactArgs, store: &StoreOptions) -> Result<i32> {
-    let lake = Location::open(&a.lake, store, false).with_context(|| format!("--lake {}", a.lake))?;
+    // The error names the lake without credentials; `a.lake` may carry them.
+    let lake = Location::open(&a.lake, store, false).context("--lake")?;
     let from = a
         .from
         .as_deref()
@@ -157,7 +158,8 @@ struct Prepared {
 
 fn prepare(c: &DetectCommon, store: &StoreOptions) -> Result<Prepared> {
     let clock = clock(&c.now)?;
-    let lake = Location::open(&c.lake, store, false).with_context(|| format!("--lake {}", c.lake))?;
+    // The error names the lake without credentials; `c.lake` may carry them.
+    let lake = Location::open(&c.lake, store, false).context("--lake")?;
     let all = detect::spec::load(c.queries.as_deref())?;
     let all_specs = all.clone();
     let specs: Vec<Spec> = if c.detections.is_empty() {

@@ -63,8 +63,10 @@ pub fn discover(specs: &[String], opts: &StoreOptions) -> Result<Vec<Input>, Inp
             let location = Location::open(spec, opts, false)?;
             let objects = location.list("")?;
             if objects.is_empty() {
-                // Not a prefix: maybe one object. Open its parent and name it.
-                let (parent, file) = spec.rsplit_once('/').unwrap_or((spec, ""));
+                // Not a prefix: maybe one object. Open its parent and name it (without the
+                // query string of a signed URL, which is no part of the object's name).
+                let path = spec.split(['?', '#']).next().unwrap_or(spec);
+                let (parent, file) = path.rsplit_once('/').unwrap_or((path, ""));
                 let parent_loc = Location::open(parent, opts, false)?;
                 match parent_loc.list("")?.into_iter().find(|(k, _)| k == file) {
                     Some((key, size)) => out.push(Input {

@@ -5,3 +5,4 @@ mod common;
 mod detect;
 mod land;
 mod s3;
+mod security;
