@@ -152,7 +152,7 @@ pub fn decode(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Decoded {
         // a newline: when the length bytes happen to be white space and the next byte is `{`,
         // it looks like JSON. A whole valid request settles it.
         let mut probe = model::VecSink::default();
-        otlp_proto::decode(&bytes, &mut probe);
+        otlp_proto::decode_limited(&bytes, limit.saturating_sub(bytes.len() as u64), &mut probe);
         if probe.rejections.is_empty() && !probe.points.is_empty() {
             format = Format::OtlpProto;
             for p in probe.points {
@@ -167,7 +167,7 @@ pub fn decode(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Decoded {
     }
     match format {
         Format::OtlpJson => otlp_json::decode(&bytes, sink),
-        Format::OtlpProto => otlp_proto::decode(&bytes, sink),
+        Format::OtlpProto => otlp_proto::decode_limited(&bytes, limit.saturating_sub(bytes.len() as u64), sink),
         Format::SplunkCsv => splunk_csv::decode(&bytes, sink),
     }
     Decoded {
@@ -189,7 +189,7 @@ fn decode_zstd_framed(raw: &[u8], limit: u64, sink: &mut dyn Sink) -> Decoded {
     };
     if !first_payload_is_json {
         // The protobuf decoder understands this framing itself (and zstd payloads in it).
-        otlp_proto::decode(raw, sink);
+        otlp_proto::decode_limited(raw, limit, sink);
         return Decoded {
             compression: Compression::ZstdFramed,
             format: Format::OtlpProto,

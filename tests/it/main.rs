@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod detect;
+mod fuzz_regressions;
 mod land;
 mod s3;
 mod security;
