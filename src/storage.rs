@@ -115,23 +115,27 @@ fn without_secrets(url: &url::Url) -> String {
 
 /// The S3 endpoint of a run, refused when it carries credentials: they would be sent and logged
 /// as part of every request URL (and S3 ignores them: requests are signed with the AWS_* keys).
+/// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT`, which the S3 client reads itself, are checked too.
 fn s3_endpoint(opts: &StoreOptions) -> Result<Option<String>, String> {
-    let Some(ep) = opts
+    let ours = opts
         .s3_endpoint
         .clone()
-        .or_else(|| std::env::var("KUBESEEN_S3_ENDPOINT").ok())
-    else {
-        return Ok(None);
-    };
-    let (_, rest) = ep.split_once("://").unwrap_or(("", &ep));
-    if rest.contains('@') {
-        return Err(format!(
-            "the S3 endpoint {} carries credentials (user:password@): not supported, they would appear in \
-             every request URL; give them in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
-            redact(&ep)
-        ));
+        .or_else(|| std::env::var("KUBESEEN_S3_ENDPOINT").ok());
+    let candidates = [("the S3 endpoint", ours.clone())]
+        .into_iter()
+        .chain(["AWS_ENDPOINT_URL", "AWS_ENDPOINT"].map(|v| (v, std::env::var(v).ok())));
+    for (what, ep) in candidates {
+        let Some(ep) = ep else { continue };
+        let (_, rest) = ep.split_once("://").unwrap_or(("", &ep));
+        if rest.contains('@') {
+            return Err(format!(
+                "{what} {} carries credentials (user:password@): not supported, they would appear in \
+                 every request URL; give them in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+                redact(&ep)
+            ));
+        }
     }
-    Ok(Some(ep))
+    Ok(ours)
 }
 
 impl Location {

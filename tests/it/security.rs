@@ -301,10 +301,12 @@ fn secrets_stay_out_of_failing_runs() {
     ) {
         runs.push((args, vec![]));
     }
-    runs.push((
-        strs(&["land", "--lake", &lake, &input.display().to_string()]),
-        vec![("KUBESEEN_S3_ENDPOINT", ep_with_creds.clone())],
-    ));
+    for var in ["KUBESEEN_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"] {
+        runs.push((
+            strs(&["land", "--lake", &lake, &input.display().to_string()]),
+            vec![(var, ep_with_creds.clone())],
+        ));
+    }
     // Azure with a password and a SAS-like query in the URL (no account: fails before any I/O).
     let az = format!("az://azuser:{AZ_PASS}@container/lake?sig={SIGNATURE}");
     runs.push((strs(&["land", "--lake", &az, &input.display().to_string()]), vec![]));
