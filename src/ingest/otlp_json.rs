@@ -19,8 +19,9 @@ use serde::Deserialize;
 
 use super::model::{AttrValue, Attrs, MetricInfo, MetricKind, Origin, Point, Position, Rejection, Sink};
 
-/// After this many unparseable documents in one input the rest of it is rejected whole: past
-/// that point the input is not JSON Lines that lost a line, it is not OTLP/JSON at all.
+/// After this many unparseable (or non-metrics) documents in one input the rest of it is
+/// rejected whole: past that point the input is not JSON Lines that lost a line, it is not
+/// OTLP/JSON metrics at all.
 const MAX_ERRORS_PER_INPUT: usize = 100;
 
 /// Decodes `bytes` (already decompressed) into points.
@@ -28,6 +29,7 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
     let mut offset = 0usize;
     let mut errors = 0usize;
     let mut documents = 0u64;
+    let mut lines = Lines::new(bytes);
     while offset < bytes.len() {
         let rest = &bytes[offset..];
         let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Request>();
@@ -35,24 +37,28 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
             None => break,
             Some(Ok(request)) => {
                 documents += 1;
+                let end = offset + stream.byte_offset();
                 if request.resource_metrics.is_none() {
+                    errors += 1;
+                    let line = lines.of(offset + leading_ws(rest));
+                    if errors >= MAX_ERRORS_PER_INPUT && leading_ws(&bytes[end..]) < bytes.len() - end {
+                        sink.reject(too_many_errors(errors, line, bytes.len() - end));
+                        return;
+                    }
                     sink.reject(Rejection {
                         reason: "not_otlp_metrics",
-                        position: Position::Line {
-                            line: line_of(bytes, offset + leading_ws(rest)),
-                            column: 0,
-                        },
+                        position: Position::Line { line, column: 0 },
                         detail: "a JSON document without \"resourceMetrics\": not an OTLP metrics export".into(),
                         points: 0,
                     });
                 }
                 emit(request, sink);
-                offset += stream.byte_offset();
+                offset = end;
             }
             Some(Err(err)) => {
                 errors += 1;
                 // serde_json counts lines from the start of the slice it was given.
-                let (line, column) = (line_of(bytes, offset) + err.line() as u64 - 1, err.column() as u64);
+                let (line, column) = (lines.of(offset) + err.line() as u64 - 1, err.column() as u64);
                 let reason = match err.classify() {
                     serde_json::error::Category::Data => "wrong_type",
                     serde_json::error::Category::Eof => "truncated",
@@ -66,15 +72,7 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
                     .map(|p| failed_at + p + 1)
                     .unwrap_or(bytes.len());
                 if errors >= MAX_ERRORS_PER_INPUT && next < bytes.len() {
-                    sink.reject(Rejection {
-                        reason: "too_many_errors",
-                        position: Position::Line { line, column: 0 },
-                        detail: format!(
-                            "{errors} unparseable documents; the rest of the input ({} bytes) is not read",
-                            bytes.len() - next
-                        ),
-                        points: 0,
-                    });
+                    sink.reject(too_many_errors(errors, line, bytes.len() - next));
                     return;
                 }
                 sink.reject(Rejection {
@@ -97,9 +95,44 @@ pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
     }
 }
 
-/// 1-based line number of byte `offset`.
-fn line_of(bytes: &[u8], offset: usize) -> u64 {
-    1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count() as u64
+fn too_many_errors(errors: usize, line: u64, unread: usize) -> Rejection {
+    Rejection {
+        reason: "too_many_errors",
+        position: Position::Line { line, column: 0 },
+        detail: format!(
+            "{errors} documents unparseable or not OTLP metrics; the rest of the input ({unread} bytes) is not read"
+        ),
+        points: 0,
+    }
+}
+
+/// 1-based line numbers of byte offsets, counted on from the previous offset asked for: the
+/// decode loop asks in increasing order, so counting stays linear in the input however many
+/// documents it holds (counting from the start each time was quadratic).
+struct Lines<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Lines {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of byte `offset`.
+    fn of(&mut self, offset: usize) -> u64 {
+        if offset < self.offset {
+            (self.offset, self.line) = (0, 1);
+        }
+        self.line += self.bytes[self.offset..offset].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.offset = offset;
+        self.line
+    }
 }
 
 /// Byte offset of the start of 1-based `line` in `bytes` (clamped to the end).
@@ -807,6 +840,33 @@ mod tests {
         assert_eq!(s.points[1].value, Some(f64::NEG_INFINITY));
         assert_eq!(s.points[2].value, None);
         assert_eq!(s.points[2].time_unix_nano, 7);
+    }
+
+    #[test]
+    fn many_documents_that_are_not_metrics_stop_early_in_linear_time() {
+        // 100 000 `{}` lines: each was a rejection whose line was counted from the start of
+        // the input (minutes for 1 MB), and the rejections themselves were unbounded.
+        let text = "{}\n".repeat(100_000);
+        let t = std::time::Instant::now();
+        let s = run(&text);
+        assert!(t.elapsed().as_secs() < 2, "{:?}", t.elapsed());
+        assert_eq!(s.rejections.len(), MAX_ERRORS_PER_INPUT);
+        assert_eq!(s.rejections[0].position, Position::Line { line: 1, column: 0 });
+        assert_eq!(s.rejections[98].position, Position::Line { line: 99, column: 0 });
+        let last = &s.rejections[MAX_ERRORS_PER_INPUT - 1];
+        assert_eq!(last.reason, "too_many_errors");
+        assert_eq!(last.position, Position::Line { line: 100, column: 0 });
+        // A few such documents among metrics are each rejected, with their own line.
+        let s = run(&format!("{LINE}\n{{}}\n{LINE}\n\n  {{\"x\": 1}}\n"));
+        assert_eq!(s.points.len(), 4);
+        let at: Vec<_> = s.rejections.iter().map(|r| (r.reason, r.position)).collect();
+        assert_eq!(
+            at,
+            vec![
+                ("not_otlp_metrics", Position::Line { line: 2, column: 0 }),
+                ("not_otlp_metrics", Position::Line { line: 5, column: 0 }),
+            ]
+        );
     }
 
     #[test]
