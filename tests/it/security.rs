@@ -630,6 +630,25 @@ fn hostile_values_and_names_stay_inside_the_lake() {
         assert_eq!(out.status.code(), Some(1), "slug #{i} {slug:?} accepted: {err}");
         assert!(err.contains("q.toml") && err.contains("slug"), "slug #{i}: {err}");
     }
+    // Window ends whose date would not be YYYY-MM-DD (year 0 formats as -0001).
+    for args in [
+        strs(&["detect", "--lake", &lake_s, "--at", "0000-01-01T00:00:00Z"]),
+        strs(&["detect", "--lake", &lake_s, "--at", "1999-12-31T23:00:00Z"]),
+        strs(&[
+            "backfill",
+            "--lake",
+            &lake_s,
+            "--from",
+            "0001-01-01T00:00:00Z",
+            "--to",
+            "0001-01-02T00:00:00Z",
+        ]),
+    ] {
+        let out = run(&args, &[], &cwd);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", args.join(" "));
+        assert!(err.contains("before 2000-01-01"), "{err}");
+    }
     for d in ["../../escape-detection", "process_new_path/../x", "%2F"] {
         let out = run(&strs(&["detect", "--lake", &lake_s, "--detection", d]), &[], &cwd);
         assert_eq!(out.status.code(), Some(1));
