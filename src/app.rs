@@ -165,6 +165,19 @@ fn clock(now: &Option<String>) -> Result<Clock> {
     })
 }
 
+/// Windows end after 2000: land rejects earlier points, and findings and reports are named by
+/// the window's date, which must stay `YYYY-MM-DD` (year 0 would make `date=-0001-12-31`).
+fn not_before_2000(t: DateTime<Utc>, flag: &str) -> Result<()> {
+    let min = DateTime::<Utc>::from_timestamp(946_684_800, 0).unwrap_or_default();
+    if t < min {
+        bail!(
+            "{flag} {}: before 2000-01-01, where the lake holds no data (land rejects earlier points)",
+            fmt_instant(t)
+        );
+    }
+    Ok(())
+}
+
 fn land_cmd(a: LandArgs, store: &StoreOptions) -> Result<i32> {
     let clock = clock(&a.now)?;
     let inputs = ingest::discover(&a.inputs, store)?;
@@ -229,7 +242,8 @@ fn land_and_roll(lake: &Location, inputs: &[ingest::Input], opts: &LandOptions) 
 }
 
 fn compact_cmd(a: cli::CompactArgs, store: &StoreOptions) -> Result<i32> {
-    let lake = Location::open(&a.lake, store, false).with_context(|| format!("--lake {}", a.lake))?;
+    // The error names the lake without credentials; `a.lake` may carry them.
+    let lake = Location::open(&a.lake, store, false).context("--lake")?;
     crate::lake::sweep_staging(&lake, crate::lake::STAGING_MAX_AGE);
     let from = a
         .from
@@ -290,7 +304,8 @@ struct Prepared {
 
 fn prepare(c: &DetectCommon, store: &StoreOptions) -> Result<Prepared> {
     let clock = clock(&c.now)?;
-    let lake = Location::open(&c.lake, store, false).with_context(|| format!("--lake {}", c.lake))?;
+    // The error names the lake without credentials; `c.lake` may carry them.
+    let lake = Location::open(&c.lake, store, false).context("--lake")?;
     crate::lake::sweep_staging(&lake, crate::lake::STAGING_MAX_AGE);
     let all = detect::spec::load(c.queries.as_deref())?;
     let all_specs = all.clone();
@@ -381,6 +396,9 @@ fn detect_cmd(a: DetectArgs, store: &StoreOptions) -> Result<i32> {
             .transpose()
             .map_err(anyhow::Error::msg)
             .context("--at")?;
+    if let Some(at) = at {
+        not_before_2000(at, "--at")?;
+    }
     if a.stale && at.is_some() {
         bail!("--stale re-runs the windows marked stale by late data; it takes no --at");
     }
@@ -430,6 +448,7 @@ fn detect_cmd(a: DetectArgs, store: &StoreOptions) -> Result<i32> {
 fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
     let p = prepare(&a.common, store)?;
     let from = parse_instant(&a.from).map_err(anyhow::Error::msg).context("--from")?;
+    not_before_2000(from, "--from")?;
     let to = parse_instant(&a.to).map_err(anyhow::Error::msg).context("--to")?;
     let every = parse_duration(&a.every)
         .map_err(anyhow::Error::msg)

@@ -181,17 +181,61 @@ impl std::fmt::Debug for Location {
     }
 }
 
+/// What users see of a path or URL: no user info, query string or fragment (signed URLs carry
+/// credentials in the query). A secret may hold unescaped `/`, `?`, `#` or `@` (AWS secret keys
+/// contain `/`), so when what precedes the last `@` has a `:` (`user:password@`) all of it goes,
+/// even if the URL does not parse; over-redacting a path is better than printing a secret.
 fn redact(url: &str) -> String {
-    // Drop query strings (signed URLs carry credentials there) and user info.
-    let base = url.split(['?', '#']).next().unwrap_or(url);
-    match url::Url::parse(base) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let rest = match rest.rfind('@') {
+        Some(at) if rest[..at].contains(':') => &rest[at + 1..],
+        _ => rest,
+    };
+    let base = format!("{scheme}://{}", rest.split(['?', '#']).next().unwrap_or(rest));
+    match url::Url::parse(&base) {
         Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
             let _ = u.set_username("");
             let _ = u.set_password(None);
             u.to_string()
         }
-        _ => base.to_string(),
+        _ => base,
     }
+}
+
+/// `url` without password, query string and fragment (the user name stays).
+fn without_secrets(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
+/// The S3 endpoint of a run, refused when it carries credentials: they would be sent and logged
+/// as part of every request URL (and S3 ignores them: requests are signed with the AWS_* keys).
+/// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT`, which the S3 client reads itself, are checked too.
+fn s3_endpoint(opts: &StoreOptions) -> Result<Option<String>, String> {
+    let ours = opts
+        .s3_endpoint
+        .clone()
+        .or_else(|| std::env::var("KUBESEEN_S3_ENDPOINT").ok());
+    let candidates = [("the S3 endpoint", ours.clone())]
+        .into_iter()
+        .chain(["AWS_ENDPOINT_URL", "AWS_ENDPOINT"].map(|v| (v, std::env::var(v).ok())));
+    for (what, ep) in candidates {
+        let Some(ep) = ep else { continue };
+        let (_, rest) = ep.split_once("://").unwrap_or(("", &ep));
+        if rest.contains('@') {
+            return Err(format!(
+                "{what} {} carries credentials (user:password@): not supported, they would appear in \
+                 every request URL; give them in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+                redact(&ep)
+            ));
+        }
+    }
+    Ok(ours)
 }
 
 impl Location {
@@ -210,15 +254,15 @@ impl Location {
         }
         let url = url::Url::parse(spec).map_err(|e| err(format!("not a valid URL: {e}")))?;
         let scheme = url.scheme().to_string();
+        let endpoint = match scheme.as_str() {
+            "s3" | "s3a" => s3_endpoint(opts).map_err(err)?,
+            _ => None,
+        };
         let bucket = url.host_str().unwrap_or_default().to_string();
         let prefix = Path::from(url.path().trim_matches('/'));
         let store: Arc<dyn ObjectStore> = match scheme.as_str() {
             "s3" | "s3a" => {
                 let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&bucket);
-                let endpoint = opts
-                    .s3_endpoint
-                    .clone()
-                    .or_else(|| std::env::var("KUBESEEN_S3_ENDPOINT").ok());
                 if let Some(ep) = &endpoint {
                     b = b.with_endpoint(ep).with_allow_http(ep.starts_with("http://"));
                 }
@@ -244,7 +288,9 @@ impl Location {
             }
             "az" | "azure" | "abfs" | "abfss" => {
                 let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_url(spec)
+                    // Without password, query and fragment: the builder echoes the URL in its
+                    // errors, and the user name is the container of abfss:// URLs.
+                    .with_url(without_secrets(&url))
                     .with_retry(opts.retry.retry_config());
                 for (k, v) in opts.retry.client_config() {
                     b = b.with_config(object_store::azure::AzureConfigKey::Client(k), v);
@@ -257,10 +303,6 @@ impl Location {
                 )))
             }
         };
-        let endpoint = opts
-            .s3_endpoint
-            .clone()
-            .or_else(|| std::env::var("KUBESEEN_S3_ENDPOINT").ok());
         Ok(Location {
             store,
             scan_base: format!("{scheme}://{bucket}/{}", prefix.as_ref())
@@ -530,5 +572,40 @@ mod tests {
         assert_eq!(redact("s3://b/p?X-Amz-Signature=abc"), "s3://b/p");
         assert_eq!(redact("https://user:secret@host/p"), "https://host/p");
         assert_eq!(redact("./data/lake"), "./data/lake");
+    }
+
+    #[test]
+    fn redacts_secrets_that_break_url_syntax() {
+        // AWS secret keys hold `/` and `+`; users paste them unescaped.
+        let spec = "s3://AKIAEXAMPLE:wJalr/K7MDENG+bPx#Rfi?CY@bucket/lake?X-Amz-Signature=s1g";
+        assert_eq!(redact(spec), "s3://bucket/lake");
+        assert_eq!(redact("s3://AKIAEXAMPLE@bucket/p"), "s3://bucket/p");
+        // An `@` in a path without user info is kept.
+        assert_eq!(redact("s3://bucket/team@corp/x"), "s3://bucket/team@corp/x");
+        assert_eq!(
+            redact("abfss://container@account.dfs.core.windows.net/p?sig=x"),
+            "abfss://account.dfs.core.windows.net/p"
+        );
+    }
+
+    #[test]
+    fn refuses_an_endpoint_with_credentials_without_printing_them() {
+        let opts = StoreOptions {
+            s3_endpoint: Some("http://alice:s3cr3t-pass@127.0.0.1:9".into()),
+            ..StoreOptions::default()
+        };
+        let e = Location::open("s3://bucket/lake", &opts, false).expect_err("credentials in the endpoint");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("endpoint http://127.0.0.1:9 ") && msg.contains("AWS_SECRET_ACCESS_KEY"),
+            "{msg}"
+        );
+        assert!(!msg.contains("s3cr3t") && !msg.contains("alice"), "{msg}");
+    }
+
+    #[test]
+    fn azure_urls_reach_the_builder_without_password_or_query() {
+        let url = url::Url::parse("az://acct:s3cr3t@container/p?sig=s1g#frag").expect("url");
+        assert_eq!(without_secrets(&url), "az://acct@container/p");
     }
 }

@@ -19,8 +19,9 @@ use serde::Deserialize;
 
 use super::model::{AttrValue, Attrs, MetricInfo, MetricKind, Origin, Point, Position, Rejection, Sink};
 
-/// After this many unparseable documents in one input the rest of it is rejected whole: past
-/// that point the input is not JSON Lines that lost a line, it is not OTLP/JSON at all.
+/// After this many unparseable (or non-metrics) documents in one input the rest of it is
+/// rejected whole: past that point the input is not JSON Lines that lost a line, it is not
+/// OTLP/JSON metrics at all.
 const MAX_ERRORS_PER_INPUT: usize = 100;
 
 /// Decodes `bytes` (already decompressed) into points. A leading UTF-8 byte order mark is
@@ -909,6 +910,33 @@ mod tests {
         assert_eq!(s.points[1].value, Some(f64::NEG_INFINITY));
         assert_eq!(s.points[2].value, None);
         assert_eq!(s.points[2].time_unix_nano, 7);
+    }
+
+    #[test]
+    fn many_documents_that_are_not_metrics_stop_early_in_linear_time() {
+        // 100 000 `{}` lines: each was a rejection whose line was counted from the start of
+        // the input (minutes for 1 MB), and the rejections themselves were unbounded.
+        let text = "{}\n".repeat(100_000);
+        let t = std::time::Instant::now();
+        let s = run(&text);
+        assert!(t.elapsed().as_secs() < 2, "{:?}", t.elapsed());
+        assert_eq!(s.rejections.len(), MAX_ERRORS_PER_INPUT);
+        assert_eq!(s.rejections[0].position, Position::Line { line: 1, column: 0 });
+        assert_eq!(s.rejections[98].position, Position::Line { line: 99, column: 0 });
+        let last = &s.rejections[MAX_ERRORS_PER_INPUT - 1];
+        assert_eq!(last.reason, "too_many_errors");
+        assert_eq!(last.position, Position::Line { line: 100, column: 0 });
+        // A few such documents among metrics are each rejected, with their own line.
+        let s = run(&format!("{LINE}\n{{}}\n{LINE}\n\n  {{\"x\": 1}}\n"));
+        assert_eq!(s.points.len(), 4);
+        let at: Vec<_> = s.rejections.iter().map(|r| (r.reason, r.position)).collect();
+        assert_eq!(
+            at,
+            vec![
+                ("not_otlp_metrics", Position::Line { line: 2, column: 0 }),
+                ("not_otlp_metrics", Position::Line { line: 5, column: 0 }),
+            ]
+        );
     }
 
     #[test]

@@ -19,10 +19,10 @@
 //! Rejection reasons produced here (the same codes `ingest::decode_zstd_framed` uses):
 //! `empty`; `invalid_protobuf`; `bad_length` (a length prefix running past the end of the
 //! input); `truncated` (1–3 trailing bytes, too short for a length prefix);
-//! `corrupt_compression` / `truncated_compression` (a bad zstd record); `too_large` (a zstd
-//! record over `--max-input-bytes`, at most 1 GiB, decompressed); `metric_without_data` (a
-//! `Metric` whose data oneof is unset, so that it is counted rather than silently yielding
-//! nothing).
+//! `corrupt_compression` / `truncated_compression` (a bad zstd record); `too_large` (zstd
+//! records decompressing past the input's limit: `--max-input-bytes` via [`decode_limited`],
+//! 1 GiB via [`decode`]); `metric_without_data` (a `Metric` whose data oneof is
+//! unset, so that it is counted rather than silently yielding nothing).
 
 use std::io::Read;
 use std::sync::Arc;
@@ -354,7 +354,7 @@ pub fn encode_framed(req: &ExportMetricsServiceRequest, out: &mut Vec<u8>) {
 // ---------------------------------------------------------------------------------------------
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
-/// Largest decompressed size accepted for one zstd-compressed record.
+/// Largest decompressed size of the zstd records of one input, for [`decode`].
 const MAX_DECOMPRESSED: u64 = 1 << 30;
 
 /// Decodes `bytes` (already decompressed by the caller) into points.
@@ -363,13 +363,14 @@ const MAX_DECOMPRESSED: u64 = 1 << 30;
 /// `ExportMetricsServiceRequest`. Never panics; everything that cannot become points is
 /// reported to `sink` as a [`Rejection`].
 pub fn decode(bytes: &[u8], sink: &mut dyn Sink) {
-    decode_limited(bytes, MAX_DECOMPRESSED, sink);
+    decode_limited(bytes, MAX_DECOMPRESSED, sink)
 }
 
-/// [`decode`], with zstd-compressed records refused past `limit` decompressed bytes each (and
-/// never past [`MAX_DECOMPRESSED`]).
+/// [`decode`], with the zstd records of the input decompressing to at most `limit` bytes in
+/// all (what is left of `--max-input-bytes`): past it, a `too_large` rejection, not an
+/// allocation.
 pub fn decode_limited(bytes: &[u8], limit: u64, sink: &mut dyn Sink) {
-    let limit = limit.min(MAX_DECOMPRESSED);
+    let mut budget = limit;
     if bytes.is_empty() {
         sink.reject(Rejection {
             reason: "empty",
@@ -406,7 +407,7 @@ pub fn decode_limited(bytes: &[u8], limit: u64, sink: &mut dyn Sink) {
         return;
     };
 
-    let first_req = match decode_payload(first.payload, limit) {
+    let first_req = match decode_payload(first.payload, &mut budget) {
         Ok(req) => req,
         Err(frame_err) => {
             let bare = match bare_err {
@@ -435,7 +436,7 @@ pub fn decode_limited(bytes: &[u8], limit: u64, sink: &mut dyn Sink) {
             record: index as u64 + 1,
             byte: frame.start as u64,
         };
-        match decode_payload(frame.payload, limit) {
+        match decode_payload(frame.payload, &mut budget) {
             Ok(req) => emit_request(req, position, sink),
             Err(e) => {
                 // Nothing after an undecodable record can be trusted.
@@ -524,10 +525,12 @@ struct DecodeFailure {
     detail: String,
 }
 
-/// Decodes one record's payload, decompressing it first if it is a zstd frame.
-fn decode_payload(payload: &[u8], limit: u64) -> Result<ExportMetricsServiceRequest, DecodeFailure> {
+/// Decodes one record's payload, decompressing it first if it is a zstd frame (taking its
+/// size from the input's `budget`).
+fn decode_payload(payload: &[u8], budget: &mut u64) -> Result<ExportMetricsServiceRequest, DecodeFailure> {
     if payload.starts_with(&ZSTD_MAGIC) {
-        let raw = unzstd(payload, limit)?;
+        let raw = unzstd(payload, *budget)?;
+        *budget -= raw.len() as u64;
         decode_message(&raw)
     } else {
         decode_message(payload)
@@ -570,7 +573,10 @@ fn unzstd(payload: &[u8], limit: u64) -> Result<Vec<u8>, DecodeFailure> {
     if decoder.read(&mut probe).map_err(invalid)? > 0 {
         return Err(DecodeFailure {
             reason: "too_large",
-            detail: format!("zstd record decompresses to more than {limit} bytes"),
+            detail: format!(
+                "zstd record decompresses to more than the {limit} bytes left of the input's limit \
+                 (a decompression bomb, or raise --max-input-bytes)"
+            ),
         });
     }
     Ok(out)
