@@ -96,7 +96,8 @@ fn locked(
     create: bool,
     f: impl FnOnce() -> Result<i32>,
 ) -> Result<i32> {
-    let lake = Location::open(spec, store, create).with_context(|| format!("--lake {spec}"))?;
+    // The error names the lake without credentials; `spec` may carry them.
+    let lake = Location::open(spec, store, create).context("--lake")?;
     let opts = LockOptions {
         timeout: store.lock_timeout,
         ttl: store.lock_ttl,
@@ -334,6 +335,9 @@ fn prepare(c: &DetectCommon, store: &StoreOptions) -> Result<Prepared> {
             .transpose()
     };
     let allowlist = c.allowlist.as_deref().map(Allowlist::load).transpose()?;
+    if let Some(a) = &allowlist {
+        a.check_columns()?;
+    }
     Ok(Prepared {
         lake,
         specs,

@@ -35,6 +35,29 @@ pub struct Suppressed {
 }
 
 impl Allowlist {
+    /// Every rule matches on columns findings can have (the points table's promoted columns and
+    /// the findings' own text columns): a typo is an error at load, not a rule that silently
+    /// never matches.
+    pub fn check_columns(&self) -> Result<(), AllowlistError> {
+        const FINDING_TEXT: [&str; 4] = ["detection", "detection_id", "message", "finding_uid"];
+        for rule in &self.rules {
+            for (col, _, _) in &rule.matches {
+                let known =
+                    crate::lake::schema::PROMOTED.iter().any(|(_, c)| c == col) || FINDING_TEXT.contains(&col.as_str());
+                if !known {
+                    return Err(AllowlistError::Invalid {
+                        file: self.file.clone(),
+                        message: format!(
+                            "rule {:?}: match.{col}: no findings have this column (use a column of the points table such as k8s_node_name, or detection/message)",
+                            rule.name
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Splits `findings` into kept rows and suppressed ones. `key` names the columns listed for
     /// each suppressed finding.
     pub fn apply(
@@ -51,6 +74,12 @@ impl Allowlist {
                 continue;
             }
             if rule.detection.as_ref().is_some_and(|d| !d.is_match(detection)) {
+                continue;
+            }
+            // A rule for every detection skips the detections whose findings lack one of its
+            // columns (a node rule and the edges, keyed by cluster); a rule naming detections
+            // must fit them.
+            if rule.detection.is_none() && rule.matches.iter().any(|(col, _, _)| findings.column(col).is_err()) {
                 continue;
             }
             let mut mask = vec![true; n];
