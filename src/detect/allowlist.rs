@@ -212,11 +212,28 @@ process_executable_path = "/builds/**"
         );
         let e = Allowlist::parse("a.toml", &RULES.replace("2026-12-31", "soon")).expect_err("expiry");
         assert!(e.to_string().contains("\"ci\""), "{e}");
+        // A column no findings have is an error at load…
         let a = Allowlist::parse("a.toml", &RULES.replace("k8s_node_name =", "k8s_nod =")).expect("parse");
+        let e = a.check_columns().expect_err("column");
+        assert!(
+            e.to_string().contains("k8s_nod") && e.to_string().contains("a.toml"),
+            "{e}"
+        );
+        // …and one that only some detections have is skipped by the others (an edge detection
+        // has no node), unless the rule names the detection.
+        let edge_rule = RULES.replace("k8s_node_name =", "dest_workload_name =");
+        let a = Allowlist::parse("a.toml", &edge_rule).expect("parse");
+        a.check_columns().expect("a known column");
+        let (kept, sup) = a
+            .apply("process_new_path", t("2026-01-01T00:00:00Z"), frame(), &[])
+            .expect("skipped");
+        assert_eq!((kept.height(), sup.len()), (3, 0));
+        let named = edge_rule.replace("reason =", "detection = \"process_*\"\nreason =");
+        let a = Allowlist::parse("a.toml", &named).expect("parse");
         let e = a
             .apply("process_new_path", t("2026-01-01T00:00:00Z"), frame(), &[])
-            .expect_err("column");
-        assert!(e.to_string().contains("k8s_nod"), "{e}");
+            .expect_err("a rule naming the detection must fit it");
+        assert!(e.to_string().contains("dest_workload_name"), "{e}");
         assert!(Allowlist::parse("a.toml", "[[rule]]\nname='x'\nreason='y'\n[rule.match]\n").is_err());
     }
 }
