@@ -8,7 +8,8 @@
 # Each target first replays its committed regression inputs (tests/fuzz-regressions/<target>/),
 # then fuzzes for SECONDS_PER_TARGET starting from fuzz/seeds/<target>/ plus the corpus grown by
 # earlier runs (fuzz/corpus/<target>/, not committed), with AddressSanitizer, debug assertions
-# and overflow checks. A crash, panic, timeout (>10 s for one input) or out-of-memory (>2 GiB
+# and overflow checks. A crash, panic, timeout (>3 s for one input of at most 64 KiB: inputs
+# decode in milliseconds, so this is super-linear time) or out-of-memory (>2 GiB
 # RSS, or one allocation over 128 MiB: the targets decode with a 1 MiB input limit, so a bigger
 # allocation is a decompression bomb getting through) input is saved under
 # fuzz/artifacts/<target>/; turn it into a regression input (tests/fuzz-regressions/<target>/
@@ -18,7 +19,7 @@
 # 2 setup failed (no nightly toolchain, cargo-fuzz cannot be installed, build error).
 # Env: KUBESEEN_RELIABILITY_OUT=<file> appends one JSON line per target (suite "fuzz").
 #      FUZZ_RSS_LIMIT_MB (default 2048), FUZZ_MALLOC_LIMIT_MB (default 128),
-#      FUZZ_MAX_LEN (default 65536).
+#      FUZZ_MAX_LEN (default 65536), FUZZ_TIMEOUT_S (default 3).
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,6 +30,7 @@ all_targets=(otlp_json otlp_proto splunk_csv raw_decode allowlist)
 if [[ $# -gt 0 ]]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 rss="${FUZZ_RSS_LIMIT_MB:-2048}"
 malloc_limit="${FUZZ_MALLOC_LIMIT_MB:-128}"
+timeout_s="${FUZZ_TIMEOUT_S:-3}"
 max_len="${FUZZ_MAX_LEN:-65536}"
 
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [[ "$seconds" -lt 1 ]]; then
@@ -86,7 +88,7 @@ for t in "${targets[@]}"; do
   fi
   replay="none"
   if [[ ${#regressions[@]} -gt 0 ]]; then
-    if "$bin" -rss_limit_mb="$rss" -malloc_limit_mb="$malloc_limit" -timeout=10 "${regressions[@]}" >"$log_dir/$t.replay.log" 2>&1; then
+    if "$bin" -rss_limit_mb="$rss" -malloc_limit_mb="$malloc_limit" -timeout="$timeout_s" "${regressions[@]}" >"$log_dir/$t.replay.log" 2>&1; then
       replay="${#regressions[@]} pass"
     else
       replay="FAIL"
@@ -101,7 +103,7 @@ for t in "${targets[@]}"; do
   echo "== $t: ${seconds}s (corpus $corpus + fuzz/seeds/$t, ${#regressions[@]} regression inputs: $replay)"
   "$bin" "$corpus" "fuzz/seeds/$t" -max_total_time="$seconds" -rss_limit_mb="$rss" -malloc_limit_mb="$malloc_limit" \
     -max_len="$max_len" \
-    -timeout=10 -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" >"$log_dir/$t.log" 2>&1
+    -timeout="$timeout_s" -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" >"$log_dir/$t.log" 2>&1
   rc=$?
   after="$(find "$artifacts" -type f | sort)"
   new="$(comm -13 <(echo "$before") <(echo "$after") | sed '/^$/d')"
@@ -132,7 +134,7 @@ for t in "${targets[@]}"; do
   rows+=("$(printf '%-12s %12s %10s %8s  %s' "$t" "$runs" "$eps" "$crashes" "$replay")")
   if [[ -n "${KUBESEEN_RELIABILITY_OUT:-}" ]]; then
     if $ok; then
-      outcome="no crash, hang (>10 s) or OOM (>${rss} MB RSS, >${malloc_limit} MB malloc) in $runs executions (${eps}/s, ${seconds}s); regression inputs: $replay"
+      outcome="no crash, hang (>${timeout_s} s) or OOM (>${rss} MB RSS, >${malloc_limit} MB malloc) in $runs executions (${eps}/s, ${seconds}s); regression inputs: $replay"
     else
       outcome="$crashes failing input(s) under $artifacts; regression inputs: $replay"
     fi
