@@ -199,3 +199,31 @@ pub fn read_lake(lake: &Path) -> DataFrame {
         .collect()
         .expect("collect")
 }
+
+/// Compares the rows of a run's findings (as JSON, in any order) with
+/// `tests/golden/<slug>[-splunk].jsonl`; `UPDATE_GOLDEN=1` blesses the file instead.
+pub fn assert_golden(run: &detect::Run) {
+    let mut rows: Vec<String> = kubeseen::report::rows_json(&run.findings)
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    rows.sort();
+    let name = format!(
+        "tests/golden/{}{}.jsonl",
+        run.spec.slug,
+        if run.splunk_compat { "-splunk" } else { "" }
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&name);
+    let got = rows.join("\n") + "\n";
+    if std::env::var("UPDATE_GOLDEN").is_ok() {
+        std::fs::write(&path, &got).expect("bless");
+    }
+    let want = std::fs::read_to_string(&path).expect("golden file (bless with UPDATE_GOLDEN=1)");
+    let mut want_rows: Vec<&str> = want.lines().collect();
+    want_rows.sort();
+    assert_eq!(
+        got.lines().collect::<Vec<_>>(),
+        want_rows,
+        "findings differ from {name} (UPDATE_GOLDEN=1 to bless)"
+    );
+}

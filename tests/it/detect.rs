@@ -220,28 +220,7 @@ fn window_edges_keys_and_evidence() {
 #[test]
 fn golden_findings_file() {
     let l = golden_lake();
-    let run = run_golden(&l, false, None);
-    let mut rows: Vec<String> = kubeseen::report::rows_json(&run.findings)
-        .iter()
-        .map(|r| r.to_string())
-        .collect();
-    rows.sort();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/process_new_path.jsonl");
-    let got = rows.join("\n") + "\n";
-    if std::env::var("UPDATE_GOLDEN").is_ok() {
-        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
-        std::fs::write(&path, &got).expect("bless");
-    }
-    let want = std::fs::read_to_string(&path).expect("golden file (bless with UPDATE_GOLDEN=1)");
-    let mut want_rows: Vec<&str> = want.lines().collect();
-    want_rows.sort();
-    let got_rows: Vec<&str> = got.lines().collect();
-    assert_eq!(
-        got_rows,
-        want_rows,
-        "findings differ from {} (UPDATE_GOLDEN=1 to bless)",
-        path.display()
-    );
+    assert_golden(&run_golden(&l, false, None));
 }
 
 #[test]

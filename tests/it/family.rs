@@ -131,32 +131,6 @@ fn set(v: &[&str]) -> BTreeSet<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn golden(run: &detect::Run) {
-    let mut rows: Vec<String> = kubeseen::report::rows_json(&run.findings)
-        .iter()
-        .map(|r| r.to_string())
-        .collect();
-    rows.sort();
-    let name = format!(
-        "tests/golden/{}{}.jsonl",
-        run.spec.slug,
-        if run.splunk_compat { "-splunk" } else { "" }
-    );
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&name);
-    let got = rows.join("\n") + "\n";
-    if std::env::var("UPDATE_GOLDEN").is_ok() {
-        std::fs::write(&path, &got).expect("bless");
-    }
-    let want = std::fs::read_to_string(&path).expect("golden file (bless with UPDATE_GOLDEN=1)");
-    let mut want_rows: Vec<&str> = want.lines().collect();
-    want_rows.sort();
-    assert_eq!(
-        got.lines().collect::<Vec<_>>(),
-        want_rows,
-        "findings differ from {name} (UPDATE_GOLDEN=1 to bless)"
-    );
-}
-
 fn bounds() -> (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>) {
     let at = t(AT);
     (at, at - hours(1), at - Duration::days(30))
@@ -299,7 +273,7 @@ fn unseen_process_is_per_node_name_with_exact_edges() {
         keys_of(&intent, &["process_executable_name", "cluster_prevalence"]),
         set(&["atstart|0", "early|0", "nohost|0", "tool|1", "tool|0"])
     );
-    golden(&intent);
+    assert_golden(&intent);
 
     // The SPL: process.memory.utilization only, host.name in the key.
     let compat = run(&l, "unseen_process", true);
@@ -318,7 +292,7 @@ fn unseen_process_is_per_node_name_with_exact_edges() {
         set(&["n1|prod|n1|atstart", "n1|prod|n1|early", "n1|prod|n1|tool"])
     );
     assert_eq!(compat.unkeyed_current.get("missing host_name"), Some(&1));
-    golden(&compat);
+    assert_golden(&compat);
 }
 
 fn container(cluster: &str, node: &str, image: &str, tag: &str, pod: &str, time: DateTime<Utc>) -> G {
@@ -450,7 +424,7 @@ fn unseen_container_image_is_the_last_hour_in_both_modes() {
             .get(0),
         Some("Kubernetes Previously Unseen Container Image Name on host n1")
     );
-    golden(&intent);
+    assert_golden(&intent);
 
     let compat = run(&l, "unseen_container_image", true);
     assert_eq!(
@@ -461,7 +435,7 @@ fn unseen_container_image_is_the_last_hour_in_both_modes() {
     assert_eq!(compat.window.baseline_end, t(AT) - hours(1), "history ends at −1h");
     assert_eq!(keys_of(&compat, &cols), set(&["prod|n2|ghcr.io/evil/miner"]));
     assert!(compat.unkeyed_current.get("missing host_name").copied().unwrap_or(0) > 0);
-    golden(&compat);
+    assert_golden(&compat);
 }
 
 fn edge(proto: &str, cluster: &str, src: &str, dst: &str, time: DateTime<Utc>) -> G {
@@ -516,14 +490,14 @@ fn new_edges_are_per_cluster_pairs_and_the_spl_ignores_the_cluster() {
         set(&["cart|frontend|0", "cart|redis|1", "frontend|postgres|0"])
     );
     assert_eq!(tcp.unkeyed_current.get("missing dest_workload_name"), Some(&1));
-    golden(&tcp);
+    assert_golden(&tcp);
     let tcp_spl = run(&l, "new_tcp_edge", true);
     assert_eq!(
         keys_of(&tcp_spl, &cols),
         set(&["prod|cart|frontend", "prod|frontend|postgres"]),
         "the SPL compares pairs across clusters"
     );
-    golden(&tcp_spl);
+    assert_golden(&tcp_spl);
 
     let udp = run(&l, "new_udp_edge", false);
     assert_eq!(keys_of(&udp, &cols), set(&["prod|frontend|cart"]));
@@ -536,7 +510,7 @@ fn new_edges_are_per_cluster_pairs_and_the_spl_ignores_the_cluster() {
             .get(0),
         Some("Kubernetes newly seen UDP edge in kubernetes cluster prod")
     );
-    golden(&udp);
+    assert_golden(&udp);
 }
 
 #[test]
@@ -622,7 +596,7 @@ fn shell_rules_need_activity_in_a_bucket_and_intent_reads_the_default_metrics() 
             "500|true|false|1"
         ])
     );
-    golden(&any);
+    assert_golden(&any);
     let cpu = run(&l, "shell_on_worker_node_cpu", false);
     assert_eq!(keys_of(&cpu, &cols), set(&["n1|100|bash", "n1|300|sh", "n1|500|tcsh"]));
     assert_eq!(
@@ -632,7 +606,7 @@ fn shell_rules_need_activity_in_a_bucket_and_intent_reads_the_default_metrics() 
         ),
         set(&["100|0.01|∅", "300|∅|0.5", "500|∅|0.25"])
     );
-    golden(&cpu);
+    assert_golden(&cpu);
 
     // The SPL: utilization metrics only, host.name in the key.
     let any_spl = run(&l, "shell_on_worker_node", true);
@@ -647,10 +621,10 @@ fn shell_rules_need_activity_in_a_bucket_and_intent_reads_the_default_metrics() 
         ),
         set(&["100|0.01|0.5", "101|∅|0.1", "200|0.0|0.3"])
     );
-    golden(&any_spl);
+    assert_golden(&any_spl);
     let cpu_spl = run(&l, "shell_on_worker_node_cpu", true);
     assert_eq!(keys_of(&cpu_spl, &cols), set(&["n1|100|bash"]));
-    golden(&cpu_spl);
+    assert_golden(&cpu_spl);
 }
 
 #[test]
