@@ -251,6 +251,35 @@ pub(crate) fn find_corrupt(lake: &Location, files: &[PartFile]) -> Option<Detect
     None
 }
 
+/// An error naming the lake when nothing has been landed in it.
+pub(crate) fn require_points(lake: &Location) -> Result<(), DetectError> {
+    if lake.list_dirs(lake::METRICS)?.is_empty() {
+        return Err(DetectError::EmptyLake {
+            lake: lake.display().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// `found` after the allowlist of `opts` (if any): the kept findings, the suppressed ones and
+/// the names of the rules expired at the window's end.
+pub(crate) fn allowlisted(
+    opts: &DetectOptions,
+    slug: &str,
+    window: &Window,
+    found: DataFrame,
+    key: &[String],
+) -> Result<(DataFrame, Vec<Suppressed>, Vec<String>), DetectError> {
+    match &opts.allowlist {
+        None => Ok((found, Vec::new(), Vec::new())),
+        Some(a) => {
+            let expired = a.expired(window.end).iter().map(|r| r.name.clone()).collect();
+            let (kept, sup) = a.apply(slug, window.end, found, key)?;
+            Ok((kept, sup, expired))
+        }
+    }
+}
+
 /// Runs `spec` for the window of `opts` over `lake`.
 pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, DetectError> {
     match spec.family {
@@ -269,11 +298,7 @@ fn run_new_value(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<R
     };
 
     let t = Instant::now();
-    if lake.list_dirs(lake::METRICS)?.is_empty() {
-        return Err(DetectError::EmptyLake {
-            lake: lake.display().to_string(),
-        });
-    }
+    require_points(lake)?;
     let baseline_files = lake::parts_between(lake, window.baseline_start, window.baseline_end)?;
     let current_files = lake::parts_between(lake, window.start, window.end)?;
     timings.insert("list".to_string(), t.elapsed().as_millis() as u64);
@@ -394,14 +419,7 @@ fn run_new_value(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<R
     let (nodes_in_window, incomplete_nodes) = coverage(&current, &baseline, &logic, &window, slack).map_err(q)?;
 
     // 5. The allowlist.
-    let (findings, suppressed, expired_rules) = match &opts.allowlist {
-        None => (found, Vec::new(), Vec::new()),
-        Some(a) => {
-            let expired = a.expired(window.end).iter().map(|r| r.name.clone()).collect();
-            let (kept, sup) = a.apply(&spec.slug, window.end, found, &logic.key)?;
-            (kept, sup, expired)
-        }
-    };
+    let (findings, suppressed, expired_rules) = allowlisted(opts, &spec.slug, &window, found, &logic.key)?;
 
     Ok(Run {
         spec: spec.clone(),

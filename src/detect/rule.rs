@@ -270,11 +270,7 @@ pub fn run(lake_loc: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run
         source,
     };
     let t = Instant::now();
-    if lake_loc.list_dirs(lake::METRICS)?.is_empty() {
-        return Err(DetectError::EmptyLake {
-            lake: lake_loc.display().to_string(),
-        });
-    }
+    super::require_points(lake_loc)?;
     let files = lake::parts_between(lake_loc, window.start - r.lookback, window.end)?;
     timings.insert("list".to_string(), t.elapsed().as_millis() as u64);
     let mut scanned = Scanned {
@@ -320,14 +316,7 @@ pub fn run(lake_loc: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run
     let found = finish_columns(found, spec, &r.key, &window, evidence(&r), &r.context).map_err(q)?;
     timings.insert("findings".to_string(), t.elapsed().as_millis() as u64);
 
-    let (findings, suppressed, expired_rules) = match &opts.allowlist {
-        None => (found, Vec::new(), Vec::new()),
-        Some(a) => {
-            let expired = a.expired(window.end).iter().map(|x| x.name.clone()).collect();
-            let (kept, sup) = a.apply(&spec.slug, window.end, found, &r.key)?;
-            (kept, sup, expired)
-        }
-    };
+    let (findings, suppressed, expired_rules) = super::allowlisted(opts, &spec.slug, &window, found, &r.key)?;
     let last_point = current
         .select([col("time").max()])
         .collect()
