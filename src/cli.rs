@@ -81,6 +81,31 @@ pub enum Command {
     Demo(DemoArgs),
     /// Build the missing or stale hourly rollups of a lake (landing keeps them up to date).
     Compact(CompactArgs),
+    /// Build the SPL's weekly lookup baselines (B1–B4) that --splunk-compat reads, as Parquet.
+    Baseline(BaselineArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// The lake: a local folder or an object-store URL.
+    #[arg(long, env = "KUBESEEN_LAKE", default_value = "./data/lake")]
+    pub lake: String,
+    /// The lookups as of the last weekly run (Sunday 02:00 UTC) before this instant (RFC 3339);
+    /// default: now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Only the lookups of these detections (slugs); default: every detection that reads one.
+    #[arg(long = "detection")]
+    pub detections: Vec<String>,
+    /// Recompute a lookup the lake already keeps (default: keep it, so compat re-runs agree).
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Read detections from this folder instead of the built-in queries/.
+    #[arg(long, env = "KUBESEEN_QUERIES")]
+    pub queries: Option<PathBuf>,
+    /// Take "now" from here instead of the system clock (RFC 3339), for reproducible runs.
+    #[arg(long, env = "KUBESEEN_NOW", hide = true)]
+    pub now: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod detect;
 pub mod generate;

@@ -11,6 +11,7 @@ pub mod allowlist;
 pub mod plan;
 pub mod rule;
 pub mod spec;
+pub mod statistical;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -107,6 +108,8 @@ pub struct Run {
     pub timings_ms: BTreeMap<String, u64>,
     /// The latest presence point in the window: how fresh the data was when the run read it.
     pub last_point: Option<DateTime<Utc>>,
+    /// The statistical family's counts (entities evaluated, not judged by reason).
+    pub statistical: Option<statistical::Judged>,
 }
 
 /// The window and baseline lengths of `spec` under `opts` (flags override the spec; a rule
@@ -151,6 +154,13 @@ pub fn reach(spec: &Spec) -> Result<Duration, DetectError> {
     }
     if let Some(r) = &spec.rule {
         reach += d(&r.lookback)?;
+    }
+    if let Some(st) = &spec.statistical {
+        // The SPL's weekly lookup reads up to 37 days and 2 hours back (see statistical::lookup).
+        if spec.splunk_compat.as_ref().is_some_and(|c| c.lookup.is_some()) {
+            reach = reach.max(Duration::days(37) + Duration::hours(3));
+        }
+        reach += d(&st.lookback)?;
     }
     Ok(reach)
 }
@@ -285,6 +295,7 @@ pub fn run(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run, De
     match spec.family {
         spec::Family::NewValue => run_new_value(lake, spec, opts),
         spec::Family::Rule => rule::run(lake, spec, opts),
+        spec::Family::Statistical => statistical::run(lake, spec, opts),
     }
 }
 
@@ -442,6 +453,7 @@ fn run_new_value(lake: &Location, spec: &Spec, opts: &DetectOptions) -> Result<R
             .ok()
             .and_then(|c| c.i64().ok().and_then(|v| v.max()))
             .and_then(DateTime::from_timestamp_micros),
+        statistical: None,
     })
 }
 
@@ -589,6 +601,7 @@ pub fn empty_findings(spec: &Spec, opts: &DetectOptions, at: DateTime<Utc>) -> R
         warnings: vec!["backfill: no key in this window is new (decided by the single pass over the range); evidence not recomputed".into()],
         timings_ms: BTreeMap::new(),
         last_point: None,
+        statistical: None,
     })
 }
 

@@ -71,6 +71,9 @@ pub struct Logic {
 
 impl Logic {
     pub fn of(spec: &Spec, splunk_compat: bool) -> Logic {
+        if spec.statistical.is_some() {
+            return super::statistical::logic(spec, splunk_compat);
+        }
         if let Some(r) = &spec.rule {
             return Logic::of_rule(spec, r, splunk_compat);
         }

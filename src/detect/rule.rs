@@ -349,5 +349,6 @@ pub fn run(lake_loc: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run
         warnings,
         timings_ms: timings,
         last_point,
+        statistical: None,
     })
 }

@@ -62,6 +62,20 @@ const DISK_IO: Def = Def {
     kind: MetricKind::Sum,
     monotonic: true,
 };
+const DISK_OPS: Def = Def {
+    name: "process.disk.operations",
+    description: "Number of disk operations performed by the process.",
+    unit: "{operations}",
+    kind: MetricKind::Sum,
+    monotonic: true,
+};
+const THREADS: Def = Def {
+    name: "process.threads",
+    description: "Process threads count.",
+    unit: "{threads}",
+    kind: MetricKind::Sum,
+    monotonic: false,
+};
 const MEM_USAGE: Def = Def {
     name: "process.memory.usage",
     description: "The amount of physical memory in use.",
@@ -226,6 +240,16 @@ pub(crate) fn write_json(out: &mut String, inc: &Incarnation, s: &Sample, times:
     }
     metric_tail(out, &DISK_IO);
     out.push(',');
+    metric_head(out, &DISK_OPS);
+    for (i, (n, v)) in DIRECTIONS.iter().zip(s.ops).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        point_head(out, Some(("direction", *n)), times);
+        let _ = write!(out, ",\"asInt\":\"{v}\"}}");
+    }
+    metric_tail(out, &DISK_OPS);
+    out.push(',');
     metric_head(out, &MEM_USAGE);
     point_head(out, None, times);
     let _ = write!(out, ",\"asInt\":\"{}\"}}", s.rss);
@@ -242,6 +266,11 @@ pub(crate) fn write_json(out: &mut String, inc: &Incarnation, s: &Sample, times:
     point_head(out, None, times);
     let _ = write!(out, ",\"asInt\":\"{}\"}}", s.vms);
     metric_tail(out, &MEM_VIRTUAL);
+    out.push(',');
+    metric_head(out, &THREADS);
+    point_head(out, None, times);
+    let _ = write!(out, ",\"asInt\":\"{}\"}}", s.threads);
+    metric_tail(out, &THREADS);
     out.push_str("]}],\"schemaUrl\":\"");
     out.push_str(SCHEMA_URL);
     out.push_str("\"}");
@@ -338,7 +367,7 @@ pub(crate) fn proto_resource_metrics(inc: &Incarnation, s: &Sample) -> ResourceM
             .map(|(n, v)| pb_point(Some(("state", *n)), st, t, AsDouble(*v)))
             .collect::<Vec<_>>()
     };
-    let mut metrics = Vec::with_capacity(6);
+    let mut metrics = Vec::with_capacity(8);
     metrics.push(pb_metric(&CPU_TIME, states(&s.cpu)));
     if let Some(u) = &s.cpu_util {
         metrics.push(pb_metric(&CPU_UTIL, states(u)));
@@ -351,11 +380,20 @@ pub(crate) fn proto_resource_metrics(inc: &Incarnation, s: &Sample) -> ResourceM
             .map(|(n, v)| pb_point(Some(("direction", *n)), st, t, AsInt(v)))
             .collect(),
     ));
+    metrics.push(pb_metric(
+        &DISK_OPS,
+        DIRECTIONS
+            .iter()
+            .zip(s.ops)
+            .map(|(n, v)| pb_point(Some(("direction", *n)), st, t, AsInt(v)))
+            .collect(),
+    ));
     metrics.push(pb_metric(&MEM_USAGE, vec![pb_point(None, st, t, AsInt(s.rss))]));
     if let Some(u) = s.mem_util {
         metrics.push(pb_metric(&MEM_UTIL, vec![pb_point(None, st, t, AsDouble(u))]));
     }
     metrics.push(pb_metric(&MEM_VIRTUAL, vec![pb_point(None, st, t, AsInt(s.vms))]));
+    metrics.push(pb_metric(&THREADS, vec![pb_point(None, st, t, AsInt(s.threads))]));
     ResourceMetrics {
         resource: inc.proto.clone(),
         scope_metrics: vec![ScopeMetrics {
@@ -524,6 +562,8 @@ pub(crate) struct MetricSet {
     cpu_time: Arc<MetricInfo>,
     cpu_util: Arc<MetricInfo>,
     disk_io: Arc<MetricInfo>,
+    disk_ops: Arc<MetricInfo>,
+    threads: Arc<MetricInfo>,
     mem_usage: Arc<MetricInfo>,
     mem_util: Arc<MetricInfo>,
     mem_virtual: Arc<MetricInfo>,
@@ -559,6 +599,8 @@ impl MetricSet {
             cpu_time: info(&CPU_TIME),
             cpu_util: info(&CPU_UTIL),
             disk_io: info(&DISK_IO),
+            disk_ops: info(&DISK_OPS),
+            threads: info(&THREADS),
             mem_usage: info(&MEM_USAGE),
             mem_util: info(&MEM_UTIL),
             mem_virtual: info(&MEM_VIRTUAL),
@@ -590,11 +632,15 @@ pub(crate) fn points<'a>(m: &'a MetricSet, inc: &'a Incarnation, s: &Sample, mut
     for (n, v) in DIRECTIONS.iter().zip(s.io) {
         f(point(&m.disk_io, AttrsRef::One("direction", n), v as f64));
     }
+    for (n, v) in DIRECTIONS.iter().zip(s.ops) {
+        f(point(&m.disk_ops, AttrsRef::One("direction", n), v as f64));
+    }
     f(point(&m.mem_usage, AttrsRef::None, s.rss as f64));
     if let Some(u) = s.mem_util {
         f(point(&m.mem_util, AttrsRef::None, u));
     }
     f(point(&m.mem_virtual, AttrsRef::None, s.vms as f64));
+    f(point(&m.threads, AttrsRef::None, s.threads as f64));
 }
 
 /// The point of one container readiness reading.

@@ -150,6 +150,7 @@ mod sim;
 #[cfg(test)]
 mod tests;
 mod truth;
+mod truth_stat;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -169,11 +170,13 @@ pub use plan::{
     BENIGN_SHELL_WORKLOAD, COMMON_IN_CLUSTER_NEW_ON_NODE, EDGE_KNOWN_IN_OTHER_CLUSTER, IDLE_SHELL,
     IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE, IMAGE_TAG_BUMP, INTERACTIVE_SHELL, KNOWN_BINARY_UNUSUAL_PATH, MINER_IN_TMP,
     NEW_IMAGE_ON_NODE, NEW_PATH_ON_LATE_NODE, NEW_PID_KNOWN_PATH, NEW_TCP_EDGE_LATERAL, NEW_UDP_EDGE_STATSD,
-    RETURNS_AFTER_30_DAYS, SCENARIOS, SHELL_IN_DEV_SHM,
+    PROCESS_CPU_BURST, PROCESS_DIURNAL_PEAK, PROCESS_RATIO_FLIP, PROCESS_SHORT_SPIKE, RETURNS_AFTER_30_DAYS, SCENARIOS,
+    SHELL_IN_DEV_SHM, STATISTICAL_NOISE,
 };
 pub use truth::{
-    key_columns, key_values, DETECTIONS, NEW_TCP_EDGE, NEW_UDP_EDGE, PROCESS_NEW_PATH, SHELL_ON_WORKER_NODE,
-    SHELL_ON_WORKER_NODE_CPU, UNSEEN_CONTAINER_IMAGE, UNSEEN_PROCESS,
+    key_columns, key_values, DETECTIONS, NEW_TCP_EDGE, NEW_UDP_EDGE, PROCESS_NEW_PATH, PROCESS_RESOURCE_ANOMALY,
+    PROCESS_RESOURCE_RATIO_ANOMALY, SHELL_ON_WORKER_NODE, SHELL_ON_WORKER_NODE_CPU, UNSEEN_CONTAINER_IMAGE,
+    UNSEEN_PROCESS,
 };
 
 /// Where the ground truth goes, relative to the output.
@@ -564,8 +567,10 @@ pub(crate) fn run(
         seed: opts.seed,
         detail,
     };
-    let scenarios = truth::resolve(pop.labels, &pop.nodes).map_err(bad)?;
-    tally.oracle.finish().check(&scenarios).map_err(bad)?;
+    let mut scenarios = truth::resolve(pop.labels, &pop.nodes).map_err(bad)?;
+    let verdict = tally.oracle.finish();
+    truth::label_statistical_noise(&mut scenarios, &verdict);
+    verdict.check(&scenarios).map_err(bad)?;
     Ok(Run {
         written,
         points: tally.points,

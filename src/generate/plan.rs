@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use super::catalog::{self, Exe, Schedule, Workload, BUILD_TAG};
 use super::cluster::{comm, ClusterSim, Edge, Endpoint, Proto};
 use super::rng::Rng;
-use super::sim::{tag_at, Life, NodeSim, NodeSpec, Parent, Want, DAY, HOUR, MINUTE, NEVER, NS, SAFE, SHELLS};
+use super::sim::{tag_at, Life, NodeSim, NodeSpec, Parent, Shape, Want, DAY, HOUR, MINUTE, NEVER, NS, SAFE, SHELLS};
 use super::truth::{self, Windows};
 use super::{GenerateOptions, NodeTruth, Scenario};
 use crate::config::fmt_instant;
@@ -44,10 +44,15 @@ pub const NEW_UDP_EDGE_STATSD: &str = "new_udp_edge_statsd";
 pub const EDGE_KNOWN_IN_OTHER_CLUSTER: &str = "edge_known_in_other_cluster";
 pub const NEW_PATH_ON_LATE_NODE: &str = "new_path_on_late_node";
 pub const BENIGN_SHELL_WORKLOAD: &str = "benign_shell_workload";
+pub const PROCESS_CPU_BURST: &str = "process_cpu_burst";
+pub const PROCESS_RATIO_FLIP: &str = "process_ratio_flip";
+pub const PROCESS_SHORT_SPIKE: &str = "process_short_spike";
+pub const PROCESS_DIURNAL_PEAK: &str = "process_diurnal_peak";
+pub const STATISTICAL_NOISE: &str = "statistical_noise";
 
 /// Scenarios placed on nodes with a complete history, in turn: node 0 of each cluster, then
 /// node 1, … (the first six keep the places they had before the image and shell scenarios).
-const ROLES: [&str; 11] = [
+const ROLES: [&str; 15] = [
     MINER_IN_TMP,
     SHELL_IN_DEV_SHM,
     KNOWN_BINARY_UNUSUAL_PATH,
@@ -59,11 +64,15 @@ const ROLES: [&str; 11] = [
     IMAGE_TAG_BUMP,
     INTERACTIVE_SHELL,
     IDLE_SHELL,
+    PROCESS_CPU_BURST,
+    PROCESS_RATIO_FLIP,
+    PROCESS_SHORT_SPIKE,
+    PROCESS_DIURNAL_PEAK,
 ];
 
 /// Every scenario, in ground-truth order. `edge_known_in_other_cluster` needs two clusters;
 /// `benign_shell_workload` has entries only when ordinary shells run in the window.
-pub const SCENARIOS: [&str; 16] = [
+pub const SCENARIOS: [&str; 21] = [
     MINER_IN_TMP,
     SHELL_IN_DEV_SHM,
     KNOWN_BINARY_UNUSUAL_PATH,
@@ -79,6 +88,11 @@ pub const SCENARIOS: [&str; 16] = [
     NEW_UDP_EDGE_STATSD,
     EDGE_KNOWN_IN_OTHER_CLUSTER,
     NEW_PATH_ON_LATE_NODE,
+    PROCESS_CPU_BURST,
+    PROCESS_RATIO_FLIP,
+    PROCESS_SHORT_SPIKE,
+    PROCESS_DIURNAL_PEAK,
+    STATISTICAL_NOISE,
     BENIGN_SHELL_WORKLOAD,
 ];
 
@@ -253,6 +267,45 @@ enum Ask {
     Name(&'static str),
     /// `unseen_container_image` for this image.
     Image(&'static str),
+    /// A statistical detection for this process name, with the finding the design expects
+    /// (the oracle checks it).
+    Stat {
+        detection: &'static str,
+        name: &'static str,
+        expect: bool,
+    },
+}
+
+/// A long-running application process for a statistical scenario: the main process of an
+/// application pod no other scenario touches, whose executable name no other process of the
+/// node has (the entity is the name on the node), and busy enough that its CPU time moves in
+/// every interval.
+fn stat_victim(sim: &NodeSim, candidates: &[PlannedPod], taken: &[usize]) -> Option<usize> {
+    candidates.iter().find_map(|p| {
+        let slot = p.last;
+        let exe = sim.slots[slot].exe;
+        let unique = sim.slots.iter().filter(|s| s.exe.name == exe.name).count() == 1;
+        (unique && !taken.contains(&slot) && !SHELLS.contains(&exe.name) && exe.profile.cpu >= 0.01).then_some(slot)
+    })
+}
+
+/// Scrapes of the node's grid in `[a, b)`.
+fn scrapes_between(sim: &NodeSim, a: u64, b: u64) -> u64 {
+    let (first, interval) = (sim.spec.first_scrape, sim.spec.interval);
+    let next = |t: u64| first + t.saturating_sub(first).div_ceil(interval) * interval;
+    let (lo, hi) = (next(a.max(first)), b.min(sim.spec.cutoff));
+    if lo >= hi {
+        0
+    } else {
+        (hi - lo).div_ceil(interval)
+    }
+}
+
+/// Whether a statistical detection can judge a long-running process of this node: counters
+/// have rates (the interval is within the 15-minute lookback) and the baseline holds well over
+/// the learning period of 100 buckets.
+fn stat_judgeable(sim: &NodeSim, w: &Windows) -> bool {
+    sim.spec.interval <= 15 * MINUTE && scrapes_between(sim, w.baseline_start, w.window_start) >= 200
 }
 
 /// A pod of a node that runs all the time.
@@ -464,6 +517,7 @@ fn build_node(x: NodeCtx<'_>) -> Built {
     let complete = !x.late && x.opts.days >= 30;
     let mut asks: Vec<(&'static str, String, Vec<Ask>)> = Vec::new();
     let mut shells: Vec<ShellPlan> = Vec::new();
+    let mut stat_taken: Vec<usize> = Vec::new();
     let kube_proxy = kube_proxy.expect("the add-ons include kube-proxy");
     // Victims: application pods (else the log shipper, else kube-proxy).
     let victim = |k: usize| -> PlannedPod { apps.get(k).or(apps.first()).copied().or(shipper).unwrap_or(kube_proxy) };
@@ -493,7 +547,13 @@ fn build_node(x: NodeCtx<'_>) -> Built {
                         within(&sim, Some(v.pod)),
                         minutes_before_end(&f, start)
                     ),
-                    vec![Ask::Path(exe.path), Ask::Name(exe.name)],
+                    vec![
+                        Ask::Path(exe.path),
+                        Ask::Name(exe.name),
+                        // New: no history, so the statistical detections do not judge it.
+                        Ask::Stat { detection: truth::PROCESS_RESOURCE_ANOMALY, name: exe.name, expect: false },
+                        Ask::Stat { detection: truth::PROCESS_RESOURCE_RATIO_ANOMALY, name: exe.name, expect: false },
+                    ],
                 ));
             }
             SHELL_IN_DEV_SHM => {
@@ -729,6 +789,93 @@ fn build_node(x: NodeCtx<'_>) -> Built {
                 });
                 asks.push((IDLE_SHELL, description, vec![Ask::Path(exe.path), Ask::Name(exe.name)]));
             }
+            PROCESS_CPU_BURST | PROCESS_RATIO_FLIP | PROCESS_SHORT_SPIKE | PROCESS_DIURNAL_PEAK => {
+                // Application pods first, then the other long-running pods; never a pod another
+                // scenario restarts, rolls out or runs something in.
+                if stat_taken.is_empty() {
+                    stat_taken.extend((0..4).map(|k| victim(k).last));
+                    stat_taken.extend(apps.last().map(|p| p.last));
+                    stat_taken.push(kube_proxy.last);
+                }
+                let candidates: Vec<PlannedPod> = apps.iter().chain(pods.iter()).copied().collect();
+                let Some(slot) = stat_victim(&sim, &candidates, &stat_taken) else {
+                    continue;
+                };
+                stat_taken.push(slot);
+                let exe = sim.slots[slot].exe;
+                let pod = sim.slots[slot].pod;
+                let w = f.windows();
+                let ok = stat_judgeable(&sim, &w);
+                let (shape, nine, ten, description) = match *role {
+                    PROCESS_CPU_BURST => {
+                        let from = f.end - 45 * MINUTE;
+                        let n = scrapes_between(&sim, from, f.end);
+                        (
+                            Shape { from, to: NEVER, cpu: 12.0, rss: 1.0, diurnal: None },
+                            ok && n > 5,
+                            ok && n > 5,
+                            format!(
+                                "A cryptominer injected into {} ({}){} from {}: its CPU time grows 12 times faster than usual in {n} scrapes of the window; memory, disk and threads stay as they were. #9 sees the CPU far above its 30-day baseline, #10 sees CPU per memory and per thread flip (when more than 5 scrapes fall in the burst and the baseline is judged).",
+                                exe.name, exe.path, within(&sim, pod), minutes_before_end(&f, from)
+                            ),
+                        )
+                    }
+                    PROCESS_RATIO_FLIP => {
+                        let from = f.end - 45 * MINUTE;
+                        let n = scrapes_between(&sim, from, f.end);
+                        (
+                            Shape { from, to: NEVER, cpu: 1.0, rss: 0.1, diurnal: None },
+                            false,
+                            ok && n > 5,
+                            format!(
+                                "{} ({}){} keeps its usual CPU from {} while its resident memory falls to a tenth (its heap swapped out and replaced by a small injected payload): no metric rises, so #9 is silent, but CPU per memory is ten times its baseline in {n} scrapes (#10).",
+                                exe.name, exe.path, within(&sim, pod), minutes_before_end(&f, from)
+                            ),
+                        )
+                    }
+                    PROCESS_SHORT_SPIKE => {
+                        let from = f.end - 20 * MINUTE;
+                        (
+                            Shape { from, to: from + 30 * NS, cpu: 20.0, rss: 1.0, diurnal: None },
+                            false,
+                            false,
+                            format!(
+                                "Negative control: {} ({}){} burns 20 times its CPU for 30 seconds at {}: at most one scrape interval is high, never more than 5 anomalous buckets.",
+                                exe.name, exe.path, within(&sim, pod), minutes_before_end(&f, from)
+                            ),
+                        )
+                    }
+                    _ => {
+                        let peak = (f.end - 30 * MINUTE) % DAY;
+                        (
+                            Shape { from: 0, to: 0, cpu: 1.0, rss: 1.0, diurnal: Some((0.6, peak)) },
+                            false,
+                            false,
+                            format!(
+                                "Negative control: {} ({}){} follows a strong daily load curve (±60 %) that peaks in the window, as it does every day: the peak is inside its baseline's spread.",
+                                exe.name, exe.path, within(&sim, pod)
+                            ),
+                        )
+                    }
+                };
+                sim.set_shape(slot, shape);
+                asks.push((
+                    role,
+                    description,
+                    vec![
+                        Ask::Stat {
+                            detection: truth::PROCESS_RESOURCE_ANOMALY,
+                            name: exe.name,
+                            expect: nine,
+                        },
+                        Ask::Stat {
+                            detection: truth::PROCESS_RESOURCE_RATIO_ANOMALY,
+                            name: exe.name,
+                            expect: ten,
+                        },
+                    ],
+                ));
+            }
             _ => {}
         }
     }
@@ -875,6 +1022,7 @@ fn is_new(sim: &NodeSim, ask: &Ask, w: &Windows) -> bool {
             Ask::Image(img) => sim.pod_list().any(|(image, main)| {
                 image == *img && main.is_some_and(|m| observed(sim, m, sim.spec.receiver_first, a, b))
             }),
+            Ask::Stat { .. } => false,
         }
     };
     seen(w.window_start, w.end) && !seen(w.baseline_start, w.window_start)
@@ -1155,6 +1303,22 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
                     Ask::Path(p) => (truth::PROCESS_NEW_PATH, *p),
                     Ask::Name(n) => (truth::UNSEEN_PROCESS, *n),
                     Ask::Image(i) => (truth::UNSEEN_CONTAINER_IMAGE, *i),
+                    Ask::Stat {
+                        detection,
+                        name: n,
+                        expect,
+                    } => {
+                        entries.push(truth::entry(
+                            name,
+                            description,
+                            detection,
+                            vec![b.sim.cluster().to_string(), b.sim.node().to_string(), n.to_string()],
+                            &window_end,
+                            *expect,
+                            None,
+                        ));
+                        continue;
+                    }
                 };
                 entries.push(truth::entry(
                     name,

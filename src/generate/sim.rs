@@ -75,6 +75,8 @@ pub(crate) enum Parent {
 
 pub(crate) struct Slot {
     pub exe: Exe,
+    /// How a scenario bends its resource use (see [`Shape`]).
+    pub shape: Option<Shape>,
     pub pod: Option<usize>,
     parent: Parent,
     life: Life,
@@ -90,6 +92,37 @@ pub(crate) struct Slot {
 impl Slot {
     pub(crate) fn life(&self) -> &Life {
         &self.life
+    }
+}
+
+/// A scenario's change to a slot's resource use, by observation time: inside `[from, to)` the
+/// CPU time added per interval is multiplied by `cpu` and the resident memory by `rss`, and
+/// without the interval's random factor (the nominal rate, so the scenario's effect does not
+/// depend on the draw); `diurnal` replaces the default daily load curve (amplitude, peak in ns
+/// after midnight UTC).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Shape {
+    pub from: u64,
+    pub to: u64,
+    pub cpu: f64,
+    pub rss: f64,
+    pub diurnal: Option<(f64, u64)>,
+}
+
+/// The default daily load curve of application (pod) processes: ±25 % around the mean, peaking
+/// at 14:00 UTC plus a per-executable offset of up to 3 hours; host processes have none.
+fn diurnal_default(exe: &Exe, in_pod: bool) -> Option<(f64, u64)> {
+    in_pod.then(|| (0.25, 14 * HOUR + (fnv(exe.name) % 4) * HOUR))
+}
+
+/// The load factor of a daily curve at `t`.
+fn diurnal_at(curve: Option<(f64, u64)>, t: u64) -> f64 {
+    match curve {
+        None => 1.0,
+        Some((amp, peak)) => {
+            let x = ((t % DAY) as f64 - peak as f64) / DAY as f64 * std::f64::consts::TAU;
+            1.0 + amp * x.cos()
+        }
     }
 }
 
@@ -160,6 +193,14 @@ struct Counters {
     walk: f64,
     /// Data time of the last observation.
     last: Option<u64>,
+    /// Usual thread count and the current one.
+    threads_base: f64,
+    threads: i64,
+    /// Cumulative disk operations read, written, and the bytes per operation.
+    ops: [i64; 2],
+    op_bytes: [f64; 2],
+    /// The stream of threads and operations: its own, so adding them moved no other value.
+    aux: Rng,
 }
 
 /// One run of a slot.
@@ -190,6 +231,9 @@ pub(crate) struct Sample {
     pub vms: i64,
     /// Cumulative bytes read, written.
     pub io: [i64; 2],
+    /// Cumulative disk operations read, written.
+    pub ops: [i64; 2],
+    pub threads: i64,
     /// Per state, only with `utilization` and not on a process's first scrape.
     pub cpu_util: Option<[f64; 3]>,
     /// Percent (0–100), only with `utilization`.
@@ -341,6 +385,7 @@ impl NodeSim {
         };
         self.slots.push(Slot {
             exe,
+            shape: None,
             pod,
             parent,
             life,
@@ -352,6 +397,10 @@ impl NodeSim {
             not_before,
         });
         self.slots.len() - 1
+    }
+
+    pub(crate) fn set_shape(&mut self, slot: usize, shape: Shape) {
+        self.slots[slot].shape = Some(shape);
     }
 
     pub(crate) fn set_fixed_pid(&mut self, slot: usize, pid: i64) {
@@ -680,7 +729,7 @@ impl NodeSim {
             String::new()
         };
         let proto = self.spec.want.proto.then(|| encode::resource_proto(&origin));
-        let counters = self.counters(i);
+        let counters = self.counters(i, t);
         // gopsutil: boot time + start ticks (1/100 s) from /proc/<pid>/stat.
         let start_ns = t - t % (NS / 100);
         let shell = SHELLS.contains(&self.slots[i].exe.name).then(|| {
@@ -707,8 +756,11 @@ impl NodeSim {
         });
     }
 
-    fn counters(&mut self, i: usize) -> Counters {
+    fn counters(&mut self, i: usize, t: u64) -> Counters {
         let p = self.slots[i].exe.profile;
+        let mut aux = Rng::derive(self.spec.salt, &[0x7468_7265_6164, i as u64, t]);
+        let threads_base = (1.0 + p.cpu * 6.0 + aux.uniform(0.0, 8.0)).round();
+        let op_bytes = [aux.uniform(8.0, 64.0) * 1024.0, aux.uniform(8.0, 64.0) * 1024.0];
         let f = self.rng.uniform(0.6, 1.4);
         // Never more than the node has (the miner asks for 3.6 cores).
         let cpu = (p.cpu * f).min(self.spec.cores as f64 * 0.95) * 100.0;
@@ -727,6 +779,11 @@ impl NodeSim {
             io: [0; 2],
             walk: 0.0,
             last: None,
+            threads_base,
+            threads: threads_base as i64,
+            ops: [0; 2],
+            op_bytes,
+            aux,
         }
     }
 
@@ -790,6 +847,16 @@ impl NodeSim {
         let cores = self.spec.cores as f64;
         let mem = self.spec.mem_bytes as f64;
         let util = self.spec.want.utilization;
+        let (shape, curve) = {
+            let slot = &self.slots[i];
+            let curve = slot
+                .shape
+                .and_then(|s| s.diurnal)
+                .or_else(|| diurnal_default(&slot.exe, slot.pod.is_some()));
+            (slot.shape, curve)
+        };
+        let rss_f = shape.filter(|s| s.from <= t && t < s.to).map_or(1.0, |s| s.rss);
+        let load = diurnal_at(curve, t);
         let rng = &mut self.rng;
         let inc = self.slots[i]
             .cur
@@ -811,13 +878,17 @@ impl NodeSim {
                 c.ticks[s] = (c.rates[s] * age * rng.uniform(0.85, 1.15) + startup) as u64;
             }
             c.walk = rng.uniform(-0.1, 0.1);
-            c.rss = page(c.rss_base * (1.0 + c.walk));
+            c.rss = page(c.rss_base * (1.0 + c.walk) * rss_f);
             // Reading the binary and its libraries, then the steady rate.
             c.io = [
                 page(c.rss_base * rng.uniform(0.2, 0.6)) + page(c.io_rates[0] * age) - 4096,
                 page(c.io_rates[1] * age + 1.0) - 4096,
             ];
             c.last = Some(t0);
+            c.ops = [
+                (c.io[0] as f64 / c.op_bytes[0]).round() as i64,
+                (c.io[1] as f64 / c.op_bytes[1]).round() as i64,
+            ];
         }
         let mut cpu_util = None;
         let last = c.last.unwrap_or(t);
@@ -825,8 +896,24 @@ impl NodeSim {
             let dt = (t - last) as f64 / NS as f64;
             let before = c.ticks;
             let mut add = [0u64; 3];
+            // The share of this interval inside the scenario's range: there, CPU time grows at
+            // the nominal rate times its factor.
+            let (cpu_f, phi) = shape.map_or((1.0, 0.0), |s| {
+                let (lo, hi) = (s.from.max(last), s.to.min(t));
+                (
+                    s.cpu,
+                    if hi > lo {
+                        (hi - lo) as f64 / (t - last) as f64
+                    } else {
+                        0.0
+                    },
+                )
+            });
             for (s, a) in add.iter_mut().enumerate() {
-                *a = (c.rates[s] * dt * rng.uniform(0.4, 1.6)).round() as u64;
+                // The draw is taken either way, so a scenario moves no other value.
+                let noise = rng.uniform(0.4, 1.6);
+                let f = noise * (1.0 - phi) + cpu_f * phi;
+                *a = (c.rates[s] * dt * f * load).round() as u64;
             }
             // A process cannot use more CPU time than the node's cores give in `dt`.
             let cap = (cores * dt * 100.0).floor() as u64;
@@ -838,10 +925,13 @@ impl NodeSim {
                 c.ticks[s] += a;
             }
             c.walk = (c.walk + rng.uniform(-0.015, 0.015)).clamp(-0.25, 0.35);
-            c.rss = page(c.rss_base * (1.0 + c.walk));
+            c.rss = page(c.rss_base * (1.0 + c.walk) * rss_f);
             for d in 0..2 {
-                c.io[d] += page(c.io_rates[d] * dt * rng.uniform(0.0, 2.0) + 1.0) - 4096;
+                let added = page(c.io_rates[d] * dt * rng.uniform(0.0, 2.0) * load + 1.0) - 4096;
+                c.io[d] += added;
+                c.ops[d] += (added as f64 / c.op_bytes[d] * c.aux.uniform(0.8, 1.2)).round() as i64;
             }
+            c.threads = (c.threads_base + c.aux.range(0, 3) as f64 - 1.0).max(1.0) as i64;
             c.last = Some(t);
             if util {
                 let u = |s: usize| round9((c.ticks[s] - before[s]) as f64 / 100.0 / dt / cores);
@@ -859,6 +949,8 @@ impl NodeSim {
             rss: c.rss,
             vms: c.vms,
             io: c.io,
+            ops: c.ops,
+            threads: c.threads,
             cpu_util,
             mem_util: util.then(|| round9(100.0 * c.rss as f64 / mem)),
         };

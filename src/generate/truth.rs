@@ -36,8 +36,10 @@ pub const NEW_UDP_EDGE: &str = "new_udp_edge";
 pub const SHELL_ON_WORKER_NODE: &str = "shell_on_worker_node";
 pub const SHELL_ON_WORKER_NODE_CPU: &str = "shell_on_worker_node_cpu";
 
+pub use super::truth_stat::{PROCESS_RESOURCE_ANOMALY, PROCESS_RESOURCE_RATIO_ANOMALY};
+
 /// Every detection the ground truth covers.
-pub const DETECTIONS: [&str; 7] = [
+pub const DETECTIONS: [&str; 9] = [
     PROCESS_NEW_PATH,
     UNSEEN_PROCESS,
     UNSEEN_CONTAINER_IMAGE,
@@ -45,13 +47,17 @@ pub const DETECTIONS: [&str; 7] = [
     NEW_UDP_EDGE,
     SHELL_ON_WORKER_NODE,
     SHELL_ON_WORKER_NODE_CPU,
+    PROCESS_RESOURCE_ANOMALY,
+    PROCESS_RESOURCE_RATIO_ANOMALY,
 ];
 
 /// The findings columns that key a detection's findings (an entry's `key` has exactly these).
 pub fn key_columns(detection: &str) -> &'static [&'static str] {
     match detection {
         PROCESS_NEW_PATH => &["k8s_cluster_name", "k8s_node_name", "process_executable_path"],
-        UNSEEN_PROCESS => &["k8s_cluster_name", "k8s_node_name", "process_executable_name"],
+        UNSEEN_PROCESS | PROCESS_RESOURCE_ANOMALY | PROCESS_RESOURCE_RATIO_ANOMALY => {
+            &["k8s_cluster_name", "k8s_node_name", "process_executable_name"]
+        }
         UNSEEN_CONTAINER_IMAGE => &["k8s_cluster_name", "k8s_node_name", "container_image_name"],
         NEW_TCP_EDGE | NEW_UDP_EDGE => &["k8s_cluster_name", "source_workload_name", "dest_workload_name"],
         SHELL_ON_WORKER_NODE | SHELL_ON_WORKER_NODE_CPU => &[
@@ -220,6 +226,37 @@ pub(crate) fn resolve(labels: Labels, nodes: &[NodeSim]) -> Result<Vec<Scenario>
     Ok(entries)
 }
 
+/// Labels what the statistical detections report that no scenario planted, as
+/// `statistical_noise`: quiet processes whose counters move in rare whole steps (an idle
+/// daemon's CPU tick, a page written now and then) have a baseline σ so small that one step
+/// is "4σ", and a window with six such steps is a finding — the known noise of a z-score on
+/// sparse counters, which the allowlist suppresses. Keys an entry already covers (planted
+/// scenarios, negative controls included) are left to `Verdict::check`.
+pub(crate) fn label_statistical_noise(entries: &mut Vec<Scenario>, verdict: &Verdict) {
+    let end = entries.first().map(|e| e.window_end.clone()).unwrap_or_default();
+    for d in [PROCESS_RESOURCE_ANOMALY, PROCESS_RESOURCE_RATIO_ANOMALY] {
+        for key in verdict.found.get(d).into_iter().flatten() {
+            if entries.iter().any(|e| e.detection == d && key_values(e) == *key) {
+                continue;
+            }
+            entries.push(entry(
+                super::plan::STATISTICAL_NOISE,
+                &format!(
+                    "Not planted: {} on {} has a value above its baseline average + 4σ in more than 5 buckets of the window. Quiet processes whose counters move in rare whole steps (an idle CPU tick, a page written now and then) have a tiny σ, so one step is \"4σ\": the known noise of a z-score on sparse counters; an allowlist suppresses it.",
+                    key[2], key[1]
+                ),
+                d,
+                key.clone(),
+                &end,
+                true,
+                None,
+            ));
+        }
+    }
+    let order = |s: &Scenario| SCENARIOS.iter().position(|n| *n == s.name).unwrap_or(SCENARIOS.len());
+    entries.sort_by_key(order);
+}
+
 const IN_WINDOW: u8 = 1;
 const IN_BASELINE: u8 = 2;
 
@@ -309,6 +346,8 @@ pub(crate) struct Oracle {
     /// `process.cpu.time` points of shells from 5 minutes before the window on, per series:
     /// (time, value, start time).
     cpu_series: HashMap<String, (ShellKey, Vec<CpuPoint>)>,
+    /// The statistical detections (see `truth_stat`).
+    stat: super::truth_stat::StatOracle,
 }
 
 /// What the oracle found: the keys each detection reports, and the baseline coverage.
@@ -332,6 +371,7 @@ impl Oracle {
             last: None,
             shells: HashMap::new(),
             cpu_series: HashMap::new(),
+            stat: super::truth_stat::StatOracle::new(w),
         }
     }
 
@@ -349,6 +389,9 @@ impl Oracle {
         let t = p.time_unix_nano;
         let class = self.class(t);
         let metric = p.metric.name.as_str();
+        if metric.starts_with("process.") {
+            self.stat.point(p);
+        }
         if metric.starts_with("process.") || metric == "k8s.container.ready" {
             let id = Arc::as_ptr(p.origin) as usize;
             if let Some((last, done, false)) = self.last {
@@ -491,6 +534,9 @@ impl Oracle {
         };
         found.insert(SHELL_ON_WORKER_NODE, shells(false));
         found.insert(SHELL_ON_WORKER_NODE_CPU, shells(true));
+        for (d, keys) in std::mem::take(&mut self.stat).finish() {
+            found.insert(d, keys);
+        }
         Verdict {
             found,
             first: self.first,

@@ -17,6 +17,7 @@
 
 pub mod land;
 pub mod lock;
+pub mod moments;
 pub mod rollup;
 pub mod schema;
 

@@ -8,6 +8,8 @@
 //! older non-empty one); the report is written after the findings, so a report never names
 //! findings that are not there.
 
+pub mod chart;
+
 use std::collections::BTreeMap;
 
 use chrono::DateTime;
@@ -60,6 +62,15 @@ pub fn findings_key(run: &Run) -> String {
 pub fn write(lake: &Location, run: &Run, timings_extra: &[(&str, u64)]) -> Result<(Written, Value), ReportError> {
     let (date, stem) = stem(run);
     let fkey = findings_key(run);
+    // A weekly lookup the run had to build is kept first (once: a kept one is never replaced).
+    if let Some((key, table)) = run.statistical.as_ref().and_then(|s| s.lookup_table.as_ref()) {
+        let mut t = table.clone();
+        let bytes = crate::lake::parquet_bytes(&mut t).map_err(|source| ReportError::Parquet {
+            key: key.clone(),
+            source,
+        })?;
+        lake.put_if_absent(key, bytes)?;
+    }
     let mut df = run.findings.clone();
     let bytes = crate::lake::parquet_bytes(&mut df).map_err(|source| ReportError::Parquet {
         key: fkey.clone(),
@@ -72,7 +83,19 @@ pub fn write(lake: &Location, run: &Run, timings_extra: &[(&str, u64)]) -> Resul
         report_json: lake.describe(&format!("{base}.json")),
         report_md: lake.describe(&format!("{base}.md")),
     };
-    let summary = summary_json(lake, run, &written, timings_extra);
+    let mut summary = summary_json(lake, run, &written, timings_extra);
+    if let Some(st) = &run.statistical {
+        summary["statistical"] = json!(st);
+        // Charts beside the report, written before it so its links are never dangling.
+        let mut links = Vec::new();
+        for (uid, svg) in chart::charts(run) {
+            let file = format!("{stem}-{}.svg", uid.get(..16).unwrap_or(&uid));
+            let key = format!("{}/{file}", reports_folder(&run.spec.slug, &date));
+            lake.put(&key, svg.into_bytes())?;
+            links.push(json!({"finding_uid": uid, "file": file, "chart": lake.describe(&key)}));
+        }
+        summary["charts"] = json!(links);
+    }
     lake.put(
         &format!("{base}.json"),
         serde_json::to_vec_pretty(&summary).unwrap_or_default(),
@@ -99,6 +122,20 @@ fn cell(v: AnyValue<'_>) -> Value {
                 .unwrap_or(Value::Null)
         }
         AnyValue::List(s) => Value::Array(s.iter().map(cell).collect()),
+        AnyValue::Float32(f) => json!(f),
+        v @ (AnyValue::Struct(..) | AnyValue::StructOwned(..)) => match v.into_static() {
+            AnyValue::StructOwned(b) => {
+                let (values, fields) = *b;
+                Value::Object(
+                    fields
+                        .iter()
+                        .zip(values)
+                        .map(|(f, v)| (f.name().to_string(), cell(v)))
+                        .collect(),
+                )
+            }
+            other => json!(other.to_string()),
+        },
         other => json!(other.to_string()),
     }
 }
@@ -218,6 +255,7 @@ pub fn markdown(s: &Value) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&statistical_md(s));
     if let Some(nodes) = s["coverage"]["nodes_with_incomplete_baseline"]
         .as_array()
         .filter(|n| !n.is_empty())
@@ -275,6 +313,49 @@ pub fn markdown(s: &Value) -> String {
     out
 }
 
+/// The statistical family's section: how the baseline was read and which entities were judged.
+fn statistical_md(s: &Value) -> String {
+    let st = &s["statistical"];
+    if !st.is_object() {
+        return String::new();
+    }
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    let mut out = format!(
+        "## Entities judged\n\nBaseline: {}{}. Anomalous: x > avg + {}·σ; an entity is a finding with more than {} counted {}.\n\n| entities | count |\n|---|---|\n| in the window | {} |\n| evaluated | {} |\n",
+        st["baseline"].as_str().unwrap_or(""),
+        match (st["lookup"].as_str(), st["lookup_run"].as_str()) {
+            (Some(l), Some(r)) => format!(" `{}` as of its weekly run at {r}", md_escape(l)),
+            _ => format!(", at least {} baseline buckets (learning period)", n(&st["min_baseline_buckets"])),
+        },
+        st["k"],
+        n(&st["min_anomalies"]),
+        if st["count"] == "rows" { "anomalous buckets" } else { "anomalies" },
+        n(&st["entities_in_window"]),
+        n(&st["entities_evaluated"]),
+    );
+    if let Some(m) = st["entities_not_judged"].as_object() {
+        for (k, v) in m {
+            out.push_str(&format!("| not judged: {} | {} |\n", md_escape(k), n(v)));
+        }
+    }
+    if let Some(m) = st["values_not_judged"].as_object() {
+        let parts: Vec<String> = m.iter().map(|(k, v)| format!("{} {}", md_escape(k), n(v))).collect();
+        out.push_str(&format!("\n(entity, value) pairs not judged: {}\n", parts.join(", ")));
+    }
+    if let Some(charts) = s["charts"].as_array().filter(|c| !c.is_empty()) {
+        out.push_str("\n## Charts\n\n");
+        for c in charts {
+            let file = c["file"].as_str().unwrap_or("");
+            out.push_str(&format!(
+                "- [{}](./{file})\n",
+                md_escape(c["finding_uid"].as_str().unwrap_or(""))
+            ));
+        }
+    }
+    out.push('\n');
+    out
+}
+
 /// The findings of a summary as a grid of text cells, header first: the key columns, then the
 /// family's evidence.
 fn grid(s: &Value) -> Vec<Vec<String>> {
@@ -302,8 +383,17 @@ fn grid(s: &Value) -> Vec<Vec<String>> {
         other => other.to_uppercase(),
     };
     let rule = s["family"] == "rule";
+    let statistical = s["family"] == "statistical";
     let mut header: Vec<String> = key.iter().map(|c| title(c)).collect();
-    let evidence: Vec<(&str, &str)> = if rule {
+    let evidence: Vec<(&str, &str)> = if statistical {
+        vec![
+            ("ANOMALIES", "anomaly_count"),
+            ("FIRST", "first_anomaly"),
+            ("LAST", "last_anomaly"),
+            ("TOP", "top"),
+            ("BASELINE 10s", "baseline_buckets"),
+        ]
+    } else if rule {
         vec![
             ("FIRST SEEN", "first_seen"),
             ("ACTIVE 10s", "active_buckets"),
@@ -324,14 +414,29 @@ fn grid(s: &Value) -> Vec<Vec<String>> {
         e
     };
     header.extend(evidence.iter().map(|(h, _)| h.to_string()));
-    if !rule {
+    if !rule && !statistical {
         header.push("BASELINE".into());
     }
     let mut cells: Vec<Vec<String>> = vec![header];
     for r in &rows {
         let mut line: Vec<String> = key.iter().map(|c| str_of(&r[c.as_str()])).collect();
-        line.extend(evidence.iter().map(|(_, c)| str_of(&r[*c])));
-        if !rule {
+        line.extend(evidence.iter().map(|(_, c)| {
+            match *c {
+                // The largest anomaly: name and z.
+                "top" => r["top_anomalies"][0]
+                    .as_object()
+                    .map(|a| {
+                        format!(
+                            "{} z={:.1}",
+                            a.get("metric").and_then(|m| m.as_str()).unwrap_or(""),
+                            a.get("z").and_then(|z| z.as_f64()).unwrap_or(f64::NAN)
+                        )
+                    })
+                    .unwrap_or_else(|| "-".into()),
+                c => str_of(&r[c]),
+            }
+        }));
+        if !rule && !statistical {
             line.push(if r["baseline_complete"] == Value::Bool(true) {
                 "complete".into()
             } else {

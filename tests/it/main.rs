@@ -14,3 +14,4 @@ mod land;
 mod proxy;
 mod s3;
 mod security;
+mod statistical;

@@ -1,0 +1,3 @@
+//! Subcommand bodies that live outside `app` (see `app::run` for the dispatch).
+
+pub mod baseline;
