@@ -4,6 +4,8 @@
 //! <lake>/metrics/date=YYYY-MM-DD/hour=HH/part-<content hash>.parquet   landed points (DATA time, UTC)
 //! <lake>/findings/detection=<slug>/date=YYYY-MM-DD/<window end>.parquet  one file per window
 //! <lake>/rollups/presence/<cols>/date=/hour=/<sources>.parquet       per-hour presence tables
+//! <lake>/rollups/moments/<shape>/date=/hour=/<sources>.parquet       per-hour statistical moments
+//! <lake>/lookups/<name>/<run>.parquet                                  the SPL's weekly lookups (compat)
 //! <lake>/reports/…                                                     run summaries
 //! <lake>/_kubeseen/rejects/<input hash>.json                           why an input was (partly) rejected
 //! <lake>/_kubeseen/locks/writer/<generation>.json                      the writer lock (see `lock`)

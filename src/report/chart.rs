@@ -20,7 +20,7 @@ const WIDTH: f64 = 960.0;
 const PANEL: f64 = 230.0;
 const LEFT: f64 = 90.0;
 const RIGHT: f64 = 20.0;
-const HEAD: f64 = 64.0;
+const HEAD: f64 = 86.0;
 
 /// Escapes `&`, `<`, `>`, `"` and `'`, and replaces control characters (invalid in XML 1.0)
 /// with U+FFFD.
@@ -82,10 +82,16 @@ pub fn charts(run: &Run) -> Vec<(String, String)> {
                 v => format!("{c}={v}"),
             })
             .collect();
-        let title = format!("{} — {}", run.spec.name, key.join(" "));
         out.push((
             uid.to_string(),
-            svg(&title, &panels, k, run.window.start, run.window.end),
+            svg(
+                &run.spec.name,
+                &key.join("  "),
+                &panels,
+                k,
+                run.window.start,
+                run.window.end,
+            ),
         ));
     }
     out
@@ -173,7 +179,7 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-fn svg(title: &str, panels: &[Panel], k: f64, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+fn svg(title: &str, entity: &str, panels: &[Panel], k: f64, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     let height = HEAD + PANEL * panels.len() as f64 + 30.0;
     let mut s = String::new();
     let _ = write!(
@@ -186,9 +192,10 @@ fn svg(title: &str, panels: &[Panel], k: f64, start: DateTime<Utc>, end: DateTim
         r#"<text x="{LEFT}" y="22" font-size="15" font-weight="bold">{}</text>"#,
         xml_escape(title)
     );
+    let _ = write!(s, r#"<text x="{LEFT}" y="40">{}</text>"#, xml_escape(entity));
     let _ = write!(
         s,
-        r##"<text x="{LEFT}" y="42" fill="#444">10 s values in [{}, {}) — blue: value, grey dashed: baseline avg, red dashed: avg + {}·σ, red dots: anomalous buckets</text>"##,
+        r##"<text x="{LEFT}" y="58" fill="#444">10 s values in [{}, {}): blue value, grey dashed baseline avg, red dashed avg + {}·σ, red dots anomalous</text>"##,
         fmt_instant(start),
         fmt_instant(end),
         fmt_num(k)
@@ -315,8 +322,15 @@ mod tests {
             ],
         };
         let t0 = DateTime::<Utc>::from_timestamp(0, 0).expect("t");
-        let svg = svg("<evil> & co", &[p], 4.0, t0, t0 + chrono::Duration::seconds(20));
-        assert!(!svg.contains("<script>") && !svg.contains("<evil>"));
+        let svg = svg(
+            "<evil> & co",
+            "node=<b>",
+            &[p],
+            4.0,
+            t0,
+            t0 + chrono::Duration::seconds(20),
+        );
+        assert!(!svg.contains("<script>") && !svg.contains("<evil>") && !svg.contains("<b>"));
         assert!(svg.contains("&lt;evil&gt; &amp; co") && svg.contains("<circle"));
     }
 }

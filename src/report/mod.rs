@@ -88,11 +88,29 @@ pub fn write(lake: &Location, run: &Run, timings_extra: &[(&str, u64)]) -> Resul
         summary["statistical"] = json!(st);
         // Charts beside the report, written before it so its links are never dangling.
         let mut links = Vec::new();
+        let rows = rows_json(&run.findings);
         for (uid, svg) in chart::charts(run) {
             let file = format!("{stem}-{}.svg", uid.get(..16).unwrap_or(&uid));
             let key = format!("{}/{file}", reports_folder(&run.spec.slug, &date));
             lake.put(&key, svg.into_bytes())?;
-            links.push(json!({"finding_uid": uid, "file": file, "chart": lake.describe(&key)}));
+            // What the chart is of: the finding's key values (exact here; escaped when shown).
+            let entity: Vec<String> = rows
+                .iter()
+                .find(|r| r["finding_uid"] == uid.as_str())
+                .map(|r| {
+                    run.logic
+                        .key
+                        .iter()
+                        .map(|c| {
+                            r[c.as_str()]
+                                .as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| r[c.as_str()].to_string())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            links.push(json!({"finding_uid": uid, "entity": entity, "file": file, "chart": lake.describe(&key)}));
         }
         summary["charts"] = json!(links);
     }
@@ -346,8 +364,15 @@ fn statistical_md(s: &Value) -> String {
         out.push_str("\n## Charts\n\n");
         for c in charts {
             let file = c["file"].as_str().unwrap_or("");
+            let entity: Vec<String> = c["entity"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| md_escape(v.as_str().unwrap_or("")).replace(['[', ']'], ""))
+                .collect();
             out.push_str(&format!(
-                "- [{}](./{file})\n",
+                "- [{}](./{file}) ({})\n",
+                entity.join(" / "),
                 md_escape(c["finding_uid"].as_str().unwrap_or(""))
             ));
         }
