@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use chrono::Duration;
 use serde::Deserialize;
 
 use crate::config::parse_duration;
@@ -62,6 +63,38 @@ pub struct Spec {
     pub rule: Option<Rule>,
     #[serde(default)]
     pub splunk_compat: Option<SplunkCompat>,
+    /// The durations above, parsed once when the spec is loaded.
+    #[serde(skip)]
+    pub lengths: Lengths,
+}
+
+/// A spec's durations, parsed and checked at load: nothing after [`Spec::parse`] parses the
+/// text of `windows`, `rule` or `splunk_compat` durations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lengths {
+    /// `windows.current`.
+    pub current: Duration,
+    /// `windows.baseline` (new_value).
+    pub baseline: Option<Duration>,
+    /// `splunk_compat.current` and `splunk_compat.baseline_gap` (new_value).
+    pub compat_current: Option<Duration>,
+    pub compat_baseline_gap: Option<Duration>,
+    /// `rule.bucket` and `rule.lookback` (rule; zero otherwise).
+    pub bucket: Duration,
+    pub lookback: Duration,
+}
+
+impl Default for Lengths {
+    fn default() -> Self {
+        Lengths {
+            current: Duration::zero(),
+            baseline: None,
+            compat_current: None,
+            compat_baseline_gap: None,
+            bucket: Duration::zero(),
+            lookback: Duration::zero(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -194,25 +227,36 @@ impl Spec {
             file: file.to_string(),
             message,
         };
-        let spec: Spec = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut spec: Spec = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        spec.lengths = spec.parse_lengths().map_err(&invalid)?;
         spec.validate().map_err(invalid)?;
         Ok(spec)
     }
 
+    /// The durations of the spec, parsed (an error names the field).
+    fn parse_lengths(&self) -> Result<Lengths, String> {
+        let d = |what: &str, s: &str| parse_duration(s).map_err(|e| format!("{what}: {e}"));
+        let opt = |what: &str, s: Option<&String>| s.map(|s| d(what, s)).transpose();
+        let compat = self.splunk_compat.as_ref();
+        let mut lengths = Lengths {
+            current: d("windows.current", &self.windows.current)?,
+            baseline: opt("windows.baseline", self.windows.baseline.as_ref())?,
+            compat_current: opt("splunk_compat.current", compat.and_then(|c| c.current.as_ref()))?,
+            compat_baseline_gap: opt(
+                "splunk_compat.baseline_gap",
+                compat.and_then(|c| c.baseline_gap.as_ref()),
+            )?,
+            ..Lengths::default()
+        };
+        if let Some(r) = &self.rule {
+            lengths.bucket = d("rule.bucket", &r.bucket)?;
+            lengths.lookback = d("rule.lookback", &r.lookback)?;
+        }
+        Ok(lengths)
+    }
+
     fn validate(&self) -> Result<(), String> {
         let spec = self;
-        let mut durations = vec![("windows.current", &spec.windows.current)];
-        durations.extend(spec.windows.baseline.iter().map(|b| ("windows.baseline", b)));
-        if let Some(sc) = &spec.splunk_compat {
-            durations.extend(sc.current.iter().map(|b| ("splunk_compat.current", b)));
-            durations.extend(sc.baseline_gap.iter().map(|b| ("splunk_compat.baseline_gap", b)));
-        }
-        if let Some(r) = &spec.rule {
-            durations.extend([("rule.bucket", &r.bucket), ("rule.lookback", &r.lookback)]);
-        }
-        for (what, d) in durations {
-            parse_duration(d).map_err(|e| format!("{what}: {e}"))?;
-        }
         if spec.impact > 100 || spec.confidence > 100 {
             return Err("impact and confidence are 0..=100".into());
         }

@@ -155,7 +155,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::fmt_instant;
@@ -172,8 +172,8 @@ pub use plan::{
     RETURNS_AFTER_30_DAYS, SCENARIOS, SHELL_IN_DEV_SHM,
 };
 pub use truth::{
-    key_columns, key_values, DETECTIONS, NEW_TCP_EDGE, NEW_UDP_EDGE, PROCESS_NEW_PATH, SHELL_ON_WORKER_NODE,
-    SHELL_ON_WORKER_NODE_CPU, UNSEEN_CONTAINER_IMAGE, UNSEEN_PROCESS,
+    compare, key_columns, key_values, Comparison, DETECTIONS, NEW_TCP_EDGE, NEW_UDP_EDGE, PROCESS_NEW_PATH,
+    SHELL_ON_WORKER_NODE, SHELL_ON_WORKER_NODE_CPU, UNSEEN_CONTAINER_IMAGE, UNSEEN_PROCESS,
 };
 
 /// Where the ground truth goes, relative to the output.
@@ -203,14 +203,14 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        let now = Utc::now();
+        let now = crate::config::Clock::system().last_full_hour();
         GenerateOptions {
             clusters: 2,
             nodes: 4,
             processes: 30,
             days: 31,
             interval: Duration::seconds(60),
-            end: now.duration_trunc(Duration::hours(1)).unwrap_or(now),
+            end: now,
             seed: 1,
             format: OutputFormat::OtlpJson,
             layout: Layout::FileExporter,
@@ -435,7 +435,7 @@ fn validate(opts: &GenerateOptions) -> Result<Frame, GenerateError> {
     let end = opts.end.timestamp_nanos_opt().unwrap_or(-1);
     let span = i64::from(opts.days) * DAY as i64;
     // Nodes booted up to 45 days before the data; the lake rejects points before 2000.
-    let earliest = 946_684_800 * NS as i64 + 46 * DAY as i64;
+    let earliest = crate::config::CUTOFF_UNIX_SECONDS * NS as i64 + 46 * DAY as i64;
     if end < 0 || end - span < earliest {
         return bad(format!(
             "end {} minus {} days starts before 2000-02-16",

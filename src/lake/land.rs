@@ -61,7 +61,7 @@ impl Default for LandOptions {
         LandOptions {
             max_input_bytes: 2 << 30,
             flush_bytes: 64 << 20,
-            now: Utc::now(),
+            now: crate::config::Clock::system().now(),
             max_future: Duration::days(1),
             progress: false,
         }
@@ -517,7 +517,7 @@ pub fn land_with(
     before_write: &mut dyn FnMut(&[HourPartition]) -> Result<(), StorageError>,
 ) -> Result<LandReport, LandError> {
     let started = Instant::now();
-    let min_time_ns = 946_684_800_000_000_000u64; // 2000-01-01T00:00:00Z
+    let min_time_ns = crate::config::CUTOFF_UNIX_SECONDS as u64 * 1_000_000_000;
     let max_time_ns = (opts.now + opts.max_future).timestamp_nanos_opt().unwrap_or(i64::MAX) as u64;
     let mut lander = Lander {
         lake,

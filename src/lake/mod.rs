@@ -13,12 +13,18 @@
 //! A local lake's `put` stages the bytes in `<name>#<n>` and renames it; a writer killed in
 //! between leaves that file, which no listing shows (object_store skips `#<digits>` names, and
 //! `*.parquet` globs do not match it); [`sweep_staging`] removes those of dead writers.
-//! This module and `detect::plan` are the only places that know these paths.
+//! This module is the only place that knows these paths: [`keys`] names every object of the
+//! lake, [`scan`] builds every Polars scan of it, [`stale`] keeps the stale-window state, and
+//! [`followup`] does landing's follow-up work (stale marks, rollups).
 
+pub mod followup;
+pub mod keys;
 pub mod land;
 pub mod lock;
 pub mod rollup;
+pub mod scan;
 pub mod schema;
+pub mod stale;
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Timelike, Utc};
 
@@ -28,6 +34,23 @@ pub const METRICS: &str = "metrics";
 pub const FINDINGS: &str = "findings";
 pub const REPORTS: &str = "reports";
 pub const REJECTS: &str = "_kubeseen/rejects";
+
+/// An error of the lake: a storage failure, or a lake whose content is not what it must be.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Land(#[from] land::LandError),
+    #[error(transparent)]
+    Rollup(#[from] rollup::RollupError),
+    #[error(
+        "lake {lake} has no landed points (nothing under metrics/): run `kubeseen land --lake {lake} <INPUT>...` first"
+    )]
+    Empty { lake: String },
+    #[error("corrupt Parquet file {file}: {message}")]
+    CorruptFile { file: String, message: String },
+}
 
 /// A staging file untouched for this long belongs to a writer that died: a live one writes its
 /// staging file in one go and renames it at once.
@@ -212,62 +235,6 @@ pub fn parts_between(lake: &Location, from: DateTime<Utc>, to: DateTime<Utc>) ->
     }
     out.sort_by(|a, b| (a.partition, &a.key).cmp(&(b.partition, &b.key)));
     Ok(out)
-}
-
-/// Scan arguments for the lake's files: cloud options for object stores, hive off (the file
-/// list is already pruned to the window's partitions, and the columns come from the files).
-/// Polars' object-store clients get the lake's timeouts and retry budget
-/// (`storage::RetrySettings`), as kubeseen's own requests do.
-pub fn scan_args(lake: &Location) -> polars::prelude::ScanArgsParquet {
-    use polars::prelude::cloud::{CloudOptions, CloudRetryConfig};
-    let mut args = polars::prelude::ScanArgsParquet::default();
-    args.hive_options.enabled = Some(false);
-    if let Some(c) = lake.cloud() {
-        let mut opts = CloudOptions::default();
-        let client = c.retry.client_config();
-        if c.scheme.starts_with("s3") {
-            use object_store::aws::AmazonS3ConfigKey as K;
-            let mut cfg: Vec<(K, String)> = Vec::new();
-            if let Some(ep) = &c.s3_endpoint {
-                cfg.push((K::Endpoint, ep.clone()));
-                cfg.push((
-                    K::Client(object_store::ClientConfigKey::AllowHttp),
-                    ep.starts_with("http://").to_string(),
-                ));
-            }
-            if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
-                cfg.push((K::Region, "us-east-1".into()));
-            }
-            cfg.extend(client.into_iter().map(|(k, v)| (K::Client(k), v)));
-            opts = opts.with_aws(cfg);
-        } else if c.scheme.starts_with("gs") {
-            use object_store::gcp::GoogleConfigKey as K;
-            opts = opts.with_gcp(client.into_iter().map(|(k, v)| (K::Client(k), v)));
-        } else {
-            use object_store::azure::AzureConfigKey as K;
-            opts = opts.with_azure(client.into_iter().map(|(k, v)| (K::Client(k), v)));
-        }
-        let retry = c.retry.retry_config();
-        opts.retry_config = CloudRetryConfig {
-            max_retries: Some(retry.max_retries),
-            retry_timeout: Some(retry.retry_timeout),
-            retry_init_backoff: Some(retry.backoff.init_backoff),
-            retry_max_backoff: Some(retry.backoff.max_backoff),
-            retry_base_multiplier: None,
-        };
-        args.cloud_options = Some(opts);
-    }
-    args
-}
-
-/// Scan arguments for part files of the points table: [`scan_args`] with the table's full
-/// schema, so part files written before a column was added (a newly promoted attribute) read
-/// it as null instead of failing the scan.
-pub fn points_scan_args(lake: &Location) -> polars::prelude::ScanArgsParquet {
-    let mut args = scan_args(lake);
-    args.schema = Some(std::sync::Arc::new(schema::points_schema()));
-    args.allow_missing_columns = true;
-    args
 }
 
 #[cfg(test)]

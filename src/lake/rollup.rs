@@ -245,7 +245,7 @@ pub fn build(
     // Streamed from the files (only the needed columns), so an hour's rollup never holds the
     // hour's points in memory at once.
     let paths: Vec<PlRefPath> = parts.iter().map(|p| PlRefPath::new(lake.scan_path(&p.key))).collect();
-    let points = LazyFrame::scan_parquet_files(paths.into_iter().collect(), super::points_scan_args(lake))
+    let points = LazyFrame::scan_parquet_files(paths.into_iter().collect(), super::scan::points_scan_args(lake))
         .map_err(err)?
         .select(columns);
     let mut sort_by: Vec<String> = vec!["metric".into()];
