@@ -14,9 +14,19 @@ use chrono::Duration;
 use super::land::{self, LandOptions, LandReport};
 use super::rollup::{self, RollupShape};
 use super::stale::Marker;
-use super::LakeError;
 use crate::ingest::Input;
-use crate::storage::Location;
+use crate::storage::{Location, StorageError};
+
+/// A failure of landing or of its follow-up work.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowUpError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Land(#[from] land::LandError),
+    #[error(transparent)]
+    Rollup(#[from] rollup::RollupError),
+}
 
 /// What landing owes the detections loaded.
 #[derive(Debug, Clone)]
@@ -34,7 +44,7 @@ pub fn land_and_roll(
     inputs: &[Input],
     opts: &LandOptions,
     follow: &FollowUp,
-) -> Result<LandReport, LakeError> {
+) -> Result<LandReport, FollowUpError> {
     let mut markers: Vec<Marker> = follow
         .detections
         .iter()

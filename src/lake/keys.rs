@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::{FINDINGS, REPORTS};
+use super::layout::{FINDINGS, REPORTS};
 
 /// One written window of a detection, as its object names spell it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]

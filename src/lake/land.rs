@@ -28,8 +28,8 @@ use chrono::{DateTime, Duration, Utc};
 use polars::prelude::*;
 use serde::Serialize;
 
+use super::layout::{HourPartition, REJECTS};
 use super::schema::{PointsBuilder, Row, Series, SeriesCache};
-use super::{HourPartition, REJECTS};
 use crate::ingest::model::{Point, Position, Rejection, Sink};
 use crate::ingest::{self, Input};
 use crate::storage::{Location, StorageError};
@@ -472,7 +472,7 @@ pub fn write_parquet(buf: PointsBuilder) -> PolarsResult<Vec<u8>> {
     let t = Instant::now();
     let mut df = buf.finish()?;
     tracing::debug!(rows = df.height(), finish_ms = t.elapsed().as_millis(), "built frame");
-    super::parquet_bytes(&mut df)
+    super::layout::parquet_bytes(&mut df)
 }
 
 /// The point_ids already landed in `partition`.

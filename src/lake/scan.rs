@@ -8,7 +8,9 @@
 
 use polars::prelude::*;
 
-use super::{schema, LakeError, PartFile, METRICS};
+use super::error::LakeError;
+use super::layout::{PartFile, METRICS};
+use super::schema;
 use crate::storage::Location;
 
 /// A lazy scan of the part files `files`, or an empty frame of the needed columns when there

@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::keys;
 pub use super::keys::{parse_stem, StaleWindow};
-use super::{keys, HourPartition};
+use super::layout::HourPartition;
 use crate::storage::{Location, StorageError};
 
 pub fn read(lake: &Location, slug: &str) -> Result<BTreeSet<StaleWindow>, StorageError> {

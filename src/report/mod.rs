@@ -12,17 +12,16 @@
 mod summary;
 mod text;
 
-use chrono::DateTime;
 use polars::prelude::*;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
 
-use crate::config::fmt_instant;
 use crate::detect::{human, Run};
 use crate::lake::keys;
 use crate::storage::{Location, StorageError};
 
-pub use summary::{Coverage, DataFreshness, NodeFindings, Summary, SuppressedSummary, UnkeyedPoints};
+pub use summary::{
+    rows_json, Coverage, DataFreshness, NodeFindings, Summary, SuppressedSummary, UnkeyedPoints, Written,
+};
 pub use text::{markdown, table};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,14 +30,6 @@ pub enum ReportError {
     Storage(#[from] StorageError),
     #[error("writing findings {key}: {source}")]
     Parquet { key: String, source: PolarsError },
-}
-
-/// Where a run's outputs go.
-#[derive(Debug, Clone, Serialize)]
-pub struct Written {
-    pub findings: String,
-    pub report_json: String,
-    pub report_md: String,
 }
 
 /// The `date=` folder and the file stem of a run's objects.
@@ -91,39 +82,4 @@ pub fn write(lake: &Location, run: &Run, timings_extra: &[(&str, u64)]) -> Resul
 /// whose maps are ordered): the form every JSON summary of kubeseen has.
 pub fn sorted_json(value: &impl Serialize) -> serde_json::Result<String> {
     serde_json::to_string_pretty(&serde_json::to_value(value)?)
-}
-
-/// A cell as JSON: times as RFC 3339 UTC, lists as arrays.
-fn cell(v: AnyValue<'_>) -> Value {
-    match v {
-        AnyValue::Null => Value::Null,
-        AnyValue::Boolean(b) => json!(b),
-        AnyValue::String(s) => json!(s),
-        AnyValue::StringOwned(s) => json!(s.as_str()),
-        AnyValue::Int64(i) => json!(i),
-        AnyValue::Int32(i) => json!(i),
-        AnyValue::UInt32(i) => json!(i),
-        AnyValue::UInt64(i) => json!(i),
-        AnyValue::Float64(f) => json!(f),
-        AnyValue::Datetime(us, TimeUnit::Microseconds, _) | AnyValue::DatetimeOwned(us, TimeUnit::Microseconds, _) => {
-            DateTime::from_timestamp_micros(us)
-                .map(|t| json!(fmt_instant(t)))
-                .unwrap_or(Value::Null)
-        }
-        AnyValue::List(s) => Value::Array(s.iter().map(cell).collect()),
-        other => json!(other.to_string()),
-    }
-}
-
-/// The rows of `df` as JSON objects.
-pub fn rows_json(df: &DataFrame) -> Vec<Value> {
-    (0..df.height())
-        .map(|i| {
-            let mut m = Map::new();
-            for c in df.columns() {
-                m.insert(c.name().to_string(), c.get(i).map(cell).unwrap_or(Value::Null));
-            }
-            Value::Object(m)
-        })
-        .collect()
 }

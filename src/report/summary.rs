@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use chrono::DateTime;
+use polars::prelude::*;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
-use super::{rows_json, Written};
 use crate::config::fmt_instant;
 use crate::detect::allowlist::Suppressed;
 use crate::detect::{NodeCoverage, Run, Scanned};
@@ -141,4 +142,47 @@ impl Summary {
             findings: rows,
         }
     }
+}
+
+/// Where a run's outputs go.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    pub findings: String,
+    pub report_json: String,
+    pub report_md: String,
+}
+
+/// A cell as JSON: times as RFC 3339 UTC, lists as arrays.
+fn cell(v: AnyValue<'_>) -> Value {
+    match v {
+        AnyValue::Null => Value::Null,
+        AnyValue::Boolean(b) => json!(b),
+        AnyValue::String(s) => json!(s),
+        AnyValue::StringOwned(s) => json!(s.as_str()),
+        AnyValue::Int64(i) => json!(i),
+        AnyValue::Int32(i) => json!(i),
+        AnyValue::UInt32(i) => json!(i),
+        AnyValue::UInt64(i) => json!(i),
+        AnyValue::Float64(f) => json!(f),
+        AnyValue::Datetime(us, TimeUnit::Microseconds, _) | AnyValue::DatetimeOwned(us, TimeUnit::Microseconds, _) => {
+            DateTime::from_timestamp_micros(us)
+                .map(|t| json!(fmt_instant(t)))
+                .unwrap_or(Value::Null)
+        }
+        AnyValue::List(s) => Value::Array(s.iter().map(cell).collect()),
+        other => json!(other.to_string()),
+    }
+}
+
+/// The rows of `df` as JSON objects.
+pub fn rows_json(df: &DataFrame) -> Vec<Value> {
+    (0..df.height())
+        .map(|i| {
+            let mut m = Map::new();
+            for c in df.columns() {
+                m.insert(c.name().to_string(), c.get(i).map(cell).unwrap_or(Value::Null));
+            }
+            Value::Object(m)
+        })
+        .collect()
 }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::Summary;
+use super::summary::Summary;
 
 fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
