@@ -144,7 +144,7 @@ mod catalog;
 mod cluster;
 mod encode;
 mod output;
-mod plan;
+mod population;
 mod rng;
 mod sim;
 #[cfg(test)]
@@ -162,10 +162,10 @@ use crate::config::fmt_instant;
 use crate::storage::{Location, StorageError};
 
 use output::{Batch, FileExporter, LakeWriter, Otlp, Output, S3Exporter, Stream, Written};
-use plan::Frame;
+use population::Frame;
 use sim::{Step, Want, DAY, HOUR, NS};
 
-pub use plan::{
+pub use population::{
     BENIGN_SHELL_WORKLOAD, COMMON_IN_CLUSTER_NEW_ON_NODE, EDGE_KNOWN_IN_OTHER_CLUSTER, IDLE_SHELL,
     IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE, IMAGE_TAG_BUMP, INTERACTIVE_SHELL, KNOWN_BINARY_UNUSUAL_PATH, MINER_IN_TMP,
     NEW_IMAGE_ON_NODE, NEW_PATH_ON_LATE_NODE, NEW_PID_KNOWN_PATH, NEW_TCP_EDGE_LATERAL, NEW_UDP_EDGE_STATSD,
@@ -496,7 +496,7 @@ pub(crate) fn run(
     output: &mut dyn Output,
     progress: bool,
 ) -> Result<Run, GenerateError> {
-    let mut pop = plan::build(opts, frame, want);
+    let mut pop = population::build(opts, frame, want);
     let hours = (frame.end - frame.start).div_ceil(HOUR);
     let bar = progress_bar(progress, hours);
     let mut tally = Tally {

@@ -24,7 +24,7 @@ use std::sync::{Arc, Weak};
 use crate::ingest::model::{AttrValue, Origin};
 
 use super::encode::PointRef;
-use super::plan::{Labels, BENIGN_SHELL_WORKLOAD, SCENARIOS};
+use super::population::{Labels, BENIGN_SHELL_WORKLOAD, SCENARIOS};
 use super::sim::{NodeSim, HOUR, MINUTE, SHELLS};
 use super::Scenario;
 

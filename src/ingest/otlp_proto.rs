@@ -327,18 +327,8 @@ fn emit_metric(metric: Metric, origin: &Arc<Origin>, position: Position, sink: &
         temporality,
         is_monotonic,
     });
-    let base = |attributes: Vec<KeyValue>, start: u64, time: u64, flags: u32| Point {
-        origin: Arc::clone(origin),
-        metric: Arc::clone(&info),
-        attributes: attrs(attributes),
-        start_time_unix_nano: start,
-        time_unix_nano: time,
-        value: None,
-        count: None,
-        min: None,
-        max: None,
-        buckets: None,
-        flags,
+    let base = |attributes: Vec<KeyValue>, start: u64, time: u64, flags: u32| {
+        Point::new(origin, &info, attrs(attributes), start, time, flags)
     };
     match data {
         metric::Data::Gauge(Gauge { data_points }) | metric::Data::Sum(Sum { data_points, .. }) => {

@@ -619,6 +619,11 @@ pub fn land_with(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    Ok(finish_report(lander, started))
+}
+
+/// The report of a landing, once every input is read and the last points written.
+fn finish_report(lander: Lander<'_>, started: Instant) -> LandReport {
     tracing::debug!(
         series = lander.series.len(),
         partitions_in_flight = lander.partitions.len(),
@@ -636,7 +641,7 @@ pub fn land_with(
         report.points_per_second = report.points_read as f64 / report.elapsed_seconds;
         report.mb_per_second = report.bytes_decoded as f64 / 1e6 / report.elapsed_seconds;
     }
-    Ok(report)
+    report
 }
 
 /// Longest metric name (and unit, scope name and version) landed: OTel's API allows 255
