@@ -72,7 +72,7 @@ pub struct Logic {
 impl Logic {
     pub fn of(spec: &Spec, splunk_compat: bool) -> Logic {
         if spec.statistical.is_some() {
-            return super::statistical::logic(spec, splunk_compat);
+            return Logic::of_statistical(spec, splunk_compat);
         }
         if let Some(r) = &spec.rule {
             return Logic::of_rule(spec, r, splunk_compat);
@@ -136,6 +136,39 @@ impl Logic {
             key,
             presence_metrics,
             presence_metric_prefixes: Vec::new(),
+            entity,
+            scope,
+            prevalence_of: Vec::new(),
+            pids: None,
+        }
+    }
+
+    /// The shape the report and the allowlist read (key, metrics as presence metrics, the node as
+    /// the entity when the key has one).
+    fn of_statistical(spec: &Spec, splunk_compat: bool) -> Logic {
+        let st = spec.statistical.as_ref();
+        let compat = spec.splunk_compat.as_ref().filter(|_| splunk_compat);
+        let key: Vec<String> = compat
+            .map(|c| c.key.clone())
+            .or_else(|| st.map(|s| s.key.clone()))
+            .unwrap_or_default();
+        let metrics = compat
+            .and_then(|c| c.metrics.clone())
+            .or_else(|| st.map(|s| s.metrics.clone()))
+            .unwrap_or_default();
+        let pick = |c: &str| key.iter().find(|k| *k == c).cloned();
+        let entity = pick("k8s_node_name")
+            .or_else(|| key.last().cloned())
+            .unwrap_or_default();
+        let scope: Vec<String> = pick("k8s_cluster_name").filter(|c| *c != entity).into_iter().collect();
+        Logic {
+            match_on: key.clone(),
+            presence_metrics: metrics.into_iter().map(|m| m.metric).collect(),
+            presence_metric_prefixes: Vec::new(),
+            context: st
+                .map(|s| s.context.iter().filter(|c| !key.contains(c)).cloned().collect())
+                .unwrap_or_default(),
+            key,
             entity,
             scope,
             prevalence_of: Vec::new(),
@@ -323,26 +356,9 @@ pub fn unkeyed_counts(points: LazyFrame, logic: &Logic, weight: Option<&str>) ->
     points.select(exprs)
 }
 
-/// The findings: keyed current sightings whose key is absent from the keyed baseline, one row
-/// per key with evidence, coverage and prevalence, sorted by key.
-pub fn findings(
-    current: LazyFrame,
-    baseline: LazyFrame,
-    logic: &Logic,
-    w: &Window,
-    coverage_slack: Duration,
-) -> LazyFrame {
-    let key = cols(&logic.key);
-    let keyed_current = current.filter(keyed(logic, is_text));
-    let keyed_baseline = baseline.filter(keyed(logic, is_text));
-    let on = cols(&logic.match_on);
-    let baseline_keys = keyed_baseline
-        .clone()
-        .select(on.clone())
-        .unique(None, UniqueKeepStrategy::Any);
-    let new = keyed_current.join(baseline_keys, on.clone(), on, JoinArgs::new(JoinType::Anti));
-
-    // Evidence: context at the first sighting (ties broken by the value, so it is deterministic).
+/// The aggregations of a new key's evidence over its sightings in the window.
+fn evidence_aggs(logic: &Logic) -> Vec<Expr> {
+    // Context at the first sighting (ties broken by the value, so it is deterministic).
     let mut aggs: Vec<Expr> = Vec::new();
     for c in &logic.context {
         aggs.push(
@@ -378,7 +394,29 @@ pub fn findings(
         col("time").max().alias("last_seen"),
         len().cast(DataType::Int64).alias("samples"),
     ]);
-    let found = new.group_by(key.clone()).agg(aggs);
+    aggs
+}
+
+/// The findings: keyed current sightings whose key is absent from the keyed baseline, one row
+/// per key with evidence, coverage and prevalence, sorted by key.
+pub fn findings(
+    current: LazyFrame,
+    baseline: LazyFrame,
+    logic: &Logic,
+    w: &Window,
+    coverage_slack: Duration,
+) -> LazyFrame {
+    let key = cols(&logic.key);
+    let keyed_current = current.filter(keyed(logic, is_text));
+    let keyed_baseline = baseline.filter(keyed(logic, is_text));
+    let on = cols(&logic.match_on);
+    let baseline_keys = keyed_baseline
+        .clone()
+        .select(on.clone())
+        .unique(None, UniqueKeepStrategy::Any);
+    let new = keyed_current.join(baseline_keys, on.clone(), on, JoinArgs::new(JoinType::Anti));
+
+    let found = new.group_by(key.clone()).agg(evidence_aggs(logic));
 
     // Coverage: the entity's earliest keyed sighting in the baseline.
     let mut scope_entity = logic.scope.clone();

@@ -109,6 +109,35 @@ pub(crate) struct Shape {
     pub diurnal: Option<(f64, u64)>,
 }
 
+/// The share of the interval `(last, t]` inside a scenario's range, and the scenario's CPU
+/// factor: there, CPU time grows at the nominal rate times that factor.
+fn share(shape: Option<Shape>, last: u64, t: u64) -> (f64, f64) {
+    shape.map_or((1.0, 0.0), |s| {
+        let (lo, hi) = (s.from.max(last), s.to.min(t));
+        (
+            s.cpu,
+            if hi > lo {
+                (hi - lo) as f64 / (t - last) as f64
+            } else {
+                0.0
+            },
+        )
+    })
+}
+
+impl Counters {
+    /// Disk bytes and operations of an interval of `dt` seconds at load `load`, and the thread
+    /// count's wander (from the incarnation's own stream).
+    fn add_io(&mut self, dt: f64, load: f64, rng: &mut Rng) {
+        for d in 0..2 {
+            let added = page(self.io_rates[d] * dt * rng.uniform(0.0, 2.0) * load + 1.0) - 4096;
+            self.io[d] += added;
+            self.ops[d] += (added as f64 / self.op_bytes[d] * self.aux.uniform(0.8, 1.2)).round() as i64;
+        }
+        self.threads = (self.threads_base + self.aux.range(0, 3) as f64 - 1.0).max(1.0) as i64;
+    }
+}
+
 /// The default daily load curve of application (pod) processes: ±25 % around the mean, peaking
 /// at 14:00 UTC plus a per-executable offset of up to 3 hours; host processes have none.
 fn diurnal_default(exe: &Exe, in_pod: bool) -> Option<(f64, u64)> {
@@ -840,6 +869,17 @@ impl NodeSim {
         }
     }
 
+    /// A slot's scenario shape at scrape `t`, its memory factor then and the daily load.
+    fn shaping(&self, i: usize, t: u64) -> (Option<Shape>, f64, f64) {
+        let slot = &self.slots[i];
+        let curve = slot
+            .shape
+            .and_then(|s| s.diurnal)
+            .or_else(|| diurnal_default(&slot.exe, slot.pod.is_some()));
+        let rss_f = slot.shape.filter(|s| s.from <= t && t < s.to).map_or(1.0, |s| s.rss);
+        (slot.shape, rss_f, diurnal_at(curve, t))
+    }
+
     /// Reads slot `i` at scrape `t` (point time `time_ns`).
     fn observe(&mut self, i: usize, t: u64, time_ns: u64) -> Sample {
         let interval = self.spec.interval;
@@ -847,16 +887,7 @@ impl NodeSim {
         let cores = self.spec.cores as f64;
         let mem = self.spec.mem_bytes as f64;
         let util = self.spec.want.utilization;
-        let (shape, curve) = {
-            let slot = &self.slots[i];
-            let curve = slot
-                .shape
-                .and_then(|s| s.diurnal)
-                .or_else(|| diurnal_default(&slot.exe, slot.pod.is_some()));
-            (slot.shape, curve)
-        };
-        let rss_f = shape.filter(|s| s.from <= t && t < s.to).map_or(1.0, |s| s.rss);
-        let load = diurnal_at(curve, t);
+        let (shape, rss_f, load) = self.shaping(i, t);
         let rng = &mut self.rng;
         let inc = self.slots[i]
             .cur
@@ -896,19 +927,7 @@ impl NodeSim {
             let dt = (t - last) as f64 / NS as f64;
             let before = c.ticks;
             let mut add = [0u64; 3];
-            // The share of this interval inside the scenario's range: there, CPU time grows at
-            // the nominal rate times its factor.
-            let (cpu_f, phi) = shape.map_or((1.0, 0.0), |s| {
-                let (lo, hi) = (s.from.max(last), s.to.min(t));
-                (
-                    s.cpu,
-                    if hi > lo {
-                        (hi - lo) as f64 / (t - last) as f64
-                    } else {
-                        0.0
-                    },
-                )
-            });
+            let (cpu_f, phi) = share(shape, last, t);
             for (s, a) in add.iter_mut().enumerate() {
                 // The draw is taken either way, so a scenario moves no other value.
                 let noise = rng.uniform(0.4, 1.6);
@@ -926,12 +945,7 @@ impl NodeSim {
             }
             c.walk = (c.walk + rng.uniform(-0.015, 0.015)).clamp(-0.25, 0.35);
             c.rss = page(c.rss_base * (1.0 + c.walk) * rss_f);
-            for d in 0..2 {
-                let added = page(c.io_rates[d] * dt * rng.uniform(0.0, 2.0) * load + 1.0) - 4096;
-                c.io[d] += added;
-                c.ops[d] += (added as f64 / c.op_bytes[d] * c.aux.uniform(0.8, 1.2)).round() as i64;
-            }
-            c.threads = (c.threads_base + c.aux.range(0, 3) as f64 - 1.0).max(1.0) as i64;
+            c.add_io(dt, load, rng);
             c.last = Some(t);
             if util {
                 let u = |s: usize| round9((c.ticks[s] - before[s]) as f64 / 100.0 / dt / cores);

@@ -24,7 +24,6 @@ use std::collections::{BTreeSet, HashMap};
 use crate::ingest::model::{AttrValue, Origin};
 
 use super::encode::{AttrsRef, PointRef};
-use super::truth::Windows;
 
 pub const PROCESS_RESOURCE_ANOMALY: &str = "process_resource_anomaly";
 pub const PROCESS_RESOURCE_RATIO_ANOMALY: &str = "process_resource_ratio_anomaly";
@@ -100,9 +99,17 @@ struct Open {
     series: HashMap<(i64, usize, String), (f64, u32)>,
 }
 
+/// The detections' windows in ns since the epoch: baseline start, window start, end.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Bounds {
+    pub baseline_start: u64,
+    pub window_start: u64,
+    pub end: u64,
+}
+
 #[derive(Default)]
 pub(crate) struct StatOracle {
-    w: Option<Windows>,
+    w: Option<Bounds>,
     /// Previous point per series: (time µs, value, start µs).
     prev: HashMap<SeriesKey, (i64, f64, i64)>,
     open: HashMap<Entity, Open>,
@@ -136,7 +143,7 @@ fn pid(origin: &Origin) -> i64 {
 }
 
 impl StatOracle {
-    pub(crate) fn new(w: Windows) -> StatOracle {
+    pub(crate) fn new(w: Bounds) -> StatOracle {
         StatOracle {
             w: Some(w),
             ..StatOracle::default()

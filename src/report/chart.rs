@@ -57,13 +57,13 @@ struct Panel {
     points: Vec<Point>,
 }
 
-/// (finding_uid, SVG) for every finding of `run` (statistical runs only).
-pub fn charts(run: &Run) -> Vec<(String, String)> {
+/// (finding_uid, key values, SVG) for every finding of `run` (statistical runs only).
+pub fn charts(run: &Run) -> Vec<(String, Vec<String>, String)> {
     let Some(series) = run.statistical.as_ref().and_then(|s| s.series.as_ref()) else {
         return Vec::new();
     };
     let k = run.statistical.as_ref().map_or(0.0, |s| s.k);
-    let rows = crate::report::rows_json(&run.findings);
+    let rows = super::summary::rows_json(&run.findings);
     let mut out = Vec::new();
     for row in rows {
         let Some(uid) = row["finding_uid"].as_str() else {
@@ -73,17 +73,25 @@ pub fn charts(run: &Run) -> Vec<(String, String)> {
         if panels.is_empty() {
             continue;
         }
-        let key: Vec<String> = run
+        let values: Vec<String> = run
             .logic
             .key
             .iter()
             .map(|c| match &row[c.as_str()] {
-                serde_json::Value::String(s) => format!("{c}={s}"),
-                v => format!("{c}={v}"),
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
             })
+            .collect();
+        let key: Vec<String> = run
+            .logic
+            .key
+            .iter()
+            .zip(&values)
+            .map(|(c, v)| format!("{c}={v}"))
             .collect();
         out.push((
             uid.to_string(),
+            values,
             svg(
                 &run.spec.name,
                 &key.join("  "),

@@ -531,7 +531,7 @@ mod rollups {
             let logics = kubeseen::detect::statistical::rollup_logics(&specs);
             let (parts, _) = kubeseen::lake::list_parts(&l.lake).expect("parts");
             let hours: BTreeSet<_> = parts.iter().map(|p| p.partition).collect();
-            kubeseen::lake::moments::compact(&l.lake, &logics, &parts, &hours).expect("compact");
+            kubeseen::detect::statistical::rollups::compact(&l.lake, &logics, &parts, &hours).expect("compact");
             write("late.jsonl", &lines[split..]);
             let at = t("2026-10-02T00:00:00Z") + Duration::microseconds(at_off);
             for slug in ["process_resource_anomaly", "process_resource_ratio_anomaly"] {

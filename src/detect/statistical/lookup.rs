@@ -13,13 +13,12 @@
 use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
 use polars::prelude::*;
 
+use super::logic::StatLogic;
 use super::plan;
 use super::spec::{Combine, Lookup};
-use super::StatLogic;
-use crate::config::parse_duration;
 
 /// The column holding the lookup's `key` on both sides of the join.
-pub const KEY: &str = "__lookup_key";
+pub use super::logic::LOOKUP_KEY as KEY;
 
 /// The instant of the last weekly run strictly before `at` (Sunday 02:00 UTC; a run at
 /// exactly `at` has not finished when the detection reads it).
@@ -63,7 +62,7 @@ pub fn compute(
     to: DateTime<Utc>,
 ) -> PolarsResult<LazyFrame> {
     let by = lookup.by.clone().unwrap_or_else(|| lookup.key.clone());
-    let width = lookup.bucket.as_deref().and_then(|b| parse_duration(b).ok());
+    let width = l.lookup_bucket;
     let ratios = lookup.ratios.clone().unwrap_or_else(|| l.ratios.clone());
     let values = plan::tested_values(
         scan,
@@ -94,12 +93,6 @@ pub fn compute(
         )
         .unique_stable_generic(Some(vec![col(KEY), col("name")]), UniqueKeepStrategy::First);
     Ok(stats)
-}
-
-/// Where the lookup built by the weekly run at `run` is kept:
-/// `lookups/<name>/<run, YYYYMMDDTHHMMSSZ>.parquet`.
-pub fn object_key(lookup: &Lookup, run: DateTime<Utc>) -> String {
-    format!("lookups/{}/{}.parquet", lookup.name, run.format("%Y%m%dT%H%M%SZ"))
 }
 
 /// The OTel attribute name of a points-table column (`host_name` → `host.name`): the lookup's

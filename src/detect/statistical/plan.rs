@@ -25,8 +25,8 @@
 use chrono::{DateTime, Duration, Utc};
 use polars::prelude::*;
 
+use super::logic::StatLogic;
 use super::spec::{Combine, CountMode, FillNull, Metric, MetricKind, Ratio};
-use super::StatLogic;
 use crate::detect::plan::{cols, in_range, ts};
 use crate::lake::schema::time_dtype;
 

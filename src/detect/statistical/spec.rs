@@ -7,11 +7,10 @@
 //! `--splunk-compat`, the metrics as the SPL reads them, the weekly lookup it joins (or none:
 //! an inline baseline) and where the SPL's `fillnull` sits. Invariant: a spec that parses here
 //! runs; every name it uses is checked (metric names unique, ratio operands defined, key
-//! columns in the points table).
+//! columns in the points table); its durations are parsed with the spec's others
+//! (`spec::Lengths`).
 
 use serde::Deserialize;
-
-use crate::config::parse_duration;
 
 /// The family's table.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -179,12 +178,6 @@ impl Statistical {
         if self.key.is_empty() {
             return Err("statistical.key is empty".into());
         }
-        for (what, d) in [
-            ("statistical.bucket", &self.bucket),
-            ("statistical.lookback", &self.lookback),
-        ] {
-            parse_duration(d).map_err(|e| format!("{what}: {e}"))?;
-        }
         if !(self.k.is_finite() && self.k > 0.0) {
             return Err(format!("statistical.k: {} must be a positive number", self.k));
         }
@@ -215,9 +208,6 @@ impl Statistical {
                 if let Some(by) = &l.by {
                     check_bkey("splunk_compat.lookup.by", by, key)?;
                     check_bkey("splunk_compat.lookup.key", &l.key, by)?;
-                }
-                if let Some(b) = &l.bucket {
-                    parse_duration(b).map_err(|e| format!("splunk_compat.lookup.bucket: {e}"))?;
                 }
                 if let Some(r) = &l.ratios {
                     check_metrics("splunk_compat.lookup", metrics, r)?;
