@@ -94,13 +94,21 @@ pub fn put(lake: &Location, key: &str, mut table: DataFrame) -> Result<(), Momen
 pub fn merge(parts: LazyFrame, group: &[String]) -> LazyFrame {
     let mut g: Vec<Expr> = group.iter().map(|c| col(c.as_str())).collect();
     g.push(col("name"));
-    let mean_i = col("sum") / col("n").cast(DataType::Float64);
-    let mean = col("sum").sum() / col("n").sum().cast(DataType::Float64);
+    // Every sum in the order of the parts' first bucket (then their own values), so the
+    // result does not depend on the order the engine gathered them in.
+    let by = |c: &str| {
+        col(c).sort_by(
+            [col("first"), col("n"), col("sum"), col("m2")],
+            SortMultipleOptions::default(),
+        )
+    };
+    let mean_i = by("sum") / by("n").cast(DataType::Float64);
+    let mean = by("sum").sum() / by("n").sum().cast(DataType::Float64);
     let d = mean_i - mean;
     parts.group_by(g).agg([
         col("n").sum().alias("n"),
-        col("sum").sum().alias("sum"),
-        (col("m2") + col("n").cast(DataType::Float64) * d.clone() * d)
+        by("sum").sum().alias("sum"),
+        (by("m2") + by("n").cast(DataType::Float64) * d.clone() * d)
             .sum()
             .alias("m2"),
         col("first").min().alias("first"),

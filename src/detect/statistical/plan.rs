@@ -157,6 +157,13 @@ pub fn point_values(
         .select(cols(&keep)))
 }
 
+/// A group's values in ascending order: sums and means over them do not depend on the order
+/// the parallel engine gathered the rows in, so reruns give the same bits (and the same
+/// rollup objects).
+fn sorted(c: &str) -> Expr {
+    col(c).sort(SortOptions::default().with_nulls_last(true))
+}
+
 /// The bucket of a time column, as the lake's time type.
 pub fn bucket_of(time: Expr, width: Duration) -> Expr {
     let w = micros(width).max(1);
@@ -181,20 +188,20 @@ pub fn bucket_values(
     };
     let values = values.with_column(bucket_of(col("time"), width).alias("bucket"));
     match combine {
-        Combine::Mean => values.group_by(cols(&group)).agg([col("v").mean().alias("x")]),
+        Combine::Mean => values.group_by(cols(&group)).agg([sorted("v").mean().alias("x")]),
         Combine::Sum | Combine::AverageProcess => {
             let process = uniq(group.iter().cloned().chain(l.series.iter().cloned()));
             let mut series = process.clone();
             series.push("attributes".into());
-            let per_series = values.group_by(cols(&series)).agg([col("v").mean().alias("v")]);
+            let per_series = values.group_by(cols(&series)).agg([sorted("v").mean().alias("v")]);
             if combine == Combine::Sum {
-                per_series.group_by(cols(&group)).agg([col("v").sum().alias("x")])
+                per_series.group_by(cols(&group)).agg([sorted("v").sum().alias("x")])
             } else {
                 per_series
                     .group_by(cols(&process))
-                    .agg([col("v").sum().alias("v")])
+                    .agg([sorted("v").sum().alias("v")])
                     .group_by(cols(&group))
-                    .agg([col("v").mean().alias("x")])
+                    .agg([sorted("v").mean().alias("x")])
             }
         }
     }
@@ -276,10 +283,10 @@ pub fn tested_values(
 pub fn moments(values: LazyFrame, group: &[String]) -> LazyFrame {
     let mut g = group.to_vec();
     g.push("name".into());
-    let d = col("x") - col("x").mean();
+    let d = sorted("x") - sorted("x").mean();
     values.group_by(cols(&g)).agg([
         len().cast(DataType::Int64).alias("n"),
-        col("x").sum().alias("sum"),
+        sorted("x").sum().alias("sum"),
         (d.clone() * d).sum().alias("m2"),
         col("bucket").min().alias("first"),
         col("bucket").max().alias("last"),
