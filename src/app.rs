@@ -15,6 +15,7 @@ use crate::lake::land::{self, LandOptions};
 use crate::lake::lock::{LockError, LockOptions, WriterLock};
 use crate::lake::rollup;
 use crate::storage::{parse_timeout, Location, RetrySettings, StoreOptions};
+use crate::text::{self, Escaped};
 use crate::{generate, ingest, report};
 
 /// Exit codes (documented in README.md and `kubeseen --help`).
@@ -107,7 +108,7 @@ fn locked(
         &lake,
         &opts,
         Some(Box::new(|e: &LockError| {
-            eprintln!("kubeseen: error: {e}");
+            eprintln!("kubeseen: error: {}", text::Escaped(&e.to_string()));
             std::process::exit(match e {
                 LockError::Lost { storage: true, .. } => exit::STORAGE,
                 _ => exit::LOCKED,
@@ -125,8 +126,9 @@ fn locked(
     Ok(code)
 }
 
-/// `e` and its causes on one line, each cause once: object_store's messages already hold
-/// their sources, which the chain would repeat.
+/// `e` and its causes on one line, each cause once (object_store's messages already hold
+/// their sources, which the chain would repeat), escaped for a person to read: errors quote
+/// file names, object keys and values (see `crate::text`).
 pub fn error_message(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
@@ -139,7 +141,7 @@ pub fn error_message(e: &anyhow::Error) -> String {
         }
         out.push_str(&s);
     }
-    out
+    text::escape(&out).into_owned()
 }
 
 pub fn run(cli: cli::Cli) -> Result<i32> {
@@ -279,7 +281,7 @@ fn print_land(r: &land::LandReport) {
         r.points_landed,
         r.points_read,
         r.files_read,
-        r.lake,
+        Escaped(&r.lake),
         r.points_duplicate,
         r.points_rejected,
         r.objects_written,
@@ -293,7 +295,11 @@ fn print_land(r: &land::LandReport) {
             .first()
             .map(|x| format!("{} at {}: {}", x.reason, x.position, x.detail))
             .unwrap_or_default();
-        eprintln!("rejected (in part or whole): {}: {first}", p.input);
+        eprintln!(
+            "rejected (in part or whole): {}: {}",
+            Escaped(&p.input),
+            Escaped(&first)
+        );
     }
 }
 
@@ -422,7 +428,7 @@ fn detect_cmd(a: DetectArgs, store: &StoreOptions) -> Result<i32> {
             for s in &summaries {
                 let _ = write!(o, "{}", report::table(s));
                 for w in s["warnings"].as_array().into_iter().flatten() {
-                    let _ = writeln!(o, "warning: {}", w.as_str().unwrap_or_default());
+                    let _ = writeln!(o, "warning: {}", Escaped(w.as_str().unwrap_or_default()));
                 }
                 let inc = s["coverage"]["nodes_with_incomplete_baseline"]
                     .as_array()
@@ -436,8 +442,8 @@ fn detect_cmd(a: DetectArgs, store: &StoreOptions) -> Result<i32> {
                 let _ = writeln!(
                     o,
                     "findings: {}\nreport:   {}",
-                    s["outputs"]["findings"].as_str().unwrap_or(""),
-                    s["outputs"]["report_md"].as_str().unwrap_or("")
+                    Escaped(s["outputs"]["findings"].as_str().unwrap_or("")),
+                    Escaped(s["outputs"]["report_md"].as_str().unwrap_or(""))
                 );
             }
         }
@@ -602,7 +608,7 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
                 println!(
                     "{} {} {} finding(s)",
                     w["window_end"].as_str().unwrap_or(""),
-                    w["detection"].as_str().unwrap_or(""),
+                    Escaped(w["detection"].as_str().unwrap_or("")),
                     w["findings"]
                 );
             }

@@ -14,7 +14,8 @@
 //!
 //! `storage` hides local folders and object stores behind one `Location`; `config` holds the
 //! clock (read once) and duration parsing; `generate` writes realistic synthetic exports with
-//! labelled attack scenarios; `app` maps each subcommand onto the stages.
+//! labelled attack scenarios; `app` maps each subcommand onto the stages; `text` escapes every
+//! untrusted value a person reads (terminal, reports, logs, errors).
 
 pub mod app;
 pub mod cli;
@@ -25,3 +26,4 @@ pub mod ingest;
 pub mod lake;
 pub mod report;
 pub mod storage;
+pub mod text;

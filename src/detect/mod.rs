@@ -11,6 +11,7 @@ pub mod allowlist;
 pub mod plan;
 pub mod rule;
 pub mod spec;
+pub mod suspicious;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -740,7 +741,8 @@ fn new_value_evidence(logic: &Logic) -> Vec<Expr> {
 
 /// Adds the metadata columns, the message and the finding uid, in the contract's order:
 /// metadata, key, `host_name` and `process_executable_name` when present, the family's
-/// `evidence`, the other `context` columns, risk score, message, uid.
+/// `evidence`, the other `context` columns, risk score, message, uid, then
+/// `suspicious_characters` (see [`suspicious`]).
 pub(crate) fn finish_columns(
     found: DataFrame,
     spec: &Spec,
@@ -810,5 +812,7 @@ pub(crate) fn finish_columns(
         uid.push(format!("{:032x}", h.digest128()));
     }
     df.with_column(Column::new("finding_uid".into(), uid))?;
+    // Evidence every family carries: hidden characters in the key and context values.
+    suspicious::add_column(&mut df, &named)?;
     Ok(df)
 }

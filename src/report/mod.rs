@@ -20,6 +20,8 @@ use crate::detect::{human, Run};
 use crate::lake::{FINDINGS, REPORTS};
 use crate::storage::{Location, StorageError};
 
+mod suspicious;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
@@ -165,8 +167,9 @@ fn summary_json(lake: &Location, run: &Run, written: &Written, timings_extra: &[
     })
 }
 
+/// Untrusted text in the Markdown report: escaped and visible (see `crate::text`).
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    crate::text::markdown(s)
 }
 
 /// The summary as Markdown.
@@ -177,17 +180,21 @@ pub fn markdown(s: &Value) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     };
-    out.push_str(&format!("# {} — {}\n\n", str_of(&s["name"]), str_of(&s["window_end"])));
     out.push_str(&format!(
-        "- detection: `{}` ({}), mode {}\n- window: [{}, {})\n- baseline: [{}, {})\n- lake: `{}`\n",
-        str_of(&s["detection"]),
-        str_of(&s["detection_id"]),
+        "# {} — {}\n\n",
+        md_escape(&str_of(&s["name"])),
+        str_of(&s["window_end"])
+    ));
+    out.push_str(&format!(
+        "- detection: {} ({}), mode {}\n- window: [{}, {})\n- baseline: [{}, {})\n- lake: {}\n",
+        md_escape(&str_of(&s["detection"])),
+        md_escape(&str_of(&s["detection_id"])),
         str_of(&s["mode"]),
         str_of(&s["window_start"]),
         str_of(&s["window_end"]),
         str_of(&s["baseline_start"]),
         str_of(&s["window_start"]),
-        str_of(&s["lake"]),
+        md_escape(&str_of(&s["lake"])),
     ));
     let sc = &s["scanned"];
     out.push_str(&format!(
@@ -202,10 +209,11 @@ pub fn markdown(s: &Value) -> String {
     if let Some(w) = s["warnings"].as_array().filter(|w| !w.is_empty()) {
         out.push_str("## Warnings\n\n");
         for x in w {
-            out.push_str(&format!("- {}\n", str_of(x)));
+            out.push_str(&format!("- {}\n", md_escape(&str_of(x))));
         }
         out.push('\n');
     }
+    out.push_str(&suspicious::markdown_section(s));
     if s["findings"].as_array().is_some_and(|r| !r.is_empty()) {
         let cells = grid(s);
         out.push_str("## Findings\n\n");
@@ -264,7 +272,7 @@ pub fn markdown(s: &Value) -> String {
     if let Some(e) = s["expired_allowlist_rules"].as_array().filter(|e| !e.is_empty()) {
         out.push_str(&format!(
             "Expired allowlist rules (no longer applied): {}\n\n",
-            e.iter().map(str_of).collect::<Vec<_>>().join(", ")
+            e.iter().map(|r| md_escape(&str_of(r))).collect::<Vec<_>>().join(", ")
         ));
     }
     out.push_str("## Timings (ms)\n\n");
@@ -327,6 +335,10 @@ fn grid(s: &Value) -> Vec<Vec<String>> {
     if !rule {
         header.push("BASELINE".into());
     }
+    let hidden = suspicious::any(&rows);
+    if hidden {
+        header.push("HIDDEN CHARACTERS".into());
+    }
     let mut cells: Vec<Vec<String>> = vec![header];
     for r in &rows {
         let mut line: Vec<String> = key.iter().map(|c| str_of(&r[c.as_str()])).collect();
@@ -337,6 +349,9 @@ fn grid(s: &Value) -> Vec<Vec<String>> {
             } else {
                 "INCOMPLETE".into()
             });
+        }
+        if hidden {
+            line.push(suspicious::cell(r));
         }
         cells.push(line);
     }
@@ -352,7 +367,7 @@ pub fn table(s: &Value) -> String {
     };
     let mut out = format!(
         "{} [{} .. {}): {} finding(s), {} suppressed\n",
-        str_of(&s["detection"]),
+        crate::text::escape(&str_of(&s["detection"])),
         str_of(&s["window_start"]),
         str_of(&s["window_end"]),
         s["findings_count"],
@@ -362,7 +377,11 @@ pub fn table(s: &Value) -> String {
     if rows.is_empty() {
         return out;
     }
-    let cells = grid(s);
+    // Every cell escaped (see `crate::text`): the monitored side writes these values.
+    let cells: Vec<Vec<String>> = grid(s)
+        .into_iter()
+        .map(|r| r.iter().map(|c| crate::text::escape(c).into_owned()).collect())
+        .collect();
     let header = &cells[0];
     let widths: Vec<usize> = (0..header.len())
         .map(|i| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
@@ -372,6 +391,7 @@ pub fn table(s: &Value) -> String {
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
+    out.push_str(&suspicious::table_note(s));
     out
 }
 

@@ -14,3 +14,5 @@ mod land;
 mod proxy;
 mod s3;
 mod security;
+#[cfg(unix)]
+mod untrusted;
