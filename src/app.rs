@@ -85,6 +85,7 @@ fn store_options(cli: &cli::Cli) -> Result<StoreOptions> {
         },
         lock_timeout: d(&cli.lock_timeout, "--lock-timeout")?,
         lock_ttl: d(&cli.lock_ttl, "--lock-ttl")?,
+        s3_instance_credentials: cli.s3_instance_credentials,
     })
 }
 
@@ -156,7 +157,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
             backfill_cmd(a, &store)
         }),
         Command::Generate(a) => generate_cmd(a, &store),
-        Command::Demo(a) => demo_cmd(a),
+        Command::Demo(a) => demo_cmd(a, &store),
         Command::Compact(a) => locked(&a.lake.clone(), &store, "compact", false, || compact_cmd(a, &store)),
     }
 }
@@ -657,10 +658,19 @@ fn generate_cmd(a: GenerateArgs, store: &StoreOptions) -> Result<i32> {
         None => Clock::system().last_full_hour(),
     };
     let opts = gen_options(&a, end)?;
-    let out = Location::open(&a.out, store, true).context("--out")?;
-    let summary = generate::generate(&opts, &out, true)?;
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(exit::OK)
+    let write = || -> Result<i32> {
+        let out = Location::open(&a.out, store, true).context("--out")?;
+        let truth = generate::ground_truth_beside(&a.out, &out, store)?;
+        let summary = generate::generate(&opts, &out, &truth, true)?;
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        Ok(exit::OK)
+    };
+    if matches!(a.format, cli::GenFormat::Lake) {
+        // The output is a lake: written under its writer lock, like by every other writer.
+        locked(&a.out.clone(), store, "generate", true, write)
+    } else {
+        write()
+    }
 }
 
 /// The demo's dataset: small enough to generate, land and detect in well under two minutes on
@@ -681,29 +691,57 @@ fn demo_generate_args(dir: &Path) -> GenerateArgs {
     }
 }
 
-fn demo_cmd(a: DemoArgs) -> Result<i32> {
+/// The demo writes its lake under the lake's writer lock, taken before anything in its folder
+/// is cleared or written.
+fn demo_cmd(a: DemoArgs, store: &StoreOptions) -> Result<i32> {
+    let lake = a.dir.join("lake").display().to_string();
+    locked(&lake, store, "demo", true, || demo_locked(a, store))
+}
+
+/// Removes everything under `dir` except `keep` (and the folders leading to it).
+fn remove_all_but(dir: &Path, keep: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        if p == keep {
+            continue;
+        }
+        if keep.starts_with(&p) {
+            remove_all_but(&p, keep)?;
+        } else if p.is_dir() && !p.is_symlink() {
+            std::fs::remove_dir_all(&p)?;
+        } else {
+            std::fs::remove_file(&p)?;
+        }
+    }
+    Ok(())
+}
+
+fn demo_locked(a: DemoArgs, store: &StoreOptions) -> Result<i32> {
     let started = Instant::now();
-    let store = StoreOptions::default();
+    let store = store.clone();
     let clock = Clock::system();
     let end = clock.last_full_hour();
     let g = demo_generate_args(&a.dir);
     let opts = gen_options(&g, end)?;
     let stamp_path = a.dir.join("demo.json");
-    let stamp = json!({"end": fmt_instant(end), "args": format!("{g:?}")});
+    // `ground_truth`: where this version keeps it (older demos kept it among the exports).
+    let stamp = json!({"end": fmt_instant(end), "args": format!("{g:?}"), "ground_truth": "beside the exports"});
     let reuse = !a.fresh
         && std::fs::read_to_string(&stamp_path)
             .ok()
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
             == Some(stamp.clone());
     let lake_dir = a.dir.join("lake");
+    let out = Location::open(&g.out, &store, true)?;
+    let truth_at = generate::ground_truth_beside(&g.out, &out, &store)?;
     if !reuse {
-        if a.dir.exists() {
-            std::fs::remove_dir_all(&a.dir).with_context(|| format!("clearing {}", a.dir.display()))?;
-        }
-        println!("[1/4] generating 31 days of process, container and network metrics for 2 clusters × 3 nodes (OTLP/JSON, gzip, file-exporter layout) …");
+        // Everything but the writer lock this run holds.
+        let lock = lake_dir.join(crate::lake::lock::WRITER);
+        remove_all_but(&a.dir, &lock).with_context(|| format!("clearing {}", a.dir.display()))?;
         let out = Location::open(&g.out, &store, true)?;
+        println!("[1/4] generating 31 days of process, container and network metrics for 2 clusters × 3 nodes (OTLP/JSON, gzip, file-exporter layout) …");
         let t = Instant::now();
-        let s = generate::generate(&opts, &out, true)?;
+        let s = generate::generate(&opts, &out, &truth_at, true)?;
         println!(
             "      {} points in {} files ({:.1} MB) in {:.1}s",
             s.points,
@@ -715,16 +753,16 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
         println!(
             "[1/4] reusing the data generated for {} in {}",
             fmt_instant(end),
-            a.dir.display()
+            Escaped(&a.dir.display().to_string())
         );
     }
-    println!("[2/4] landing the exports into {} …", lake_dir.display());
+    println!(
+        "[2/4] landing the exports into {} …",
+        Escaped(&lake_dir.display().to_string())
+    );
     let lake = Location::open(&lake_dir.display().to_string(), &store, true)?;
+    // The exports folder holds the exports only (the ground truth is beside it).
     let inputs = ingest::discover(std::slice::from_ref(&g.out), &store)?;
-    let inputs: Vec<_> = inputs
-        .into_iter()
-        .filter(|i| !i.name.ends_with(generate::GROUND_TRUTH))
-        .collect();
     let lr = land_and_roll(
         &lake,
         &inputs,
@@ -768,8 +806,10 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
     }
 
     println!("[4/4] checking the injected scenarios against the findings …");
-    let truth_bytes =
-        std::fs::read(Path::new(&g.out).join(generate::GROUND_TRUTH)).context("reading the demo's ground truth")?;
+    let truth_bytes = truth_at
+        .location
+        .get(&truth_at.key)
+        .context("reading the demo's ground truth")?;
     let truth = generate::GroundTruth::from_json(&truth_bytes)
         .context("parsing the demo's ground truth")?
         .scenarios;
@@ -813,7 +853,7 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
             sc.name,
             sc.detection,
             if sc.expect_finding { "found  " } else { "not new" },
-            generate::key_values(sc).join(" ")
+            Escaped(&generate::key_values(sc).join(" "))
         );
     }
     if not_run > 0 {
@@ -824,16 +864,19 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
         .filter(|(d, f)| !truth.iter().any(|sc| matches(sc, d, f)))
         .collect();
     for (d, f) in &unexpected {
-        println!("  EXTRA {d} finding not in the ground truth: {f}");
+        println!(
+            "  EXTRA {d} finding not in the ground truth: {}",
+            Escaped(&f.to_string())
+        );
     }
     for s in &summaries {
         println!(
             "findings: {}\nreport:   {}",
-            s["outputs"]["findings"].as_str().unwrap_or(""),
-            s["outputs"]["report_md"].as_str().unwrap_or("")
+            Escaped(s["outputs"]["findings"].as_str().unwrap_or("")),
+            Escaped(s["outputs"]["report_md"].as_str().unwrap_or(""))
         );
     }
-    println!("lake:     {}", lake_dir.display());
+    println!("lake:     {}", Escaped(&lake_dir.display().to_string()));
     println!("done in {:.1}s", started.elapsed().as_secs_f64());
     if missed > 0 || !unexpected.is_empty() {
         bail!(

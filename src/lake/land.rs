@@ -229,6 +229,26 @@ fn decode_all(inputs: &[Input], max_input_bytes: u64, tx: std::sync::mpsc::SyncS
             closed: false,
         };
         b.send(Msg::Start(i));
+        if let Some((reason, detail)) = input.refusal() {
+            // Found in a folder but not read (a symbolic link, a FIFO, …): a rejection of the
+            // whole input, recorded and counted like any other.
+            b.send(Msg::Reject(Rejection {
+                reason,
+                position: Position::Whole,
+                detail: detail.to_string(),
+                points: 0,
+            }));
+            b.send(Msg::Done {
+                size: 0,
+                decoded: None,
+                raw_len: 0,
+                hash: raw_hash(format!("{}\0{reason}", input.name).as_bytes()),
+            });
+            if b.closed {
+                return;
+            }
+            continue;
+        }
         if input.size > max_input_bytes {
             // Not even read: holding it would take more memory than any input may decode to.
             b.send(Msg::Reject(Rejection {

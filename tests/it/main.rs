@@ -11,6 +11,8 @@ mod faults;
 mod fuzz_regressions;
 mod hostile;
 mod land;
+#[cfg(unix)]
+mod leftovers;
 mod proxy;
 mod s3;
 mod security;
