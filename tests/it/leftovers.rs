@@ -235,10 +235,7 @@ fn an_input_object_unreadable_after_the_retries_is_a_rejected_input_exit_3() {
     assert!(proxy.injected() >= 3, "retried before giving up: {}", proxy.injected());
 }
 
-#[test]
-fn generate_lake_and_demo_take_the_writer_lock() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let lake_dir = dir.path().join("gen-lake");
+fn hold_lock(lake_dir: &Path) -> (Location, WriterLock) {
     let lake = Location::open(&lake_dir.display().to_string(), &StoreOptions::default(), true).expect("lake");
     let opts = LockOptions {
         timeout: Duration::from_secs(5),
@@ -246,30 +243,40 @@ fn generate_lake_and_demo_take_the_writer_lock() {
         command: "test".into(),
     };
     let held = WriterLock::acquire(&lake, &opts, None).expect("hold the lock");
-    let out = kubeseen(
-        &[
-            "generate",
-            "--format",
-            "lake",
-            "--out",
-            &lake_dir.display().to_string(),
-            "--clusters",
-            "1",
-            "--nodes",
-            "2",
-            "--processes",
-            "2",
-            "--days",
-            "2",
-            "--interval",
-            "900s",
-            "--end",
-            AT,
-            "--lock-timeout",
-            "1s",
-        ],
-        dir.path(),
-    );
+    (lake, held)
+}
+
+fn generate_lake_args(out: &str) -> Vec<&str> {
+    vec![
+        "generate",
+        "--format",
+        "lake",
+        "--out",
+        out,
+        "--clusters",
+        "1",
+        "--nodes",
+        "2",
+        "--processes",
+        "2",
+        "--days",
+        "2",
+        "--interval",
+        "900s",
+        "--end",
+        AT,
+    ]
+}
+
+#[test]
+fn generate_format_lake_takes_the_writer_lock() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lake_dir = dir.path().join("gen-lake");
+    let lake_s = lake_dir.display().to_string();
+    let (lake, held) = hold_lock(&lake_dir);
+    let mut args = generate_lake_args(&lake_s);
+    args.extend(["--lock-timeout", "1s"]);
+    let out = kubeseen(&args, dir.path());
     assert_eq!(
         out.status.code(),
         Some(6),
@@ -280,11 +287,19 @@ fn generate_lake_and_demo_take_the_writer_lock() {
         !lake_dir.join("metrics").exists(),
         "nothing written while another run held the lock"
     );
+    held.release().expect("release");
+    // Free again: it writes the lake, and releases the lock.
+    let out = kubeseen(&generate_lake_args(&lake_s), dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(lake_dir.join("metrics").is_dir());
+    assert!(lake.list("_kubeseen/locks").expect("list").is_empty(), "released");
+}
 
+#[test]
+fn demo_takes_the_writer_lock_before_clearing_its_folder() {
+    let dir = tempfile::tempdir().expect("tmp");
     let demo = dir.path().join("demo");
-    let demo_lake =
-        Location::open(&demo.join("lake").display().to_string(), &StoreOptions::default(), true).expect("demo lake");
-    let held_demo = WriterLock::acquire(&demo_lake, &opts, None).expect("hold the demo's lock");
+    let (_lake, held) = hold_lock(&demo.join("lake"));
     std::fs::write(demo.join("keep.txt"), "not cleared while locked").expect("write");
     let started = Instant::now();
     let out = kubeseen(
@@ -298,34 +313,6 @@ fn generate_lake_and_demo_take_the_writer_lock() {
     );
     assert!(demo.join("keep.txt").exists() && !demo.join("exports").exists());
     held.release().expect("release");
-    held_demo.release().expect("release");
-
-    // Free again: generate --format lake writes the lake (and releases the lock).
-    let out = kubeseen(
-        &[
-            "generate",
-            "--format",
-            "lake",
-            "--out",
-            &lake_dir.display().to_string(),
-            "--clusters",
-            "1",
-            "--nodes",
-            "2",
-            "--processes",
-            "2",
-            "--days",
-            "2",
-            "--interval",
-            "900s",
-            "--end",
-            AT,
-        ],
-        dir.path(),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(lake_dir.join("metrics").is_dir());
-    assert!(lake.list("_kubeseen/locks").expect("list").is_empty(), "released");
 }
 
 #[test]
