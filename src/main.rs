@@ -5,7 +5,7 @@ use clap::Parser;
 /// glibc's allocator spent a third of landing in malloc/free bookkeeping; mimalloc does not.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use kubeseen::{app, cli, text};
+use kubeseen::{app, cli};
 
 /// `mi_option_purge_delay` of mimalloc v3's `mi_option_e` (libmimalloc-sys 0.1.49, pinned in
 /// Cargo.toml, does not export the constant).
@@ -29,37 +29,7 @@ fn main() {
         }
     }
     let cli = cli::Cli::parse();
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    // Colours only on a terminal: a log file or pipe gets no escape sequences at all (and
-    // values never carry any: see the text format below).
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        // Machine output: JSON keeps every value exact (it escapes C0 controls itself).
-        cli::LogFormat::Json => builder.json().init(),
-        // Text logs are read by people: every field and message goes through the one escaping
-        // rule, so a file or object name cannot forge a log line or drive the terminal.
-        cli::LogFormat::Text => {
-            use tracing_subscriber::field::MakeExt;
-            builder
-                .fmt_fields(
-                    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
-                        let v = format!("{value:?}");
-                        if field.name() == "message" {
-                            write!(w, "{}", text::escape(&v))
-                        } else {
-                            write!(w, "{}={}", field.name(), text::escape(&v))
-                        }
-                    })
-                    .delimited(" "),
-                )
-                .init()
-        }
-    }
+    app::init_logging(&cli);
     let code = match app::run(cli) {
         Ok(code) => code,
         Err(e) => {

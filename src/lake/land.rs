@@ -28,8 +28,8 @@ use chrono::{DateTime, Duration, Utc};
 use polars::prelude::*;
 use serde::Serialize;
 
+use super::layout::{HourPartition, REJECTS};
 use super::schema::{PointsBuilder, Row, Series, SeriesCache};
-use super::{HourPartition, REJECTS};
 use crate::ingest::model::{Point, Position, Rejection, Sink};
 use crate::ingest::{self, Input};
 use crate::storage::{Location, StorageError};
@@ -61,7 +61,7 @@ impl Default for LandOptions {
         LandOptions {
             max_input_bytes: 2 << 30,
             flush_bytes: 64 << 20,
-            now: Utc::now(),
+            now: crate::config::Clock::system().now(),
             max_future: Duration::days(1),
             progress: false,
         }
@@ -180,6 +180,19 @@ enum Msg {
     },
 }
 
+/// An input found in a folder but not read (a symbolic link, a FIFO, …): the rejection of the
+/// whole input, recorded and counted like any other, and its record's hash.
+fn refusal(input: &Input) -> Option<(Rejection, String)> {
+    let (reason, detail) = input.refusal()?;
+    let rejection = Rejection {
+        reason,
+        position: Position::Whole,
+        detail: detail.to_string(),
+        points: 0,
+    };
+    Some((rejection, raw_hash(format!("{}\0{reason}", input.name).as_bytes())))
+}
+
 /// Reads and decodes every input, sending what it finds; stops when the receiver is gone.
 fn decode_all(inputs: &[Input], max_input_bytes: u64, tx: std::sync::mpsc::SyncSender<Msg>) {
     struct Batches<'t> {
@@ -229,20 +242,13 @@ fn decode_all(inputs: &[Input], max_input_bytes: u64, tx: std::sync::mpsc::SyncS
             closed: false,
         };
         b.send(Msg::Start(i));
-        if let Some((reason, detail)) = input.refusal() {
-            // Found in a folder but not read (a symbolic link, a FIFO, …): a rejection of the
-            // whole input, recorded and counted like any other.
-            b.send(Msg::Reject(Rejection {
-                reason,
-                position: Position::Whole,
-                detail: detail.to_string(),
-                points: 0,
-            }));
+        if let Some((rejection, hash)) = refusal(input) {
+            b.send(Msg::Reject(rejection));
             b.send(Msg::Done {
                 size: 0,
                 decoded: None,
                 raw_len: 0,
-                hash: raw_hash(format!("{}\0{reason}", input.name).as_bytes()),
+                hash,
             });
             if b.closed {
                 return;
@@ -492,7 +498,7 @@ pub fn write_parquet(buf: PointsBuilder) -> PolarsResult<Vec<u8>> {
     let t = Instant::now();
     let mut df = buf.finish()?;
     tracing::debug!(rows = df.height(), finish_ms = t.elapsed().as_millis(), "built frame");
-    super::parquet_bytes(&mut df)
+    super::layout::parquet_bytes(&mut df)
 }
 
 /// The point_ids already landed in `partition`.
@@ -537,7 +543,7 @@ pub fn land_with(
     before_write: &mut dyn FnMut(&[HourPartition]) -> Result<(), StorageError>,
 ) -> Result<LandReport, LandError> {
     let started = Instant::now();
-    let min_time_ns = 946_684_800_000_000_000u64; // 2000-01-01T00:00:00Z
+    let min_time_ns = crate::config::CUTOFF_UNIX_SECONDS as u64 * 1_000_000_000;
     let max_time_ns = (opts.now + opts.max_future).timestamp_nanos_opt().unwrap_or(i64::MAX) as u64;
     let mut lander = Lander {
         lake,
@@ -639,6 +645,11 @@ pub fn land_with(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    Ok(finish_report(lander, started))
+}
+
+/// The report of a landing, once every input is read and the last points written.
+fn finish_report(lander: Lander<'_>, started: Instant) -> LandReport {
     tracing::debug!(
         series = lander.series.len(),
         partitions_in_flight = lander.partitions.len(),
@@ -656,7 +667,7 @@ pub fn land_with(
         report.points_per_second = report.points_read as f64 / report.elapsed_seconds;
         report.mb_per_second = report.bytes_decoded as f64 / 1e6 / report.elapsed_seconds;
     }
-    Ok(report)
+    report
 }
 
 /// Longest metric name (and unit, scope name and version) landed: OTel's API allows 255

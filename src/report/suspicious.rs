@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::summary::Summary;
 use crate::detect::suspicious::COLUMN;
 use crate::text;
 
@@ -21,11 +22,8 @@ fn entries(r: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-fn flagged(s: &Value) -> Vec<&Value> {
-    s["findings"]
-        .as_array()
-        .map(|rows| rows.iter().filter(|r| !entries(r).is_empty()).collect())
-        .unwrap_or_default()
+fn flagged(s: &Summary) -> Vec<&Value> {
+    s.findings.iter().filter(|r| !entries(r).is_empty()).collect()
 }
 
 /// Whether any of `rows` holds such characters (the grid then gets a column for them).
@@ -47,7 +45,7 @@ pub(super) fn cell(r: &Value) -> String {
 }
 
 /// The Markdown section (empty when no finding is flagged).
-pub(super) fn markdown_section(s: &Value) -> String {
+pub(super) fn markdown_section(s: &Summary) -> String {
     let rows = flagged(s);
     if rows.is_empty() {
         return String::new();
@@ -72,7 +70,7 @@ pub(super) fn markdown_section(s: &Value) -> String {
 }
 
 /// The terminal note (empty when no finding is flagged).
-pub(super) fn table_note(s: &Value) -> String {
+pub(super) fn table_note(s: &Summary) -> String {
     let rows = flagged(s);
     if rows.is_empty() {
         return String::new();
