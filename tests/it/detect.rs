@@ -56,6 +56,17 @@ fn golden_points() -> Vec<P> {
     // 4. A new pid of a known path: not new (the intent), new in --splunk-compat.
     v.push(P::new("prod", "n1", "/usr/bin/app", 100, bs + Duration::days(3)).metric("process.memory.utilization"));
     v.push(P::new("prod", "n1", "/usr/bin/app", 200, ws + Duration::minutes(10)).metric("process.memory.utilization"));
+    // 4b. The SPL's key holds the pid and its presence is process.memory.utilization alone:
+    //     the same pid of a utilization-reporting path in both windows is known in both modes;
+    //     a kubelet utilization point in the window is new there (its baseline points are
+    //     memory.usage only, which the SPL does not read) and known in the intent.
+    v.push(P::new("prod", "n1", "/usr/bin/steady", 300, bs + Duration::days(4)).metric("process.memory.utilization"));
+    v.push(
+        P::new("prod", "n1", "/usr/bin/steady", 300, ws + Duration::minutes(12)).metric("process.memory.utilization"),
+    );
+    v.push(
+        P::new("prod", "n2", "/usr/bin/kubelet", 1, ws + Duration::minutes(13)).metric("process.memory.utilization"),
+    );
     // 5. Known on another node of the cluster: new here, prevalence 1.
     v.push(P::new("prod", "n2", "/opt/tool", 30, bs + Duration::days(10)));
     v.push(P::new("prod", "n1", "/opt/tool", 31, ws + Duration::minutes(20)));
@@ -221,6 +232,7 @@ fn window_edges_keys_and_evidence() {
 fn golden_findings_file() {
     let l = golden_lake();
     assert_golden(&run_golden(&l, false, None));
+    assert_golden(&run_golden(&l, true, None));
 }
 
 #[test]
@@ -230,17 +242,48 @@ fn splunk_compat_keys_on_pid_and_utilization_only() {
     let k = keys(&run.findings);
     assert_eq!(
         k,
-        vec![("prod".into(), "n1".into(), "/usr/bin/app".into())],
-        "only the utilization metric counts, and the new pid is new"
+        vec![
+            ("prod".into(), "n1".into(), "/usr/bin/app".into()),
+            ("prod".into(), "n2".into(), "/usr/bin/kubelet".into()),
+        ],
+        "only the utilization metric counts (in the baseline too), and the new pid is new; \
+         the same pid on a known path is not"
     );
-    let pids = run
-        .findings
-        .column("process_pid")
-        .expect("pid in the key")
-        .get(0)
-        .expect("cell")
-        .into_static();
-    assert_eq!(pids, AnyValue::Int64(200));
+    assert_eq!(
+        run.logic.key,
+        [
+            "host_name",
+            "k8s_cluster_name",
+            "k8s_node_name",
+            "process_pid",
+            "process_executable_name",
+            "process_executable_path"
+        ],
+        "the SPL's key"
+    );
+    let rows = kubeseen::report::rows_json(&run.findings);
+    let by_path = |p: &str| {
+        rows.iter()
+            .find(|r| r["process_executable_path"] == p)
+            .unwrap_or_else(|| panic!("{p}"))
+    };
+    let app = by_path("/usr/bin/app");
+    assert_eq!(
+        app["process_pid"], 200,
+        "pid in the key: the new pid, not the baseline's 100"
+    );
+    assert_eq!(app["host_name"], "n1");
+    assert_eq!(app["samples"], 1);
+    let kubelet = by_path("/usr/bin/kubelet");
+    assert_eq!(
+        (kubelet["process_pid"].clone(), kubelet["samples"].clone()),
+        (serde_json::json!(1), serde_json::json!(1)),
+        "one utilization point; kubelet's memory.usage points in the window are not samples"
+    );
+    assert_eq!(
+        kubelet["first_seen"], "2026-11-20T11:13:00Z",
+        "the utilization point, not the earlier memory.usage one"
+    );
 }
 
 #[test]
