@@ -114,6 +114,7 @@ fn locked(
             });
         })),
     )?;
+    crate::testhook::pause(|| "locked".into());
     let code = f()?;
     match lock.release() {
         Err(LockError::Storage(e)) => {
@@ -363,6 +364,7 @@ fn detect_one(p: &Prepared, spec: &Spec, at: Option<DateTime<Utc>>) -> Result<se
     let opts = DetectOptions { at, ..p.opts.clone() };
     let t = Instant::now();
     let run = detect::run(&p.lake, spec, &opts)?;
+    crate::testhook::pause(|| format!("detected-{}", spec.slug));
     let detect_ms = t.elapsed().as_millis() as u64;
     for w in &run.warnings {
         tracing::warn!(detection = %spec.slug, "{w}");
