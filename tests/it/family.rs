@@ -460,8 +460,9 @@ fn unseen_process_is_per_node_name_with_exact_edges() {
         m,
         ws + Duration::minutes(4),
     ));
-    // Known on another node: new on this one, prevalence 1.
+    // Known on two other nodes: new on this one, prevalence 2, first seen elsewhere on n4.
     v.push(proc("prod", "n2", "tool", "/opt/tool", 30, m, bs + Duration::days(10)));
+    v.push(proc("prod", "n4", "tool", "/opt/tool", 32, m, bs + Duration::days(5)));
     v.push(proc(
         "prod",
         "n1",
@@ -504,6 +505,8 @@ fn unseen_process_is_per_node_name_with_exact_edges() {
             ws + Duration::minutes(min),
         ));
     }
+    // Two metrics at one instant: two samples (one in the SPL's, utilization only).
+    v.push(proc("prod", "n3", "late", "/x/late", 70, m, ws + Duration::minutes(15)));
     // Not a process metric: no sighting.
     v.push(proc(
         "prod",
@@ -535,7 +538,7 @@ fn unseen_process_is_per_node_name_with_exact_edges() {
     );
     assert_eq!(
         keys_of(&intent, &["process_executable_name", "cluster_prevalence"]),
-        set(&["atstart|0", "early|0", "late|0", "nohost|0", "tool|1", "tool|0"])
+        set(&["atstart|0", "early|0", "late|0", "nohost|0", "tool|2", "tool|0"])
     );
     assert_golden(&intent);
     assert_evidence(&v, &intent);
