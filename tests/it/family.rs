@@ -274,58 +274,129 @@ fn assert_evidence(points: &[G], run: &detect::Run) {
     );
 }
 
-/// The rule family's `samples`, `first_seen` and `last_seen` of every finding, plainly: the
-/// window's points of the key's signal metrics; their first and last time (the fixture keeps
-/// each finding's window points in one 10 s bucket, checked here, so the active buckets' span is
-/// theirs).
+/// The rule family's findings and evidence computed plainly from the points (README, "The rule
+/// family"): per key (a matching process), 10 s buckets of the window; a gauge signal is active
+/// in a bucket when the average of its metric's points there is above its threshold; a counter
+/// signal when the sum of its points' increases there is (a point's increase: its value minus
+/// the previous point of its series — key, metric, other attributes — read from
+/// `[start − lookback, end)`, or for a series' first point its value when it started at most
+/// `lookback` before the window); a bucket is active when a signal of `active_when` is. Checked:
+/// the keys found, and per finding `samples` (the window's points of the signal metrics),
+/// `active_buckets`, `first_seen` and `last_seen` (the first and last point of the active
+/// buckets).
 fn assert_rule_evidence(points: &[G], run: &detect::Run) {
+    use kubeseen::detect::spec::SignalKind;
     let r = detect::rule::RuleLogic::of(&run.spec, run.splunk_compat).expect("a rule");
-    let metrics: BTreeSet<&str> = r.signals.iter().map(|s| s.metric.as_str()).collect();
     let w = &run.window;
-    let mut want: BTreeMap<String, (i64, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    let read_from = w.start - r.lookback;
+    let bucket = |t: DateTime<Utc>| {
+        t.timestamp_micros()
+            .div_euclid(r.bucket.num_microseconds().expect("bucket"))
+    };
+    // Key → its points of the signal metrics read (time order).
+    let mut by_key: BTreeMap<String, Vec<(&G, BTreeMap<String, String>)>> = BTreeMap::new();
     for p in distinct(points) {
-        if !metrics.contains(p.metric.as_str()) || p.time < w.start || p.time >= w.end {
+        if !r.signals.iter().any(|s| s.metric == p.metric) || p.time < read_from || p.time >= w.end {
             continue;
         }
-        let Some(k) = values(&columns_of(p), &r.key) else {
+        let m = columns_of(p);
+        if !m.get(&r.match_column).is_some_and(|v| r.match_values.contains(v)) {
             continue;
+        }
+        let Some(k) = values(&m, &r.key) else { continue };
+        by_key.entry(k.join("|")).or_default().push((p, m));
+    }
+    let mut want: BTreeMap<String, (i64, i64, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for (k, mut pts) in by_key {
+        pts.sort_by_key(|(p, _)| p.time);
+        // (bucket, metric) → gauge values, and counter increases.
+        let mut gauges: BTreeMap<(i64, String), Vec<f64>> = BTreeMap::new();
+        let mut increases: BTreeMap<(i64, String), f64> = BTreeMap::new();
+        let mut last_of_series: BTreeMap<(String, String), f64> = BTreeMap::new();
+        for (p, _) in &pts {
+            let s = r
+                .signals
+                .iter()
+                .find(|s| s.metric == p.metric)
+                .expect("a signal metric");
+            let in_window = p.time >= w.start;
+            match s.kind {
+                SignalKind::Gauge => {
+                    if in_window {
+                        gauges
+                            .entry((bucket(p.time), p.metric.clone()))
+                            .or_default()
+                            .push(p.value);
+                    }
+                }
+                SignalKind::Counter => {
+                    let series = (
+                        p.metric.clone(),
+                        lines(std::slice::from_ref(&G {
+                            time: w.start,
+                            start: None,
+                            value: 0.0,
+                            ..(*p).clone()
+                        })),
+                    );
+                    let inc = match last_of_series.insert(series, p.value) {
+                        Some(prev) => Some(p.value - prev),
+                        None => p.start.filter(|st| *st >= read_from).map(|_| p.value),
+                    };
+                    if let (true, Some(inc)) = (in_window, inc) {
+                        *increases.entry((bucket(p.time), p.metric.clone())).or_default() += inc;
+                    }
+                }
+            }
+        }
+        let active = |b: i64| {
+            r.signals
+                .iter()
+                .filter(|s| r.active_when.contains(&s.name))
+                .any(|s| match s.kind {
+                    SignalKind::Gauge => gauges
+                        .get(&(b, s.metric.clone()))
+                        .is_some_and(|v| v.iter().sum::<f64>() / v.len() as f64 > s.above),
+                    SignalKind::Counter => increases.get(&(b, s.metric.clone())).is_some_and(|x| *x > s.above),
+                })
         };
-        let e = want.entry(k.join("|")).or_insert((0, p.time, p.time));
-        e.0 += 1;
-        e.1 = e.1.min(p.time);
-        e.2 = e.2.max(p.time);
-    }
-    let rows = kubeseen::report::rows_json(&run.findings);
-    assert!(!rows.is_empty(), "{}: the fixture has findings", run.spec.slug);
-    for row in &rows {
-        let k = r
-            .key
+        let window: Vec<&G> = pts.iter().map(|(p, _)| *p).filter(|p| p.time >= w.start).collect();
+        let in_active: Vec<DateTime<Utc>> = window
             .iter()
-            .map(|c| match &row[c.as_str()] {
-                Value::String(s) => s.clone(),
-                v => v.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("|");
-        let (samples, first, last) = want.get(&k).copied().unwrap_or_else(|| panic!("{k}: no window points"));
-        let bucket = |t: DateTime<Utc>| t.timestamp().div_euclid(10);
-        assert_eq!(
-            bucket(first),
-            bucket(last),
-            "{k}: the fixture keeps a finding in one bucket"
-        );
-        assert_eq!(
-            (
-                row["samples"].as_i64(),
-                time_of(&row["first_seen"], "first_seen"),
-                time_of(&row["last_seen"], "last_seen")
-            ),
-            (Some(samples), Some(first), Some(last)),
-            "{} (splunk_compat={}) {k}: samples, first_seen, last_seen",
-            run.spec.slug,
-            run.splunk_compat
-        );
+            .filter(|p| active(bucket(p.time)))
+            .map(|p| p.time)
+            .collect();
+        if let (Some(first), Some(last)) = (in_active.iter().min(), in_active.iter().max()) {
+            let buckets: BTreeSet<i64> = in_active.iter().map(|t| bucket(*t)).collect();
+            want.insert(k, (window.len() as i64, buckets.len() as i64, *first, *last));
+        }
     }
+    assert!(!want.is_empty(), "{}: the fixture has findings", run.spec.slug);
+    let got: BTreeMap<String, (i64, i64, DateTime<Utc>, DateTime<Utc>)> = kubeseen::report::rows_json(&run.findings)
+        .iter()
+        .map(|row| {
+            let k = r
+                .key
+                .iter()
+                .map(|c| match &row[c.as_str()] {
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("|");
+            let n = |c: &str| row[c].as_i64().unwrap_or_else(|| panic!("{c}"));
+            let at = |c: &str| time_of(&row[c], c).unwrap_or_else(|| panic!("{c}"));
+            (
+                k,
+                (n("samples"), n("active_buckets"), at("first_seen"), at("last_seen")),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got, want,
+        "{} (splunk_compat={}): keys and (samples, active_buckets, first_seen, last_seen) differ from the plain reference",
+        run.spec.slug, run.splunk_compat
+    );
 }
 
 fn lake_of(points: &[G]) -> TestLake {
@@ -847,6 +918,8 @@ fn shell_rules_need_activity_in_a_bucket_and_intent_reads_the_default_metrics() 
             .attr("state", "user")
             .value(0.5),
         p("bash", 800, cpu_u, m(20)).attr("state", "user").value(0.0),
+        // 1b. bash 100 active again in a later bucket (same average): two active buckets.
+        p("bash", 100, cpu_u, m(50)).attr("state", "user").value(0.01),
         // 8. A second bash process (another pid) is another finding.
         p("bash", 101, mem_u, m(40)).value(0.1),
     ];
@@ -868,7 +941,7 @@ fn shell_rules_need_activity_in_a_bucket_and_intent_reads_the_default_metrics() 
     assert_eq!(
         keys_of(&any, &["process_pid", "cpu_active", "memory_active", "active_buckets"]),
         set(&[
-            "100|true|true|1",
+            "100|true|true|2",
             "101|false|true|1",
             "200|false|true|1",
             "300|true|true|1",
