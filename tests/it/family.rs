@@ -101,6 +101,9 @@ fn columns_of(p: &G) -> BTreeMap<String, String> {
     m
 }
 
+/// A point with its columns.
+type Sighting<'a> = (&'a G, BTreeMap<String, String>);
+
 /// The points once each, as landing keeps them (an identical point landed twice is one).
 fn distinct(points: &[G]) -> Vec<&G> {
     let mut seen = BTreeSet::new();
@@ -143,7 +146,7 @@ fn plain_new_value(points: &[G], run: &detect::Run) -> BTreeMap<String, Evidence
     let presence = |m: &str| {
         l.presence_metrics.iter().any(|x| x == m) || l.presence_metric_prefixes.iter().any(|x| m.starts_with(x))
     };
-    let keyed: Vec<(&G, BTreeMap<String, String>)> = distinct(points)
+    let keyed: Vec<Sighting> = distinct(points)
         .into_iter()
         .filter(|p| presence(&p.metric))
         .map(|p| (p, columns_of(p)))
@@ -294,7 +297,7 @@ fn assert_rule_evidence(points: &[G], run: &detect::Run) {
             .div_euclid(r.bucket.num_microseconds().expect("bucket"))
     };
     // Key → its points of the signal metrics read (time order).
-    let mut by_key: BTreeMap<String, Vec<(&G, BTreeMap<String, String>)>> = BTreeMap::new();
+    let mut by_key: BTreeMap<String, Vec<Sighting>> = BTreeMap::new();
     for p in distinct(points) {
         if !r.signals.iter().any(|s| s.metric == p.metric) || p.time < read_from || p.time >= w.end {
             continue;
