@@ -442,7 +442,9 @@ fn time_predicate_reaches_the_parquet_scan() {
         .all(|f| f.partition.start() + hours(1) > w.baseline_start && f.partition.start() < w.start));
 }
 
-// ---- The reference: a plain anti-join written independently of the engine. ----
+// ---- The reference: a plain anti-join written independently of the engine, with every
+// evidence column (samples, first/last seen, pids, node_first_seen, cluster_prevalence,
+// cluster_first_seen, baseline_complete). ----
 
 type Key = (String, String, String);
 
@@ -452,6 +454,13 @@ struct RefFinding {
     first_us: i64,
     last_us: i64,
     pids: BTreeSet<i64>,
+    /// The node's earliest keyed baseline point.
+    node_first_us: Option<i64>,
+    /// Other nodes of the cluster that ran the path in the baseline, and the earliest of those.
+    cluster_prevalence: i64,
+    cluster_first_us: Option<i64>,
+    /// The node's history reaches back to within one window length of the baseline's start.
+    baseline_complete: bool,
 }
 
 fn reference(points: &[P], at: chrono::DateTime<chrono::Utc>) -> BTreeMap<Key, RefFinding> {
@@ -465,10 +474,20 @@ fn reference(points: &[P], at: chrono::DateTime<chrono::Utc>) -> BTreeMap<Key, R
         (!c.is_empty() && !n.is_empty() && !path.is_empty() && p.metric.starts_with("process.")).then_some((c, n, path))
     };
     let mut baseline = BTreeSet::new();
+    let mut node_first: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut path_first: BTreeMap<(String, String), BTreeMap<String, i64>> = BTreeMap::new();
     for p in points {
         let us = p.time.timestamp_micros();
         if let Some(k) = key(p) {
             if us >= bs && us < ws {
+                let n = node_first.entry((k.0.clone(), k.1.clone())).or_insert(us);
+                *n = (*n).min(us);
+                let f = path_first
+                    .entry((k.0.clone(), k.2.clone()))
+                    .or_default()
+                    .entry(k.1.clone())
+                    .or_insert(us);
+                *f = (*f).min(us);
                 baseline.insert(k);
             }
         }
@@ -485,11 +504,20 @@ fn reference(points: &[P], at: chrono::DateTime<chrono::Utc>) -> BTreeMap<Key, R
         if !seen.insert((k.clone(), p.pid, us, p.metric.clone())) {
             continue;
         }
+        let node_first_us = node_first.get(&(k.0.clone(), k.1.clone())).copied();
+        let others: Vec<i64> = path_first
+            .get(&(k.0.clone(), k.2.clone()))
+            .map(|by_node| by_node.iter().filter(|(n, _)| **n != k.1).map(|(_, t)| *t).collect())
+            .unwrap_or_default();
         let f = out.entry(k).or_insert(RefFinding {
             samples: 0,
             first_us: i64::MAX,
             last_us: i64::MIN,
             pids: BTreeSet::new(),
+            node_first_us,
+            cluster_prevalence: others.len() as i64,
+            cluster_first_us: others.iter().min().copied(),
+            baseline_complete: node_first_us.is_some_and(|t| t < bs + (at - ws)),
         });
         f.samples += 1;
         f.first_us = f.first_us.min(us);
@@ -505,6 +533,11 @@ fn engine(run: &detect::Run) -> BTreeMap<Key, RefFinding> {
     let ks = keys(df);
     let us = |c: &str, i: usize| match df.column(c).expect(c).get(i).expect("cell") {
         AnyValue::Datetime(v, _, _) | AnyValue::DatetimeOwned(v, _, _) => v,
+        other => panic!("{c}: {other:?}"),
+    };
+    let opt_us = |c: &str, i: usize| match df.column(c).expect(c).get(i).expect("cell") {
+        AnyValue::Null => None,
+        AnyValue::Datetime(v, _, _) | AnyValue::DatetimeOwned(v, _, _) => Some(v),
         other => panic!("{c}: {other:?}"),
     };
     // keys() sorts; look each row up by its own key.
@@ -538,6 +571,16 @@ fn engine(run: &detect::Run) -> BTreeMap<Key, RefFinding> {
                 first_us: us("first_seen", i),
                 last_us: us("last_seen", i),
                 pids,
+                node_first_us: opt_us("node_first_seen", i),
+                cluster_prevalence: match df.column("cluster_prevalence").expect("c").get(i).expect("cell") {
+                    AnyValue::Int64(v) => v,
+                    other => panic!("cluster_prevalence: {other:?}"),
+                },
+                cluster_first_us: opt_us("cluster_first_seen", i),
+                baseline_complete: match df.column("baseline_complete").expect("c").get(i).expect("cell") {
+                    AnyValue::Boolean(v) => v,
+                    other => panic!("baseline_complete: {other:?}"),
+                },
             },
         );
     }
