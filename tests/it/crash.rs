@@ -1227,7 +1227,7 @@ fn the_harness_compares_rollup_rows_when_part_files_differ() {
 fn stale_marks_are_written_before_the_points_they_cover() {
     use crate::common::{kubeseen as run, otlp_lines, t, TestLake, P};
     use kubeseen::lake::land::{land_with, LandOptions};
-    use kubeseen::report::stale::{self, Marker};
+    use kubeseen::lake::stale::{self, Marker};
     let l = TestLake::new();
     let lake_arg = l.path().display().to_string();
     std::fs::write(l.dir.path().join("e.jsonl"), otlp_lines(&three_hours())).expect("write");
