@@ -28,4 +28,6 @@ pub mod ingest;
 pub mod lake;
 pub mod report;
 pub mod storage;
+/// Test-only pause points (see the module): not part of the product.
+mod testhook;
 pub mod text;
