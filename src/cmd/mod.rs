@@ -47,6 +47,7 @@ pub fn store_options(cli: &cli::Cli) -> StoreOptions {
         },
         lock_timeout: cli.lock_timeout,
         lock_ttl: cli.lock_ttl,
+        s3_instance_credentials: cli.s3_instance_credentials,
     }
 }
 
@@ -74,13 +75,14 @@ pub fn locked(
         lake,
         &opts,
         Some(Box::new(|e: &LockError| {
-            eprintln!("kubeseen: error: {e}");
+            eprintln!("kubeseen: error: {}", crate::text::Escaped(&e.to_string()));
             std::process::exit(match e {
                 LockError::Lost { storage: true, .. } => exit::STORAGE,
                 _ => exit::LOCKED,
             });
         })),
     )?;
+    crate::testhook::pause(|| "locked".into());
     crate::lake::sweep_staging(lake, crate::lake::STAGING_MAX_AGE);
     let code = f(lake)?;
     match lock.release() {

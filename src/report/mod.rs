@@ -12,6 +12,7 @@
 pub mod chart;
 mod statistical;
 mod summary;
+mod suspicious;
 mod text;
 
 use polars::prelude::*;

@@ -5,8 +5,9 @@ use serde_json::Value;
 
 use super::summary::Summary;
 
+/// A value for Markdown: escaped by the one escaping function of human-facing outputs.
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    crate::text::markdown(s)
 }
 
 /// The largest anomaly of a finding (`top_anomalies`' first): metric and z.
@@ -59,7 +60,7 @@ pub fn markdown_section(s: &Summary) -> String {
             let entity: Vec<String> = c
                 .entity
                 .iter()
-                .map(|v| md_escape(v).replace(['[', ']', '(', ')'], ""))
+                .map(|v| md_escape(v).replace(['[', ']', '(', ')'], "\u{fffd}"))
                 .collect();
             out.push_str(&format!(
                 "- [{}](./{}) ({})\n",

@@ -9,9 +9,14 @@ mod detect;
 mod family;
 mod faults;
 mod fuzz_regressions;
+mod ground_truth;
 mod hostile;
 mod land;
+#[cfg(unix)]
+mod leftovers;
 mod proxy;
 mod s3;
 mod security;
 mod statistical;
+#[cfg(unix)]
+mod untrusted;
