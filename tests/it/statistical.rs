@@ -416,6 +416,59 @@ fn process_anomalies_need_more_than_five_buckets_and_a_baseline() {
     let c10 = run(&l, "process_resource_ratio_anomaly", true);
     assert!(!exes(&c10).contains("newbie"));
     assert_golden(&c10);
+
+    // Backfill (both modes, through the binary, moment rollups built by `compact`) writes what
+    // separate runs find, window by window; the last window has the findings above.
+    let lake_arg = l.path().display().to_string();
+    let out = kubeseen(&["compact", "--lake", &lake_arg], l.dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for compat in [false, true] {
+        let mut args = vec![
+            "backfill",
+            "--lake",
+            &lake_arg,
+            "--from",
+            "2026-11-20T09:00:00Z",
+            "--to",
+            AT,
+            "--format",
+            "json",
+            "--detection",
+            "process_resource_anomaly",
+            "--detection",
+            "process_resource_ratio_anomaly",
+        ];
+        if compat {
+            args.push("--splunk-compat");
+        }
+        let out = kubeseen(&args, l.dir.path());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        for slug in ["process_resource_anomaly", "process_resource_ratio_anomaly"] {
+            for end in ["2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z", AT] {
+                let mut o = opts(end);
+                o.splunk_compat = compat;
+                let r = detect::run(&l.lake, &spec_of(slug), &o).expect("detect");
+                let bytes = l
+                    .lake
+                    .get(&kubeseen::report::findings_key(&r))
+                    .expect("backfill wrote it");
+                let df = {
+                    use polars::prelude::SerReader;
+                    polars::prelude::ParquetReader::new(std::io::Cursor::new(bytes))
+                        .finish()
+                        .expect("findings")
+                };
+                let uids = |d: &polars::prelude::DataFrame| -> BTreeSet<String> {
+                    kubeseen::report::rows_json(d)
+                        .iter()
+                        .map(|r| r["finding_uid"].to_string())
+                        .collect()
+                };
+                assert_eq!(uids(&df), uids(&r.findings), "{slug} compat={compat} {end}");
+                assert_eq!(end == AT, df.height() > 0, "{slug} compat={compat} {end}");
+            }
+        }
+    }
 }
 
 #[test]
