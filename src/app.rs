@@ -156,6 +156,9 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         Command::Generate(a) => generate_cmd(a, &store),
         Command::Demo(a) => demo_cmd(a),
         Command::Compact(a) => locked(&a.lake.clone(), &store, "compact", false, || compact_cmd(a, &store)),
+        Command::Risk(a) => locked(&a.lake.clone(), &store, "risk", false, || {
+            crate::risk::cmd::run(a, &store)
+        }),
     }
 }
 
@@ -392,6 +395,19 @@ fn rerun_stale(p: &Prepared, range: Option<(DateTime<Utc>, DateTime<Utc>)>) -> R
     Ok(out)
 }
 
+/// The risk step after detection runs: the 24 h risk of every object at each window end the
+/// runs wrote (see `risk::cmd::after_detect`); `null` when nothing ran.
+fn risk_step(p: &Prepared, c: &DetectCommon, summaries: &[serde_json::Value]) -> Result<serde_json::Value> {
+    let ends: Vec<DateTime<Utc>> = summaries
+        .iter()
+        .filter_map(|s| s["window_end"].as_str().and_then(|t| parse_instant(t).ok()))
+        .collect();
+    if ends.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    crate::risk::cmd::after_detect(&p.lake, &ends, p.opts.splunk_compat, c.queries.as_deref())
+}
+
 fn detect_cmd(a: DetectArgs, store: &StoreOptions) -> Result<i32> {
     let p = prepare(&a.common, store)?;
     let at =
@@ -415,8 +431,12 @@ fn detect_cmd(a: DetectArgs, store: &StoreOptions) -> Result<i32> {
         .iter()
         .map(|s| s["findings_count"].as_u64().unwrap_or(0))
         .sum();
+    let risk = risk_step(&p, &a.common, &summaries)?;
     match a.common.format {
-        cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json!({"runs": summaries}))?),
+        cli::OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"runs": summaries, "risk": risk}))?
+        ),
         cli::OutputFormat::Table => {
             let mut o = std::io::stdout().lock();
             for s in &summaries {
@@ -439,6 +459,9 @@ fn detect_cmd(a: DetectArgs, store: &StoreOptions) -> Result<i32> {
                     s["outputs"]["findings"].as_str().unwrap_or(""),
                     s["outputs"]["report_md"].as_str().unwrap_or("")
                 );
+            }
+            if !risk.is_null() {
+                let _ = write!(o, "{}", crate::risk::table(&risk));
             }
         }
     }
@@ -470,7 +493,8 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
             .iter()
             .map(|s| json!({"detection": s["detection"], "window_end": s["window_end"], "findings": s["findings_count"]}))
             .collect();
-        let summary = json!({"from": fmt_instant(from), "to": fmt_instant(to), "stale_only": true, "windows": per_window.len(), "findings": total, "per_window": per_window});
+        let risk = risk_step(&p, &a.common, &summaries)?;
+        let summary = json!({"from": fmt_instant(from), "to": fmt_instant(to), "stale_only": true, "windows": per_window.len(), "findings": total, "per_window": per_window, "risk": risk});
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(if a.common.fail_on_findings && total > 0 {
             exit::FINDINGS
@@ -589,7 +613,14 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    // The risk step at every window end of the range, in one pass (as hourly runs would).
+    let risk = if ends.is_empty() {
+        serde_json::Value::Null
+    } else {
+        crate::risk::cmd::after_detect(&p.lake, &ends, p.opts.splunk_compat, a.common.queries.as_deref())?
+    };
     let summary = json!({
+        "risk": risk,
         "from": fmt_instant(from), "to": fmt_instant(to), "every": a.every,
         "windows": ends.len(), "findings": total, "single_pass": single_pass, "skipped_up_to_date": skipped,
         "elapsed_seconds": started.elapsed().as_secs_f64(),
@@ -611,6 +642,9 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
                 ends.len(),
                 started.elapsed().as_secs_f64()
             );
+            if !summary["risk"].is_null() {
+                print!("{}", crate::risk::table(&summary["risk"]));
+            }
         }
     }
     Ok(if a.common.fail_on_findings && total > 0 {
@@ -694,7 +728,7 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
         if a.dir.exists() {
             std::fs::remove_dir_all(&a.dir).with_context(|| format!("clearing {}", a.dir.display()))?;
         }
-        println!("[1/4] generating 31 days of process, container and network metrics for 2 clusters × 3 nodes (OTLP/JSON, gzip, file-exporter layout) …");
+        println!("[1/5] generating 31 days of process, container and network metrics for 2 clusters × 3 nodes (OTLP/JSON, gzip, file-exporter layout) …");
         let out = Location::open(&g.out, &store, true)?;
         let t = Instant::now();
         let s = generate::generate(&opts, &out, true)?;
@@ -707,12 +741,12 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
         );
     } else {
         println!(
-            "[1/4] reusing the data generated for {} in {}",
+            "[1/5] reusing the data generated for {} in {}",
             fmt_instant(end),
             a.dir.display()
         );
     }
-    println!("[2/4] landing the exports into {} …", lake_dir.display());
+    println!("[2/5] landing the exports into {} …", lake_dir.display());
     let lake = Location::open(&lake_dir.display().to_string(), &store, true)?;
     let inputs = ingest::discover(std::slice::from_ref(&g.out), &store)?;
     let inputs: Vec<_> = inputs
@@ -738,7 +772,7 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
     std::fs::write(&stamp_path, serde_json::to_vec_pretty(&stamp)?)?;
 
     println!(
-        "[3/4] running the {} detections for the last hour [{} .. {}) …",
+        "[3/5] running the {} detections for the last hour [{} .. {}) …",
         detect::spec::BUILTIN.len(),
         fmt_instant(end - Duration::hours(1)),
         fmt_instant(end)
@@ -761,12 +795,11 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
         print!("{}", report::table(s));
     }
 
-    println!("[4/4] checking the injected scenarios against the findings …");
+    println!("[4/5] checking the injected scenarios against the findings …");
     let truth_bytes =
         std::fs::read(Path::new(&g.out).join(generate::GROUND_TRUTH)).context("reading the demo's ground truth")?;
-    let truth = generate::GroundTruth::from_json(&truth_bytes)
-        .context("parsing the demo's ground truth")?
-        .scenarios;
+    let ground_truth = generate::GroundTruth::from_json(&truth_bytes).context("parsing the demo's ground truth")?;
+    let truth = ground_truth.scenarios;
     // Findings as (detection, row); only the detections that ran are checked.
     let found: Vec<(&str, &serde_json::Value)> = summaries
         .iter()
@@ -827,8 +860,20 @@ fn demo_cmd(a: DemoArgs) -> Result<i32> {
             s["outputs"]["report_md"].as_str().unwrap_or("")
         );
     }
+    // Risk: the findings rolled up per node over 24 h; the labelled nodes checked.
+    println!("[5/5] risk: adding up the findings per object over the 24 h before the end …");
+    let risk = crate::risk::cmd::after_detect(&lake, &[end], false, None)?;
+    print!("{}", crate::risk::table(&risk));
+    let (lines, risk_missed) = crate::risk::cmd::demo_check(&ground_truth.risk, &risk);
+    for l in lines {
+        println!("{l}");
+    }
+    println!("incidents: {}", risk["outputs"]["report_md"].as_str().unwrap_or(""));
     println!("lake:     {}", lake_dir.display());
     println!("done in {:.1}s", started.elapsed().as_secs_f64());
+    if risk_missed > 0 {
+        bail!("{risk_missed} risk label(s) not as expected");
+    }
     if missed > 0 || !unexpected.is_empty() {
         bail!(
             "{missed} scenario(s) not as expected and {} unexpected finding(s)",

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "Lands OpenTelemetry metric exports as a Hive-partitioned Parquet lake and runs the \
 ESCU \"Abnormal Kubernetes Behavior\" detections on it as lazy Polars queries.\n\n\
 Exit codes: 0 success; 1 error; 2 usage error; 3 land: some input was rejected (the rest landed); \
-4 detect/backfill with --fail-on-findings: findings were produced; 5 the object store or folder failed \
+4 detect/backfill with --fail-on-findings: findings were produced (risk with --fail-on-incidents: an incident was raised); 5 the object store or folder failed \
 (after retries; nothing partial was written, re-run); 6 the lake is locked by another run (--lock-timeout \
 passed) or this run lost its lock."
 )]
@@ -81,6 +81,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Build the missing or stale hourly rollups of a lake (landing keeps them up to date).
     Compact(CompactArgs),
+    /// Add up the findings' risk per object over a sliding window (24 h) and raise incidents.
+    Risk(RiskArgs),
 }
 
 #[derive(Debug, Args)]
@@ -258,4 +260,40 @@ pub struct DemoArgs {
     /// Regenerate the data even if the folder already holds this demo's data.
     #[arg(long)]
     pub fresh: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum RiskFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// `kubeseen risk` (see `risk::cmd`).
+#[derive(Debug, Args)]
+pub struct RiskArgs {
+    /// The lake: a local folder or an object-store URL.
+    #[arg(long, env = "KUBESEEN_LAKE", default_value = "./data/lake")]
+    pub lake: String,
+    /// End of the risk window (RFC 3339, exclusive); default: the end of the last full hour.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// The sliding window each object's risk is added up over: [at − window, at).
+    #[arg(long, default_value = "24h")]
+    pub window: String,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: RiskFormat,
+    /// Read the events of --splunk-compat runs (bare host values) and use the stock rules (> 100).
+    #[arg(long)]
+    pub splunk_compat: bool,
+    /// Incident rules from this folder instead of the built-in queries/risk/.
+    #[arg(long, env = "KUBESEEN_RISK_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Exit with code 4 when an incident is raised.
+    #[arg(long)]
+    pub fail_on_incidents: bool,
+    /// Take "now" from here instead of the system clock (RFC 3339), for reproducible runs.
+    #[arg(long, env = "KUBESEEN_NOW", hide = true)]
+    pub now: Option<String>,
 }

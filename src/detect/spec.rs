@@ -62,6 +62,8 @@ pub struct Spec {
     pub rule: Option<Rule>,
     #[serde(default)]
     pub splunk_compat: Option<SplunkCompat>,
+    /// The risk object each finding puts risk on (see `risk::rules::RiskSpec`).
+    pub risk: crate::risk::RiskSpec,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -216,6 +218,7 @@ impl Spec {
         if spec.impact > 100 || spec.confidence > 100 {
             return Err("impact and confidence are 0..=100".into());
         }
+        spec.risk.validate(&spec.mitre_attack)?;
         let known = |c: &str| PROMOTED.iter().any(|(_, col)| *col == c) || c == "metric";
         let mut columns: Vec<(&str, &String)> = Vec::new();
         match (spec.family, &spec.new_value, &spec.rule) {
@@ -335,9 +338,9 @@ impl Spec {
         Ok(())
     }
 
-    /// impact × confidence / 100, as ESCU computes it.
+    /// impact × confidence / 100, as ESCU computes it, unless `risk.score` overrides it.
     pub fn risk_score(&self) -> i64 {
-        (self.impact * self.confidence / 100) as i64
+        self.risk.score.unwrap_or(self.impact * self.confidence / 100) as i64
     }
 }
 

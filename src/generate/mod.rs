@@ -121,7 +121,11 @@
 //! ignores the cluster, would not report it), `new_path_on_late_node` (`/usr/bin/crictl` on
 //! cluster 0's late node, baseline incomplete) and `benign_shell_workload` (every other shell
 //! seen in the window — busybox `sh` of config-sync: the SPL's known noise, reported every
-//! hour; an allowlist suppresses it). Each scenario has an entry per detection it concerns
+//! hour; an allowlist suppresses it), `multi_stage_attack` (the last cluster's late node: the
+//! Kinsing miner dropped in `/tmp`, a `bash` it runs, the `kinsing` agent that starts — one
+//! risk incident; see [`MULTI_STAGE_STAGES`] for the statistical family's hook). The ground
+//! truth's `risk` entries label that node (one incident) and, with two clusters, cluster 0's
+//! late node (`noisy_benign_node`: no incident). Each scenario has an entry per detection it concerns
 //! (for example `shell_in_dev_shm`: `process_new_path`, `unseen_process` — false when the
 //! node already ran a process named `sh` —, and both shell rules keyed by its pid);
 //! negative entries (`expect_finding = false`) document what must not be reported.
@@ -145,6 +149,7 @@ mod cluster;
 mod encode;
 mod output;
 mod plan;
+mod risk_truth;
 mod rng;
 mod sim;
 #[cfg(test)]
@@ -171,6 +176,8 @@ pub use plan::{
     NEW_IMAGE_ON_NODE, NEW_PATH_ON_LATE_NODE, NEW_PID_KNOWN_PATH, NEW_TCP_EDGE_LATERAL, NEW_UDP_EDGE_STATSD,
     RETURNS_AFTER_30_DAYS, SCENARIOS, SHELL_IN_DEV_SHM,
 };
+pub use plan::{MULTI_STAGE_ATTACK, MULTI_STAGE_STAGES};
+pub use risk_truth::{RiskFinding, RiskTruth, NOISY_BENIGN_NODE};
 pub use truth::{
     key_columns, key_values, DETECTIONS, NEW_TCP_EDGE, NEW_UDP_EDGE, PROCESS_NEW_PATH, SHELL_ON_WORKER_NODE,
     SHELL_ON_WORKER_NODE_CPU, UNSEEN_CONTAINER_IMAGE, UNSEEN_PROCESS,
@@ -360,6 +367,9 @@ pub struct GroundTruth {
     pub layout: Layout,
     pub nodes: Vec<NodeTruth>,
     pub scenarios: Vec<Scenario>,
+    /// Risk objects that must (not) be an incident at `end` (see `risk_truth`).
+    #[serde(default)]
+    pub risk: Vec<RiskTruth>,
 }
 
 impl GroundTruth {
@@ -629,6 +639,7 @@ pub fn generate(opts: &GenerateOptions, out: &Location, progress: bool) -> Resul
         utilization: opts.utilization,
         format: opts.format,
         layout: opts.layout,
+        risk: risk_truth::labels(&run.nodes, &run.scenarios, &fmt_instant(output::utc(frame.end))),
         nodes: run.nodes,
         scenarios: run.scenarios.clone(),
     };

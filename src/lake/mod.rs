@@ -5,6 +5,7 @@
 //! <lake>/findings/detection=<slug>/date=YYYY-MM-DD/<window end>.parquet  one file per window
 //! <lake>/rollups/presence/<cols>/date=/hour=/<sources>.parquet       per-hour presence tables
 //! <lake>/reports/…                                                     run summaries
+//! <lake>/risk/events/…, risk/incidents/…                              risk events and incidents (see `risk`)
 //! <lake>/_kubeseen/rejects/<input hash>.json                           why an input was (partly) rejected
 //! <lake>/_kubeseen/locks/writer/<generation>.json                      the writer lock (see `lock`)
 //! ```
@@ -17,6 +18,7 @@
 
 pub mod land;
 pub mod lock;
+pub mod risk;
 pub mod rollup;
 pub mod schema;
 
@@ -83,7 +85,7 @@ pub fn sweep_staging(lake: &Location, older_than: std::time::Duration) -> u64 {
     }
     let Some(root) = lake.local_root() else { return 0 };
     let mut removed = 0;
-    for folder in [METRICS, "rollups", FINDINGS, REPORTS, "_kubeseen"] {
+    for folder in [METRICS, "rollups", FINDINGS, REPORTS, "risk", "_kubeseen"] {
         sweep(&root.join(folder), older_than, &mut removed);
     }
     removed

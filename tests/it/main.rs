@@ -12,5 +12,6 @@ mod fuzz_regressions;
 mod hostile;
 mod land;
 mod proxy;
+mod risk;
 mod s3;
 mod security;

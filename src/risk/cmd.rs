@@ -1,0 +1,226 @@
+//! `kubeseen risk`, and the risk step at the end of `detect` and `backfill`.
+//!
+//! In: the lake, `--at`, the window (24 h), the mode and the incident rules. Out: the
+//! incidents object and report of each evaluation instant, and the summary on stdout.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+
+use crate::cli::{RiskArgs, RiskFormat};
+use crate::config::{fmt_instant, parse_duration, parse_instant, Clock};
+use crate::storage::{Location, StoreOptions};
+
+use super::{evaluate_lake, rules, write_evaluation, Settings};
+
+/// The window of the risk step of `detect`/`backfill` (the stock "… Over 24 Hours").
+pub const DEFAULT_WINDOW: Duration = Duration::hours(24);
+
+/// The incident rules: `dir`, else the built-in ones.
+fn load_rules(dir: Option<&Path>) -> Result<Vec<rules::IncidentRule>> {
+    Ok(rules::load(dir)?)
+}
+
+/// `kubeseen risk`: one evaluation at `--at`, written to the lake and printed.
+pub fn run(a: RiskArgs, store: &StoreOptions) -> Result<i32> {
+    let clock = match &a.now {
+        Some(s) => Clock::fixed(parse_instant(s).map_err(anyhow::Error::msg).context("--now")?),
+        None => Clock::system(),
+    };
+    let at = match &a.at {
+        Some(s) => parse_instant(s).map_err(anyhow::Error::msg).context("--at")?,
+        None => clock.last_full_hour(),
+    };
+    if at > clock.now() {
+        bail!(
+            "--at {} is in the future (now is {}): its window would be incomplete",
+            fmt_instant(at),
+            fmt_instant(clock.now())
+        );
+    }
+    if at.timestamp() < 946_684_800 {
+        bail!(
+            "--at {}: before 2000-01-01, where the lake holds no data",
+            fmt_instant(at)
+        );
+    }
+    let window = parse_duration(&a.window)
+        .map_err(anyhow::Error::msg)
+        .context("--window")?;
+    let settings = Settings {
+        window,
+        splunk_compat: a.splunk_compat,
+        rules: load_rules(a.rules.as_deref())?,
+    };
+    // The error names the lake without credentials; `a.lake` may carry them.
+    let lake = Location::open(&a.lake, store, false).context("--lake")?;
+    let evaluations = evaluate_lake(&lake, &[at], &settings)?;
+    let mut summary = Value::Null;
+    for e in &evaluations {
+        let (_, s) = write_evaluation(&lake, e)?;
+        summary = s;
+    }
+    match a.format {
+        RiskFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        RiskFormat::Markdown => print!("{}", super::markdown(&summary)),
+        RiskFormat::Table => {
+            print!("{}", super::table(&summary));
+            println!("report:   {}", summary["outputs"]["report_md"].as_str().unwrap_or(""));
+        }
+    }
+    let raised = summary["incidents_count"].as_u64().unwrap_or(0);
+    Ok(if a.fail_on_incidents && raised > 0 {
+        crate::app::exit::FINDINGS
+    } else {
+        crate::app::exit::OK
+    })
+}
+
+/// The incident rules for a run reading detections from `queries`: `<queries>/risk/` when
+/// that folder exists, else the built-in rules.
+pub fn rules_for(queries: Option<&Path>) -> Result<Vec<rules::IncidentRule>> {
+    let dir: Option<PathBuf> = queries.map(|q| q.join("risk")).filter(|d| d.is_dir());
+    load_rules(dir.as_deref())
+}
+
+/// The risk step of `detect`/`backfill`: evaluates the default window at each of `ats`
+/// (any order, duplicates ignored), in time order, writing each evaluation. Returns the last
+/// evaluation's summary with every raised incident of the series under `incidents`.
+pub fn after_detect(
+    lake: &Location,
+    ats: &[DateTime<Utc>],
+    splunk_compat: bool,
+    queries: Option<&Path>,
+) -> Result<Value> {
+    let mut ats: Vec<DateTime<Utc>> = ats.to_vec();
+    ats.sort();
+    ats.dedup();
+    let settings = Settings {
+        window: DEFAULT_WINDOW,
+        splunk_compat,
+        rules: rules_for(queries)?,
+    };
+    let evaluations = evaluate_lake(lake, &ats, &settings)?;
+    // Each instant is three small puts, independent of the others: a few threads write them
+    // (a backfilled month is 720 instants).
+    let written: Vec<Result<Value>> = std::thread::scope(|scope| {
+        let chunks: Vec<&[super::Evaluation]> = evaluations.chunks(evaluations.len().div_ceil(4).max(1)).collect();
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|e| Ok(write_evaluation(lake, e)?.1))
+                        .collect::<Vec<Result<Value>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec![Err(anyhow::anyhow!("a risk writer thread panicked"))])
+            })
+            .collect()
+    });
+    let mut incidents = Vec::new();
+    let mut suppressed = Vec::new();
+    let mut last = json!({});
+    for s in written {
+        let mut s = s?;
+        let end = s["window_end"].clone();
+        for key in ["incidents", "suppressed_repeats"] {
+            for i in s[key].as_array_mut().into_iter().flatten() {
+                i["window_end"] = end.clone();
+            }
+        }
+        incidents.extend(s["incidents"].as_array().cloned().unwrap_or_default());
+        suppressed.extend(s["suppressed_repeats"].as_array().cloned().unwrap_or_default());
+        last = s;
+    }
+    if evaluations.len() > 1 {
+        // A series: every instant's incidents (each with its window_end); per-object totals
+        // belong to one instant and stay in each instant's report.
+        last["evaluations"] = json!(evaluations.len());
+        last["window_start"] = json!(ats.first().map(|t| fmt_instant(*t - DEFAULT_WINDOW)));
+        last["events"] = json!(evaluations.iter().map(|e| e.events).max().unwrap_or(0));
+        last["incidents_count"] = json!(incidents.len());
+        last["incidents"] = Value::Array(incidents);
+        last["suppressed_repeats"] = Value::Array(suppressed);
+        last["objects"] = json!([]);
+        last["objects_count"] = json!(evaluations.iter().map(|e| e.objects.len()).max().unwrap_or(0));
+    }
+    Ok(last)
+}
+
+/// `demo`: checks an evaluation against the ground truth's risk labels. Returns one line per
+/// label and the number of labels not met: a node labelled as an incident must be exactly one
+/// incident whose contributing findings are the labelled ones, in time order; a node labelled
+/// benign must be none.
+pub fn demo_check(labels: &[crate::generate::RiskTruth], summary: &Value) -> (Vec<String>, usize) {
+    let incidents: Vec<&Value> = summary["incidents"].as_array().into_iter().flatten().collect();
+    let mut lines = Vec::new();
+    let mut failed = 0;
+    for l in labels {
+        let mine: Vec<&&Value> = incidents
+            .iter()
+            .filter(|i| {
+                i["risk_object_type"] == l.risk_object_type.as_str()
+                    && i["k8s_cluster_name"] == l.k8s_cluster_name.as_str()
+                    && i["risk_object_value"] == l.k8s_node_name.as_str()
+            })
+            .collect();
+        let problem = match (l.expect_incident, mine.as_slice()) {
+            (false, []) => None,
+            (false, _) => Some("an incident, but the label says none".to_string()),
+            (true, [i]) => {
+                let contributions: Vec<&Value> = i["contributions"].as_array().into_iter().flatten().collect();
+                let matches = |c: &Value, f: &crate::generate::RiskFinding| {
+                    c["detection"] == f.detection.as_str()
+                        && f.key
+                            .iter()
+                            .all(|(k, v)| c["key"][k.as_str()].as_str() == Some(v.as_str()))
+                };
+                let times: Vec<&str> = contributions.iter().filter_map(|c| c["time"].as_str()).collect();
+                if contributions.len() != l.findings.len()
+                    || !l.findings.iter().all(|f| contributions.iter().any(|c| matches(c, f)))
+                {
+                    Some(format!(
+                        "{} contributing findings, the label has {} (or different ones)",
+                        contributions.len(),
+                        l.findings.len()
+                    ))
+                } else if !times.windows(2).all(|w| w[0] <= w[1]) {
+                    Some("contributing findings not in time order".to_string())
+                } else {
+                    None
+                }
+            }
+            (true, []) => Some("no incident".to_string()),
+            (true, _) => Some(format!("{} incidents for one object", mine.len())),
+        };
+        let verdict = if l.expect_incident { "incident" } else { "none    " };
+        match &problem {
+            None => lines.push(format!(
+                "  ok   {:<36} {verdict} {}/{} ({} finding(s))",
+                l.name,
+                super::escape(&l.k8s_cluster_name),
+                super::escape(&l.k8s_node_name),
+                l.findings.len()
+            )),
+            Some(p) => {
+                failed += 1;
+                lines.push(format!(
+                    "  FAIL {:<36} {verdict} {}/{}: {p}",
+                    l.name,
+                    super::escape(&l.k8s_cluster_name),
+                    super::escape(&l.k8s_node_name)
+                ));
+            }
+        }
+    }
+    (lines, failed)
+}
