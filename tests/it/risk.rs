@@ -6,6 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use kubeseen::config::fmt_instant;
+use polars::prelude::{ParquetReader, SerReader};
 use serde_json::Value;
 
 use crate::common::*;
@@ -58,8 +59,9 @@ fn stored_incidents(lake: &Path) -> BTreeSet<(String, String, String)> {
                 stack.push(path);
             } else if path.extension().is_some_and(|x| x == "parquet") {
                 let bytes = std::fs::read(&path).expect("read");
-                let df = polars::prelude::ParquetReader::new(std::io::Cursor::new(bytes));
-                let df = polars::prelude::SerReader::finish(df).expect("incidents parquet");
+                let df = ParquetReader::new(std::io::Cursor::new(bytes))
+                    .finish()
+                    .expect("incidents parquet");
                 for r in kubeseen::report::rows_json(&df) {
                     out.insert((
                         r["window_end"].as_str().unwrap_or("").to_string(),
