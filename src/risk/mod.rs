@@ -728,12 +728,19 @@ fn str_of(v: &Value) -> String {
     text(v).unwrap_or_else(|| "-".into())
 }
 
-/// `col=value` pairs of a contribution's key (values escaped).
+/// `col=value` pairs of a contribution's key (values escaped), without what the object line
+/// already says (its cluster and node, a host name equal to the node) and without nulls.
 fn key_text(c: &Value) -> String {
+    let node = c["key"]["k8s_node_name"].as_str();
     c["key"]
         .as_object()
         .map(|m| {
             m.iter()
+                .filter(|(k, v)| {
+                    let said = matches!(k.as_str(), "k8s_cluster_name" | "k8s_node_name")
+                        || (k.as_str() == "host_name" && v.as_str() == node);
+                    !(v.is_null() || said)
+                })
                 .map(|(k, v)| format!("{k}={}", escape(&str_of(v))))
                 .collect::<Vec<_>>()
                 .join(" ")

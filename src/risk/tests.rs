@@ -203,8 +203,11 @@ fn uids(e: &Evaluation) -> (Vec<String>, Vec<String>) {
     )
 }
 
-/// A run of `slug` whose findings are `rows` of (cluster, node, host, first_seen).
-fn run_with(slug: &str, compat: bool, rows: &[(&str, &str, &str, DateTime<Utc>)]) -> Run {
+/// A finding's (cluster, node, host, first_seen).
+type Row<'a> = (&'a str, &'a str, &'a str, DateTime<Utc>);
+
+/// A run of `slug` whose findings are `rows`.
+fn run_with(slug: &str, compat: bool, rows: &[Row<'_>]) -> Run {
     let specs = spec::load(None).expect("specs");
     let sp = specs.iter().find(|s| s.slug == slug).expect("spec");
     let opts = DetectOptions {
@@ -217,7 +220,7 @@ fn run_with(slug: &str, compat: bool, rows: &[(&str, &str, &str, DateTime<Utc>)]
         rollups: None,
     };
     let mut run = crate::detect::empty_findings(sp, &opts, t(AT)).expect("empty run");
-    let s = |f: &dyn Fn(&(&str, &str, &str, DateTime<Utc>)) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    let s = |f: &dyn Fn(&Row<'_>) -> String| rows.iter().map(f).collect::<Vec<_>>();
     run.findings = DataFrame::new(
         rows.len(),
         vec![
@@ -308,9 +311,8 @@ fn lake() -> (tempfile::TempDir, Location) {
 }
 
 /// Writes a detection window's events as `report::write` does, for the window ending at `end`.
-fn write_window(lake: &Location, slug: &str, end: DateTime<Utc>, rows: &[(&str, &str, &str, DateTime<Utc>)]) {
+fn write_window(lake: &Location, slug: &str, end: DateTime<Utc>, rows: &[Row<'_>]) {
     let mut run = run_with(slug, false, rows);
-    run.window = run.window.clone();
     let len = run.window.end - run.window.start;
     run.window.end = end;
     run.window.start = end - len;
