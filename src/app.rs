@@ -371,7 +371,7 @@ fn detect_one(p: &Prepared, spec: &Spec, at: Option<DateTime<Utc>>) -> Result<se
         tracing::warn!(detection = %spec.slug, "{w}");
     }
     let t = Instant::now();
-    let (_, mut summary) = report::write(&p.lake, &run, &[("total_detect", detect_ms)])?;
+    let (_, mut summary) = crate::risk::write_run(&p.lake, &run, &[("total_detect", detect_ms)])?;
     summary["timings_ms"]["write"] = json!(t.elapsed().as_millis() as u64);
     Ok(summary)
 }
@@ -567,7 +567,7 @@ fn backfill_cmd(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
                             .map(|end| {
                                 let mut run = template.clone_for(*end);
                                 run.timings_ms.clear();
-                                report::write(lake, &run, &[])?;
+                                crate::risk::write_run(lake, &run, &[])?;
                                 if let Some(b) = bar {
                                     b.inc(1);
                                 }

@@ -9,6 +9,7 @@
 
 pub mod allowlist;
 pub mod plan;
+pub mod risk_object;
 pub mod rule;
 pub mod spec;
 

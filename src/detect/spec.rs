@@ -62,8 +62,8 @@ pub struct Spec {
     pub rule: Option<Rule>,
     #[serde(default)]
     pub splunk_compat: Option<SplunkCompat>,
-    /// The risk object each finding puts risk on (see `risk::rules::RiskSpec`).
-    pub risk: crate::risk::RiskSpec,
+    /// The risk object each finding puts risk on (see `risk_object`).
+    pub risk: super::risk_object::RiskSpec,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -36,16 +36,11 @@ pub enum RiskLakeError {
     Thread,
 }
 
-/// `90s`, `15m`, `1h`, `1d` as in file names.
-fn human(d: Duration) -> String {
-    crate::detect::human(d)
-}
-
-fn stem(end: DateTime<Utc>, len: Duration, splunk_compat: bool) -> String {
+/// `<end>-<length>[-splunk]`; `len` as in the findings' names (`1h`, `1d`).
+fn stem(end: DateTime<Utc>, len: &str, splunk_compat: bool) -> String {
     format!(
-        "{}-{}{}",
+        "{}-{len}{}",
         end.format("%Y%m%dT%H%M%SZ"),
-        human(len),
         if splunk_compat { "-splunk" } else { "" }
     )
 }
@@ -60,17 +55,17 @@ fn parse_stem(stem: &str) -> Option<(DateTime<Utc>, String, bool)> {
     })
 }
 
-/// The events object of one detection window.
-pub fn events_key(slug: &str, start: DateTime<Utc>, end: DateTime<Utc>, splunk_compat: bool) -> String {
+/// The events object of one detection window `[start, end)` of length `len` (`1h`).
+pub fn events_key(slug: &str, start: DateTime<Utc>, end: DateTime<Utc>, len: &str, splunk_compat: bool) -> String {
     format!(
         "{EVENTS}/date={}/detection={slug}/{}.parquet",
         start.format("%Y-%m-%d"),
-        stem(end, end - start, splunk_compat)
+        stem(end, len, splunk_compat)
     )
 }
 
-/// The incidents object of one risk evaluation.
-pub fn incidents_key(at: DateTime<Utc>, window: Duration, splunk_compat: bool) -> String {
+/// The incidents object of one risk evaluation at `at` over a window of length `window` (`1d`).
+pub fn incidents_key(at: DateTime<Utc>, window: &str, splunk_compat: bool) -> String {
     format!(
         "{INCIDENTS}/date={}/{}.parquet",
         at.format("%Y-%m-%d"),
@@ -79,7 +74,7 @@ pub fn incidents_key(at: DateTime<Utc>, window: Duration, splunk_compat: bool) -
 }
 
 /// The report of one risk evaluation, `ext` = `json` or `md`.
-pub fn report_key(at: DateTime<Utc>, window: Duration, splunk_compat: bool, ext: &str) -> String {
+pub fn report_key(at: DateTime<Utc>, window: &str, splunk_compat: bool, ext: &str) -> String {
     format!(
         "{RISK_REPORTS}/date={}/{}.{ext}",
         at.format("%Y-%m-%d"),
@@ -167,10 +162,9 @@ pub fn incidents_between(
     lake: &Location,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    window: Duration,
+    window: &str,
     splunk_compat: bool,
 ) -> Result<Vec<String>, StorageError> {
-    let len = human(window);
     let mut out = Vec::new();
     for day in dates(from, to) {
         for (key, _) in lake.list(&format!("{INCIDENTS}/date={}", day.format("%Y-%m-%d")))? {
@@ -180,7 +174,7 @@ pub fn incidents_between(
             let Some((at, l, compat)) = parse_stem(stem) else {
                 continue;
             };
-            if compat == splunk_compat && l == len && at > from && at < to {
+            if compat == splunk_compat && l == window && at > from && at < to {
                 out.push(key);
             }
         }
@@ -235,7 +229,7 @@ mod tests {
             "risk/events/date=2026-11-23/detection=process_new_path/20261123T150000Z-1h.parquet"
         );
         assert_eq!(
-            incidents_key(t("2026-11-24T00:00:00Z"), Duration::hours(24), true),
+            incidents_key(t("2026-11-24T00:00:00Z"), "1d", true),
             "risk/incidents/date=2026-11-24/20261124T000000Z-1d-splunk.parquet"
         );
         assert_eq!(

@@ -6,7 +6,7 @@
 //! Invariants: one findings object per (detection, window, mode), written in one `put`, so a
 //! re-run replaces it and never duplicates it; an empty result is written too (it replaces an
 //! older non-empty one); the report is written after the findings, so a report never names
-//! findings that are not there (nor findings whose risk events, `risk::write_events`, are not).
+//! findings that are not there.
 
 use std::collections::BTreeMap;
 
@@ -26,8 +26,6 @@ pub enum ReportError {
     Storage(#[from] StorageError),
     #[error("writing findings {key}: {source}")]
     Parquet { key: String, source: PolarsError },
-    #[error(transparent)]
-    Risk(#[from] crate::risk::RiskError),
 }
 
 /// Where a run's outputs go.
@@ -68,8 +66,6 @@ pub fn write(lake: &Location, run: &Run, timings_extra: &[(&str, u64)]) -> Resul
         source,
     })?;
     lake.put(&fkey, bytes)?;
-    // The findings' risk events, before the report: a reported window has its events.
-    crate::risk::write_events(lake, run)?;
     let base = format!("{}/{stem}", reports_folder(&run.spec.slug, &date));
     let written = Written {
         findings: lake.describe(&fkey),

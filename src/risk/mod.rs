@@ -37,11 +37,12 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::{fmt_instant, parse_instant};
+pub use crate::detect::risk_object::{self, RiskSpec};
 use crate::detect::{human, Run};
 use crate::lake::risk as keys;
 use crate::lake::risk::RiskLakeError;
 use crate::storage::Location;
-pub use rules::{IncidentRule, Measures, RiskSpec};
+pub use rules::{IncidentRule, Measures};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RiskError {
@@ -53,6 +54,8 @@ pub enum RiskError {
     TimeColumn { detection: String, column: String },
     #[error("{what}: {source}")]
     Frame { what: String, source: PolarsError },
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     #[error("{key}: not a risk table of this kubeseen: {message}")]
     Schema { key: String, message: String },
 }
@@ -114,7 +117,7 @@ fn text(v: &Value) -> Option<String> {
 pub fn events_of(run: &Run) -> Result<(Vec<Event>, u64), RiskError> {
     let spec = &run.spec;
     let risk = &spec.risk;
-    let time_col = risk.time.as_deref().unwrap_or(rules::DEFAULT_TIME);
+    let time_col = risk.time.as_deref().unwrap_or(risk_object::DEFAULT_TIME);
     if run.findings.height() > 0 && run.findings.column(time_col).is_err() {
         return Err(RiskError::TimeColumn {
             detection: spec.slug.clone(),
@@ -275,16 +278,34 @@ pub fn events_from_frame(df: &DataFrame, key: &str) -> Result<Vec<Event>, RiskEr
 }
 
 /// Writes the risk events of `run` (replacing that window's; none: the object is removed).
-/// Called for every findings object written, so events and findings always agree.
 pub fn write_events(lake: &Location, run: &Run) -> Result<u64, RiskError> {
     let (events, dropped) = events_of(run)?;
-    let key = keys::events_key(&run.spec.slug, run.window.start, run.window.end, run.splunk_compat);
+    let len = human(run.window.end - run.window.start);
+    let key = keys::events_key(
+        &run.spec.slug,
+        run.window.start,
+        run.window.end,
+        &len,
+        run.splunk_compat,
+    );
     let mut df = events_frame(&events).map_err(|source| RiskError::Frame {
         what: key.clone(),
         source,
     })?;
     keys::write_events(lake, &key, &mut df)?;
     Ok(dropped)
+}
+
+/// Writes a run's risk events, then its findings and report (`report::write`): every findings
+/// object kubeseen writes goes through here, so events and findings agree; events first, so a
+/// window whose report exists (up to date for `backfill --resume`) has its events.
+pub fn write_run(
+    lake: &Location,
+    run: &Run,
+    timings_extra: &[(&str, u64)],
+) -> Result<(crate::report::Written, Value), RiskError> {
+    write_events(lake, run)?;
+    Ok(crate::report::write(lake, run, timings_extra)?)
 }
 
 /// The events of mode `splunk_compat` timed in `[from, to)`, sorted by time, detection, uid.
@@ -328,7 +349,7 @@ pub fn read_priors(
     window: Duration,
     splunk_compat: bool,
 ) -> Result<Vec<Prior>, RiskError> {
-    let objects = keys::incidents_between(lake, from, to, window, splunk_compat)?;
+    let objects = keys::incidents_between(lake, from, to, &human(window), splunk_compat)?;
     let frames = keys::read_all(lake, &objects)?;
     let mut out = Vec::new();
     for (df, key) in frames.iter().zip(&objects) {
@@ -622,14 +643,15 @@ pub struct Written {
 
 /// Writes an evaluation's incidents (replacing that instant's) and its report.
 pub fn write_evaluation(lake: &Location, e: &Evaluation) -> Result<(Written, Value), RiskError> {
-    let key = keys::incidents_key(e.at, e.window, e.splunk_compat);
+    let len = human(e.window);
+    let key = keys::incidents_key(e.at, &len, e.splunk_compat);
     let mut df = incidents_frame(e).map_err(|source| RiskError::Frame {
         what: key.clone(),
         source,
     })?;
     keys::write_incidents(lake, &key, &mut df)?;
-    let json_key = keys::report_key(e.at, e.window, e.splunk_compat, "json");
-    let md_key = keys::report_key(e.at, e.window, e.splunk_compat, "md");
+    let json_key = keys::report_key(e.at, &len, e.splunk_compat, "json");
+    let md_key = keys::report_key(e.at, &len, e.splunk_compat, "md");
     let written = Written {
         incidents: lake.describe(&key),
         report_json: lake.describe(&json_key),
@@ -669,7 +691,7 @@ fn incident_json(i: &Incident) -> Value {
         .risk
         .mitre_tactic_ids
         .iter()
-        .map(|t| rules::tactic_name(t))
+        .map(|t| risk_object::tactic_name(t))
         .collect::<Vec<_>>());
     v["findings"] = json!(i.risk.events.iter().map(|e| e.finding_uid.clone()).collect::<Vec<_>>());
     v["contributions"] = Value::Array(i.risk.events.iter().map(contribution_json).collect());

@@ -310,7 +310,7 @@ fn lake() -> (tempfile::TempDir, Location) {
     (dir, lake)
 }
 
-/// Writes a detection window's events as `report::write` does, for the window ending at `end`.
+/// Writes a detection window's events as `write_run` does, for the window ending at `end`.
 fn write_window(lake: &Location, slug: &str, end: DateTime<Utc>, rows: &[Row<'_>]) {
     let mut run = run_with(slug, false, rows);
     let len = run.window.end - run.window.start;
@@ -346,7 +346,7 @@ fn backfill_series_equals_hourly_runs_and_reads_only_the_window() {
     }
     // A window with no findings has no events object (re-running one that had some removes it).
     let t3 = t0 + Duration::hours(3);
-    let empty_key = keys::events_key("process_new_path", t3 - Duration::hours(1), t3, false);
+    let empty_key = keys::events_key("process_new_path", t3 - Duration::hours(1), t3, "1h", false);
     assert!(lake.get_opt(&empty_key).expect("get").is_none());
     write_window(
         &lake,
