@@ -1,8 +1,15 @@
 //! Command-line interface: clap derive structs only. Precedence: flag > environment > default.
+//!
+//! Durations and instants are parsed here, by clap's `value_parser`s (a malformed one is a
+//! usage error, exit code 2); nothing below the CLI parses duration or instant strings.
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{parse_duration, parse_instant, Given};
+use crate::storage::parse_timeout;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,35 +35,36 @@ pub struct Cli {
     #[arg(long, global = true, env = "KUBESEEN_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
     /// Time limit of one object-store request (s3, gs, az), response body included: 500ms, 30s, 2m.
-    #[arg(long, global = true, env = "KUBESEEN_S3_TIMEOUT", default_value = "30s")]
-    pub s3_timeout: String,
+    #[arg(long, global = true, env = "KUBESEEN_S3_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    pub s3_timeout: std::time::Duration,
     /// Time limit for connecting to the object store.
-    #[arg(long, global = true, env = "KUBESEEN_S3_CONNECT_TIMEOUT", default_value = "5s")]
-    pub s3_connect_timeout: String,
+    #[arg(long, global = true, env = "KUBESEEN_S3_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
+    pub s3_connect_timeout: std::time::Duration,
     /// Retries of a failed object-store request (5xx, 429, reset connection, timeout), with
     /// exponential backoff; 0 disables them.
     #[arg(long, global = true, env = "KUBESEEN_S3_RETRIES", default_value_t = 10)]
     pub s3_retries: usize,
     /// No retry of a request starts later than this after its first attempt.
-    #[arg(long, global = true, env = "KUBESEEN_S3_RETRY_TIMEOUT", default_value = "3m")]
-    pub s3_retry_timeout: String,
+    #[arg(long, global = true, env = "KUBESEEN_S3_RETRY_TIMEOUT", default_value = "3m", value_parser = parse_timeout)]
+    pub s3_retry_timeout: std::time::Duration,
     /// The first retry backoff (then up to twice the previous one, at most 15s).
     #[arg(
         long,
         global = true,
         env = "KUBESEEN_S3_RETRY_BACKOFF",
         default_value = "100ms",
+        value_parser = parse_timeout,
         hide = true
     )]
-    pub s3_retry_backoff: String,
+    pub s3_retry_backoff: std::time::Duration,
     /// How long a run that writes to the lake (land, detect, backfill, compact) waits for
     /// another run's writer lock before failing with exit code 6.
-    #[arg(long, global = true, env = "KUBESEEN_LOCK_TIMEOUT", default_value = "5m")]
-    pub lock_timeout: String,
+    #[arg(long, global = true, env = "KUBESEEN_LOCK_TIMEOUT", default_value = "5m", value_parser = parse_timeout)]
+    pub lock_timeout: std::time::Duration,
     /// How long the writer lock stays valid without renewal (renewed every quarter of it); a
     /// run killed on another host blocks the lake at most this long.
-    #[arg(long, global = true, env = "KUBESEEN_LOCK_TTL", default_value = "60s", hide = true)]
-    pub lock_ttl: String,
+    #[arg(long, global = true, env = "KUBESEEN_LOCK_TTL", default_value = "60s", value_parser = parse_timeout, hide = true)]
+    pub lock_ttl: std::time::Duration,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -91,10 +99,10 @@ pub struct CompactArgs {
     #[arg(long, env = "KUBESEEN_LAKE", default_value = "./data/lake")]
     pub lake: String,
     /// Only hours overlapping [from, to) (RFC 3339); default: every hour of the lake.
-    #[arg(long)]
-    pub from: Option<String>,
-    #[arg(long)]
-    pub to: Option<String>,
+    #[arg(long, value_parser = parse_instant)]
+    pub from: Option<DateTime<Utc>>,
+    #[arg(long, value_parser = parse_instant)]
+    pub to: Option<DateTime<Utc>>,
     /// Build rollups for the detections of this folder instead of the built-in queries/.
     #[arg(long, env = "KUBESEEN_QUERIES")]
     pub queries: Option<PathBuf>,
@@ -115,17 +123,21 @@ pub struct LandArgs {
     #[arg(long, default_value_t = 2u64 << 30)]
     pub max_input_bytes: u64,
     /// Reject points more than this far past the clock (e.g. 1d).
-    #[arg(long, default_value = "1d")]
-    pub max_future: String,
+    #[arg(long, default_value = "1d", value_parser = parse_duration)]
+    pub max_future: Duration,
     /// Take "now" from here instead of the system clock (RFC 3339), for reproducible runs.
-    #[arg(long, env = "KUBESEEN_NOW", hide = true)]
-    pub now: Option<String>,
+    #[arg(long, env = "KUBESEEN_NOW", hide = true, value_parser = parse_instant)]
+    pub now: Option<DateTime<Utc>>,
     /// Benchmarks only: decode and count the inputs, write nothing.
     #[arg(long, hide = true)]
     pub decode_only: bool,
     /// Do not rebuild the rollups of the landed hours (run `kubeseen compact` later).
     #[arg(long)]
     pub no_rollups: bool,
+    /// The detections whose stale windows landing marks and whose rollups it refreshes: this
+    /// folder instead of the built-in queries/.
+    #[arg(long, env = "KUBESEEN_QUERIES")]
+    pub queries: Option<PathBuf>,
     /// Buffered points are written out past about this many bytes (memory vs file size).
     #[arg(long, hide = true, default_value_t = 64 << 20)]
     pub flush_bytes: usize,
@@ -146,11 +158,11 @@ pub struct DetectCommon {
     #[arg(long = "detection")]
     pub detections: Vec<String>,
     /// Current window length (default: the detection's, 1h).
-    #[arg(long)]
-    pub window: Option<String>,
+    #[arg(long, value_parser = parse_duration)]
+    pub window: Option<Duration>,
     /// Baseline length before the window (default: the detection's, 30d).
-    #[arg(long)]
-    pub baseline: Option<String>,
+    #[arg(long, value_parser = parse_duration)]
+    pub baseline: Option<Duration>,
     /// Reproduce Splunk's SPL literally (pid in the key, process.memory.utilization only).
     #[arg(long)]
     pub splunk_compat: bool,
@@ -170,15 +182,15 @@ pub struct DetectCommon {
     #[arg(long)]
     pub no_rollups: bool,
     /// Take "now" from here instead of the system clock (RFC 3339), for reproducible runs.
-    #[arg(long, env = "KUBESEEN_NOW", hide = true)]
-    pub now: Option<String>,
+    #[arg(long, env = "KUBESEEN_NOW", hide = true, value_parser = parse_instant)]
+    pub now: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Args)]
 pub struct DetectArgs {
     /// End of the window (RFC 3339, exclusive); default: the end of the last full hour.
-    #[arg(long)]
-    pub at: Option<String>,
+    #[arg(long, value_parser = parse_instant)]
+    pub at: Option<DateTime<Utc>>,
     /// Re-run the windows whose findings late data made stale (see `land`), instead of one window.
     #[arg(long)]
     pub stale: bool,
@@ -189,13 +201,13 @@ pub struct DetectArgs {
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
     /// Backfill windows inside [from, to): the first ends at from + every.
-    #[arg(long)]
-    pub from: String,
-    #[arg(long)]
-    pub to: String,
+    #[arg(long, value_parser = parse_instant)]
+    pub from: DateTime<Utc>,
+    #[arg(long, value_parser = parse_instant)]
+    pub to: DateTime<Utc>,
     /// Step between window ends.
-    #[arg(long, default_value = "1h")]
-    pub every: String,
+    #[arg(long, default_value = "1h", value_parser = Given::<Duration>::parse_duration)]
+    pub every: Given<Duration>,
     /// Only re-run the windows in range that late data made stale.
     #[arg(long)]
     pub stale_only: bool,
@@ -236,11 +248,11 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 31)]
     pub days: u32,
     /// Scrape interval.
-    #[arg(long, default_value = "60s")]
-    pub interval: String,
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub interval: Duration,
     /// End of the data (exclusive, RFC 3339); default: the end of the last full hour.
-    #[arg(long)]
-    pub end: Option<String>,
+    #[arg(long, value_parser = parse_instant)]
+    pub end: Option<DateTime<Utc>>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long, value_enum, default_value = "otlp-json-gz")]
@@ -276,11 +288,11 @@ pub struct RiskArgs {
     #[arg(long, env = "KUBESEEN_LAKE", default_value = "./data/lake")]
     pub lake: String,
     /// End of the risk window (RFC 3339, exclusive); default: the end of the last full hour.
-    #[arg(long)]
-    pub at: Option<String>,
+    #[arg(long, value_parser = parse_instant)]
+    pub at: Option<DateTime<Utc>>,
     /// The sliding window each object's risk is added up over: [at − window, at).
-    #[arg(long, default_value = "24h")]
-    pub window: String,
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    pub window: Duration,
     /// Output on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: RiskFormat,
@@ -294,6 +306,6 @@ pub struct RiskArgs {
     #[arg(long)]
     pub fail_on_incidents: bool,
     /// Take "now" from here instead of the system clock (RFC 3339), for reproducible runs.
-    #[arg(long, env = "KUBESEEN_NOW", hide = true)]
-    pub now: Option<String>,
+    #[arg(long, env = "KUBESEEN_NOW", hide = true, value_parser = parse_instant)]
+    pub now: Option<DateTime<Utc>>,
 }

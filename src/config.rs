@@ -6,6 +6,16 @@
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
+/// 2000-01-01T00:00:00Z in seconds since the epoch: the earliest instant the lake holds. Land
+/// rejects earlier points, and findings and reports are named by the window's date, which must
+/// stay `YYYY-MM-DD` (year 0 would make `date=-0001-12-31`).
+pub const CUTOFF_UNIX_SECONDS: i64 = 946_684_800;
+
+/// [`CUTOFF_UNIX_SECONDS`] as an instant.
+pub fn cutoff() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(CUTOFF_UNIX_SECONDS, 0).unwrap_or_default()
+}
+
 /// Parses `90s`, `15m`, `1h`, `30d`, `2w` (a whole number and one unit).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -34,6 +44,23 @@ pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s.trim())
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("{s:?} is not an RFC 3339 time like 2026-11-23T14:00:00Z: {e}"))
+}
+
+/// A parsed flag value and the text it was given as (echoed back in summaries).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Given<T> {
+    pub value: T,
+    pub text: String,
+}
+
+impl Given<Duration> {
+    /// [`parse_duration`], keeping the text.
+    pub fn parse_duration(s: &str) -> Result<Self, String> {
+        Ok(Given {
+            value: parse_duration(s)?,
+            text: s.to_string(),
+        })
+    }
 }
 
 /// Renders an instant the way every output of kubeseen does: RFC 3339, UTC, `Z`.

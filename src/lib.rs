@@ -16,10 +16,12 @@
 //!
 //! `storage` hides local folders and object stores behind one `Location`; `config` holds the
 //! clock (read once) and duration parsing; `generate` writes realistic synthetic exports with
-//! labelled attack scenarios; `app` maps each subcommand onto the stages.
+//! labelled attack scenarios; `cmd` holds one file per subcommand (flags → options → stages)
+//! and `app` dispatches to them. ARCHITECTURE.md has the map.
 
 pub mod app;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod detect;
 pub mod generate;

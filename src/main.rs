@@ -29,15 +29,7 @@ fn main() {
         }
     }
     let cli = cli::Cli::parse();
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        cli::LogFormat::Json => builder.json().init(),
-        cli::LogFormat::Text => builder.init(),
-    }
+    app::init_logging(&cli);
     let code = match app::run(cli) {
         Ok(code) => code,
         Err(e) => {

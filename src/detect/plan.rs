@@ -320,26 +320,9 @@ pub fn unkeyed_counts(points: LazyFrame, logic: &Logic, weight: Option<&str>) ->
     points.select(exprs)
 }
 
-/// The findings: keyed current sightings whose key is absent from the keyed baseline, one row
-/// per key with evidence, coverage and prevalence, sorted by key.
-pub fn findings(
-    current: LazyFrame,
-    baseline: LazyFrame,
-    logic: &Logic,
-    w: &Window,
-    coverage_slack: Duration,
-) -> LazyFrame {
-    let key = cols(&logic.key);
-    let keyed_current = current.filter(keyed(logic, is_text));
-    let keyed_baseline = baseline.filter(keyed(logic, is_text));
-    let on = cols(&logic.match_on);
-    let baseline_keys = keyed_baseline
-        .clone()
-        .select(on.clone())
-        .unique(None, UniqueKeepStrategy::Any);
-    let new = keyed_current.join(baseline_keys, on.clone(), on, JoinArgs::new(JoinType::Anti));
-
-    // Evidence: context at the first sighting (ties broken by the value, so it is deterministic).
+/// The aggregations of a new key's evidence over its sightings in the window.
+fn evidence_aggs(logic: &Logic) -> Vec<Expr> {
+    // Context at the first sighting (ties broken by the value, so it is deterministic).
     let mut aggs: Vec<Expr> = Vec::new();
     for c in &logic.context {
         aggs.push(
@@ -375,7 +358,29 @@ pub fn findings(
         col("time").max().alias("last_seen"),
         len().cast(DataType::Int64).alias("samples"),
     ]);
-    let found = new.group_by(key.clone()).agg(aggs);
+    aggs
+}
+
+/// The findings: keyed current sightings whose key is absent from the keyed baseline, one row
+/// per key with evidence, coverage and prevalence, sorted by key.
+pub fn findings(
+    current: LazyFrame,
+    baseline: LazyFrame,
+    logic: &Logic,
+    w: &Window,
+    coverage_slack: Duration,
+) -> LazyFrame {
+    let key = cols(&logic.key);
+    let keyed_current = current.filter(keyed(logic, is_text));
+    let keyed_baseline = baseline.filter(keyed(logic, is_text));
+    let on = cols(&logic.match_on);
+    let baseline_keys = keyed_baseline
+        .clone()
+        .select(on.clone())
+        .unique(None, UniqueKeepStrategy::Any);
+    let new = keyed_current.join(baseline_keys, on.clone(), on, JoinArgs::new(JoinType::Anti));
+
+    let found = new.group_by(key.clone()).agg(evidence_aggs(logic));
 
     // Coverage: the entity's earliest keyed sighting in the baseline.
     let mut scope_entity = logic.scope.clone();

@@ -25,11 +25,12 @@ use std::time::Instant;
 use chrono::Duration;
 use polars::prelude::*;
 
+use super::columns::finish_columns;
+use super::outcome::{counts, last_point, query_error, DetectError, DetectOptions, Run, Scanned};
 use super::plan::{self, cols, in_range, ts, Logic};
 use super::spec::{Signal, SignalKind, Spec};
-use super::{finish_columns, window_for, DetectError, DetectOptions, Run, Scanned};
-use crate::config::parse_duration;
-use crate::lake;
+use super::window::window_for;
+use crate::lake::{self, scan};
 use crate::storage::Location;
 
 /// A rule with `--splunk-compat` applied.
@@ -52,15 +53,14 @@ impl RuleLogic {
             .as_ref()
             .ok_or_else(|| DetectError::Invalid(format!("{}: not a rule", spec.slug)))?;
         let compat = spec.splunk_compat.as_ref().filter(|_| splunk_compat);
-        let d = |s: &str| parse_duration(s).map_err(DetectError::Invalid);
         let key = compat.map(|c| c.key.clone()).unwrap_or_else(|| r.key.clone());
         Ok(RuleLogic {
             context: r.context.iter().filter(|c| !key.contains(c)).cloned().collect(),
             key,
             match_column: r.match_column.clone(),
             match_values: r.match_values.clone(),
-            bucket: d(&r.bucket)?,
-            lookback: d(&r.lookback)?,
+            bucket: spec.lengths.bucket,
+            lookback: spec.lengths.lookback,
             signals: compat
                 .and_then(|c| c.signals.clone())
                 .unwrap_or_else(|| r.signals.clone()),
@@ -265,12 +265,9 @@ pub fn run(lake_loc: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run
     let window = window_for(spec, opts)?;
     let r = RuleLogic::of(spec, opts.splunk_compat)?;
     let logic = Logic::of(spec, opts.splunk_compat);
-    let q = |source: PolarsError| DetectError::Query {
-        detection: spec.slug.clone(),
-        source,
-    };
+    let q = query_error(&spec.slug);
     let t = Instant::now();
-    super::require_points(lake_loc)?;
+    scan::require_points(lake_loc)?;
     let files = lake::parts_between(lake_loc, window.start - r.lookback, window.end)?;
     timings.insert("list".to_string(), t.elapsed().as_millis() as u64);
     let mut scanned = Scanned {
@@ -300,54 +297,29 @@ pub fn run(lake_loc: &Location, spec: &Spec, opts: &DetectOptions) -> Result<Run
     }
 
     let t = Instant::now();
-    let scan = super::scan(lake_loc, &files, &r.columns()).map_err(q)?;
-    let points = plan::collect(matching_points(scan, &r, &window))
-        .map_err(|e| super::find_corrupt(lake_loc, &files).unwrap_or_else(|| q(e)))?;
+    let scan = scan::parts(lake_loc, &files, &r.columns()).map_err(&q)?;
+    let points = plan::collect(matching_points(scan, &r, &window)).map_err(|e| {
+        scan::find_corrupt(lake_loc, files.iter().map(|f| f.key.as_str())).map_or_else(|| q(e), DetectError::from)
+    })?;
     let current = points.clone().lazy().filter(in_range(window.start, window.end));
-    let mut unkeyed = super::counts(
+    let mut unkeyed = counts(
         &plan::unkeyed_counts(current.clone(), &logic, None)
             .collect()
-            .map_err(q)?,
+            .map_err(&q)?,
     );
     scanned.current_points = unkeyed.remove("points").unwrap_or(0);
     unkeyed.retain(|_, v| *v > 0);
     let keyed = points.lazy().filter(plan::keyed(&logic, plan::is_text));
-    let found = findings(keyed, &r, &window).and_then(|f| f.collect()).map_err(q)?;
-    let found = finish_columns(found, spec, &r.key, &window, evidence(&r), &r.context).map_err(q)?;
+    let found = findings(keyed, &r, &window).and_then(|f| f.collect()).map_err(&q)?;
+    let found = finish_columns(found, spec, &r.key, &window, evidence(&r), &r.context).map_err(&q)?;
     timings.insert("findings".to_string(), t.elapsed().as_millis() as u64);
 
-    let (findings, suppressed, expired_rules) = super::allowlisted(opts, &spec.slug, &window, found, &r.key)?;
-    let last_point = current
-        .select([col("time").max()])
-        .collect()
-        .ok()
-        .and_then(|df| {
-            df.column("time")
-                .ok()
-                .and_then(|c| c.get(0).ok())
-                .map(|v| v.into_static())
-        })
-        .and_then(|v| match v {
-            AnyValue::Datetime(us, _, _) | AnyValue::DatetimeOwned(us, _, _) => {
-                chrono::DateTime::from_timestamp_micros(us)
-            }
-            _ => None,
-        });
-    Ok(Run {
-        spec: spec.clone(),
-        logic,
-        splunk_compat: opts.splunk_compat,
-        window,
-        findings,
-        scanned,
-        unkeyed_current: unkeyed,
-        unkeyed_baseline: BTreeMap::new(),
-        nodes_in_window: 0,
-        incomplete_nodes: Vec::new(),
-        suppressed,
-        expired_rules,
-        warnings,
-        timings_ms: timings,
-        last_point,
-    })
+    let mut run = Run::new(spec, opts, window, found);
+    run.scanned = scanned;
+    run.unkeyed_current = unkeyed;
+    run.warnings = warnings;
+    run.timings_ms = timings;
+    run.last_point = last_point(current);
+    run.allowlist(opts, &r.key)?;
+    Ok(run)
 }

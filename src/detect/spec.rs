@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use chrono::Duration;
 use serde::Deserialize;
 
 use crate::config::parse_duration;
@@ -64,6 +65,38 @@ pub struct Spec {
     pub splunk_compat: Option<SplunkCompat>,
     /// The risk object each finding puts risk on (see `risk_object`).
     pub risk: super::risk_object::RiskSpec,
+    /// The durations above, parsed once when the spec is loaded.
+    #[serde(skip)]
+    pub lengths: Lengths,
+}
+
+/// A spec's durations, parsed and checked at load: nothing after [`Spec::parse`] parses the
+/// text of `windows`, `rule` or `splunk_compat` durations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lengths {
+    /// `windows.current`.
+    pub current: Duration,
+    /// `windows.baseline` (new_value).
+    pub baseline: Option<Duration>,
+    /// `splunk_compat.current` and `splunk_compat.baseline_gap` (new_value).
+    pub compat_current: Option<Duration>,
+    pub compat_baseline_gap: Option<Duration>,
+    /// `rule.bucket` and `rule.lookback` (rule; zero otherwise).
+    pub bucket: Duration,
+    pub lookback: Duration,
+}
+
+impl Default for Lengths {
+    fn default() -> Self {
+        Lengths {
+            current: Duration::zero(),
+            baseline: None,
+            compat_current: None,
+            compat_baseline_gap: None,
+            bucket: Duration::zero(),
+            lookback: Duration::zero(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -196,25 +229,36 @@ impl Spec {
             file: file.to_string(),
             message,
         };
-        let spec: Spec = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut spec: Spec = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        spec.lengths = spec.parse_lengths().map_err(&invalid)?;
         spec.validate().map_err(invalid)?;
         Ok(spec)
     }
 
+    /// The durations of the spec, parsed (an error names the field).
+    fn parse_lengths(&self) -> Result<Lengths, String> {
+        let d = |what: &str, s: &str| parse_duration(s).map_err(|e| format!("{what}: {e}"));
+        let opt = |what: &str, s: Option<&String>| s.map(|s| d(what, s)).transpose();
+        let compat = self.splunk_compat.as_ref();
+        let mut lengths = Lengths {
+            current: d("windows.current", &self.windows.current)?,
+            baseline: opt("windows.baseline", self.windows.baseline.as_ref())?,
+            compat_current: opt("splunk_compat.current", compat.and_then(|c| c.current.as_ref()))?,
+            compat_baseline_gap: opt(
+                "splunk_compat.baseline_gap",
+                compat.and_then(|c| c.baseline_gap.as_ref()),
+            )?,
+            ..Lengths::default()
+        };
+        if let Some(r) = &self.rule {
+            lengths.bucket = d("rule.bucket", &r.bucket)?;
+            lengths.lookback = d("rule.lookback", &r.lookback)?;
+        }
+        Ok(lengths)
+    }
+
     fn validate(&self) -> Result<(), String> {
         let spec = self;
-        let mut durations = vec![("windows.current", &spec.windows.current)];
-        durations.extend(spec.windows.baseline.iter().map(|b| ("windows.baseline", b)));
-        if let Some(sc) = &spec.splunk_compat {
-            durations.extend(sc.current.iter().map(|b| ("splunk_compat.current", b)));
-            durations.extend(sc.baseline_gap.iter().map(|b| ("splunk_compat.baseline_gap", b)));
-        }
-        if let Some(r) = &spec.rule {
-            durations.extend([("rule.bucket", &r.bucket), ("rule.lookback", &r.lookback)]);
-        }
-        for (what, d) in durations {
-            parse_duration(d).map_err(|e| format!("{what}: {e}"))?;
-        }
         if spec.impact > 100 || spec.confidence > 100 {
             return Err("impact and confidence are 0..=100".into());
         }
@@ -222,85 +266,8 @@ impl Spec {
         let known = |c: &str| PROMOTED.iter().any(|(_, col)| *col == c) || c == "metric";
         let mut columns: Vec<(&str, &String)> = Vec::new();
         match (spec.family, &spec.new_value, &spec.rule) {
-            (Family::NewValue, Some(nv), None) => {
-                if spec.windows.baseline.is_none() {
-                    return Err("family new_value needs windows.baseline".into());
-                }
-                columns.extend(nv.key.iter().map(|c| ("new_value.key", c)));
-                columns.extend(nv.scope.iter().map(|c| ("new_value.scope", c)));
-                columns.extend(nv.prevalence_of.iter().map(|c| ("new_value.prevalence_of", c)));
-                columns.extend(nv.context.iter().map(|c| ("new_value.context", c)));
-                columns.push(("new_value.entity", &nv.entity));
-                columns.extend(nv.pids.iter().map(|c| ("new_value.pids", c)));
-                if nv.key.is_empty() {
-                    return Err("new_value.key is empty".into());
-                }
-                if nv.presence_metrics.is_empty() && nv.presence_metric_prefixes.is_empty() {
-                    return Err("new_value needs presence_metrics or presence_metric_prefixes".into());
-                }
-                for c in nv.scope.iter().chain([&nv.entity]) {
-                    if !nv.key.contains(c) {
-                        return Err(format!(
-                            "new_value.scope/entity column {c:?} must be part of new_value.key"
-                        ));
-                    }
-                }
-                if let Some(sc) = &spec.splunk_compat {
-                    if sc.signals.is_some() || sc.active_when.is_some() {
-                        return Err("splunk_compat.signals/active_when belong to the rule family".into());
-                    }
-                    for m in sc.match_on.iter().flatten() {
-                        if !sc.key.contains(m) {
-                            return Err(format!(
-                                "splunk_compat.match_on column {m:?} must be part of splunk_compat.key"
-                            ));
-                        }
-                    }
-                }
-            }
-            (Family::Rule, None, Some(r)) => {
-                if spec.windows.baseline.is_some() {
-                    return Err("family rule has no baseline: remove windows.baseline".into());
-                }
-                columns.extend(r.key.iter().map(|c| ("rule.key", c)));
-                columns.push(("rule.match_column", &r.match_column));
-                columns.extend(r.context.iter().map(|c| ("rule.context", c)));
-                if r.key.is_empty() {
-                    return Err("rule.key is empty".into());
-                }
-                if r.match_values.is_empty() {
-                    return Err("rule.match_values is empty".into());
-                }
-                let compat_signals = spec.splunk_compat.as_ref().and_then(|sc| sc.signals.as_ref());
-                let compat_active = spec.splunk_compat.as_ref().and_then(|sc| sc.active_when.as_ref());
-                for (what, signals, active) in [
-                    ("rule", Some(&r.signals), Some(&r.active_when)),
-                    ("splunk_compat", compat_signals, compat_active),
-                ] {
-                    let signals = signals.unwrap_or(&r.signals);
-                    let active = active.unwrap_or(&r.active_when);
-                    if signals.is_empty() || active.is_empty() {
-                        return Err(format!("{what}: signals and active_when must not be empty"));
-                    }
-                    for a in active {
-                        if !signals.iter().any(|s| &s.name == a) {
-                            return Err(format!("{what}.active_when: {a:?} is not the name of a signal"));
-                        }
-                    }
-                    for s in signals {
-                        if !s.above.is_finite() {
-                            return Err(format!("{what}.signals: {}: above must be finite", s.metric));
-                        }
-                    }
-                }
-                if let Some(sc) = &spec.splunk_compat {
-                    if sc.match_on.is_some() || sc.current.is_some() || sc.baseline_gap.is_some() {
-                        return Err(
-                            "splunk_compat.match_on/current/baseline_gap belong to the new_value family".into(),
-                        );
-                    }
-                }
-            }
+            (Family::NewValue, Some(nv), None) => spec.validate_new_value(nv, &mut columns)?,
+            (Family::Rule, None, Some(r)) => spec.validate_rule(r, &mut columns)?,
             (f, _, _) => {
                 return Err(format!(
                     "family {} needs exactly its own table ([{}]) and not the other family's",
@@ -334,6 +301,95 @@ impl Spec {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !slug_ok {
             return Err(format!("slug {:?}: use a-z, 0-9 and _ (at most 64)", spec.slug));
+        }
+        Ok(())
+    }
+
+    /// The checks of a new-value spec; adds the columns it names to `columns`.
+    fn validate_new_value<'a>(
+        &'a self,
+        nv: &'a NewValue,
+        columns: &mut Vec<(&'static str, &'a String)>,
+    ) -> Result<(), String> {
+        let spec = self;
+        if spec.windows.baseline.is_none() {
+            return Err("family new_value needs windows.baseline".into());
+        }
+        columns.extend(nv.key.iter().map(|c| ("new_value.key", c)));
+        columns.extend(nv.scope.iter().map(|c| ("new_value.scope", c)));
+        columns.extend(nv.prevalence_of.iter().map(|c| ("new_value.prevalence_of", c)));
+        columns.extend(nv.context.iter().map(|c| ("new_value.context", c)));
+        columns.push(("new_value.entity", &nv.entity));
+        columns.extend(nv.pids.iter().map(|c| ("new_value.pids", c)));
+        if nv.key.is_empty() {
+            return Err("new_value.key is empty".into());
+        }
+        if nv.presence_metrics.is_empty() && nv.presence_metric_prefixes.is_empty() {
+            return Err("new_value needs presence_metrics or presence_metric_prefixes".into());
+        }
+        for c in nv.scope.iter().chain([&nv.entity]) {
+            if !nv.key.contains(c) {
+                return Err(format!(
+                    "new_value.scope/entity column {c:?} must be part of new_value.key"
+                ));
+            }
+        }
+        if let Some(sc) = &spec.splunk_compat {
+            if sc.signals.is_some() || sc.active_when.is_some() {
+                return Err("splunk_compat.signals/active_when belong to the rule family".into());
+            }
+            for m in sc.match_on.iter().flatten() {
+                if !sc.key.contains(m) {
+                    return Err(format!(
+                        "splunk_compat.match_on column {m:?} must be part of splunk_compat.key"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks of a rule spec; adds the columns it names to `columns`.
+    fn validate_rule<'a>(&'a self, r: &'a Rule, columns: &mut Vec<(&'static str, &'a String)>) -> Result<(), String> {
+        let spec = self;
+        if spec.windows.baseline.is_some() {
+            return Err("family rule has no baseline: remove windows.baseline".into());
+        }
+        columns.extend(r.key.iter().map(|c| ("rule.key", c)));
+        columns.push(("rule.match_column", &r.match_column));
+        columns.extend(r.context.iter().map(|c| ("rule.context", c)));
+        if r.key.is_empty() {
+            return Err("rule.key is empty".into());
+        }
+        if r.match_values.is_empty() {
+            return Err("rule.match_values is empty".into());
+        }
+        let compat_signals = spec.splunk_compat.as_ref().and_then(|sc| sc.signals.as_ref());
+        let compat_active = spec.splunk_compat.as_ref().and_then(|sc| sc.active_when.as_ref());
+        for (what, signals, active) in [
+            ("rule", Some(&r.signals), Some(&r.active_when)),
+            ("splunk_compat", compat_signals, compat_active),
+        ] {
+            let signals = signals.unwrap_or(&r.signals);
+            let active = active.unwrap_or(&r.active_when);
+            if signals.is_empty() || active.is_empty() {
+                return Err(format!("{what}: signals and active_when must not be empty"));
+            }
+            for a in active {
+                if !signals.iter().any(|s| &s.name == a) {
+                    return Err(format!("{what}.active_when: {a:?} is not the name of a signal"));
+                }
+            }
+            for s in signals {
+                if !s.above.is_finite() {
+                    return Err(format!("{what}.signals: {}: above must be finite", s.metric));
+                }
+            }
+        }
+        if let Some(sc) = &spec.splunk_compat {
+            if sc.match_on.is_some() || sc.current.is_some() || sc.baseline_gap.is_some() {
+                return Err("splunk_compat.match_on/current/baseline_gap belong to the new_value family".into());
+            }
         }
         Ok(())
     }

@@ -148,7 +148,7 @@ mod catalog;
 mod cluster;
 mod encode;
 mod output;
-mod plan;
+mod population;
 mod risk_truth;
 mod rng;
 mod sim;
@@ -160,27 +160,27 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::fmt_instant;
 use crate::storage::{Location, StorageError};
 
 use output::{Batch, FileExporter, LakeWriter, Otlp, Output, S3Exporter, Stream, Written};
-use plan::Frame;
+use population::Frame;
 use sim::{Step, Want, DAY, HOUR, NS};
 
-pub use plan::{
+pub use population::{
     BENIGN_SHELL_WORKLOAD, COMMON_IN_CLUSTER_NEW_ON_NODE, EDGE_KNOWN_IN_OTHER_CLUSTER, IDLE_SHELL,
     IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE, IMAGE_TAG_BUMP, INTERACTIVE_SHELL, KNOWN_BINARY_UNUSUAL_PATH, MINER_IN_TMP,
     NEW_IMAGE_ON_NODE, NEW_PATH_ON_LATE_NODE, NEW_PID_KNOWN_PATH, NEW_TCP_EDGE_LATERAL, NEW_UDP_EDGE_STATSD,
     RETURNS_AFTER_30_DAYS, SCENARIOS, SHELL_IN_DEV_SHM,
 };
-pub use plan::{MULTI_STAGE_ATTACK, MULTI_STAGE_STAGES};
+pub use population::{MULTI_STAGE_ATTACK, MULTI_STAGE_STAGES};
 pub use risk_truth::{RiskFinding, RiskTruth, NOISY_BENIGN_NODE};
 pub use truth::{
-    key_columns, key_values, DETECTIONS, NEW_TCP_EDGE, NEW_UDP_EDGE, PROCESS_NEW_PATH, SHELL_ON_WORKER_NODE,
-    SHELL_ON_WORKER_NODE_CPU, UNSEEN_CONTAINER_IMAGE, UNSEEN_PROCESS,
+    compare, key_columns, key_values, Comparison, DETECTIONS, NEW_TCP_EDGE, NEW_UDP_EDGE, PROCESS_NEW_PATH,
+    SHELL_ON_WORKER_NODE, SHELL_ON_WORKER_NODE_CPU, UNSEEN_CONTAINER_IMAGE, UNSEEN_PROCESS,
 };
 
 /// Where the ground truth goes, relative to the output.
@@ -210,14 +210,14 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        let now = Utc::now();
+        let now = crate::config::Clock::system().last_full_hour();
         GenerateOptions {
             clusters: 2,
             nodes: 4,
             processes: 30,
             days: 31,
             interval: Duration::seconds(60),
-            end: now.duration_trunc(Duration::hours(1)).unwrap_or(now),
+            end: now,
             seed: 1,
             format: OutputFormat::OtlpJson,
             layout: Layout::FileExporter,
@@ -445,7 +445,7 @@ fn validate(opts: &GenerateOptions) -> Result<Frame, GenerateError> {
     let end = opts.end.timestamp_nanos_opt().unwrap_or(-1);
     let span = i64::from(opts.days) * DAY as i64;
     // Nodes booted up to 45 days before the data; the lake rejects points before 2000.
-    let earliest = 946_684_800 * NS as i64 + 46 * DAY as i64;
+    let earliest = crate::config::CUTOFF_UNIX_SECONDS * NS as i64 + 46 * DAY as i64;
     if end < 0 || end - span < earliest {
         return bad(format!(
             "end {} minus {} days starts before 2000-02-16",
@@ -506,7 +506,7 @@ pub(crate) fn run(
     output: &mut dyn Output,
     progress: bool,
 ) -> Result<Run, GenerateError> {
-    let mut pop = plan::build(opts, frame, want);
+    let mut pop = population::build(opts, frame, want);
     let hours = (frame.end - frame.start).div_ceil(HOUR);
     let bar = progress_bar(progress, hours);
     let mut tally = Tally {

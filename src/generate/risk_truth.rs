@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::MULTI_STAGE_ATTACK;
+use super::population::MULTI_STAGE_ATTACK;
 use super::{NodeTruth, Scenario};
 
 /// A node whose findings add up, or must not add up, to an incident.

@@ -24,7 +24,7 @@ use std::sync::{Arc, Weak};
 use crate::ingest::model::{AttrValue, Origin};
 
 use super::encode::PointRef;
-use super::plan::{Labels, BENIGN_SHELL_WORKLOAD, SCENARIOS};
+use super::population::{Labels, BENIGN_SHELL_WORKLOAD, SCENARIOS};
 use super::sim::{NodeSim, HOUR, MINUTE, SHELLS};
 use super::Scenario;
 
@@ -113,6 +113,62 @@ pub fn key_values(s: &Scenario) -> Vec<String> {
         .iter()
         .map(|c| s.key.get(*c).cloned().unwrap_or_default())
         .collect()
+}
+
+/// How the findings of the detections that ran compare with the ground truth.
+#[derive(Debug)]
+pub struct Comparison<'a> {
+    /// Each expectation of a detection that ran, in ground-truth order, and whether the
+    /// findings agree with it (a finding for its key exactly when one is expected).
+    pub checked: Vec<(&'a Scenario, bool)>,
+    /// Expectations of detections that did not run (not checked).
+    pub not_run: usize,
+    /// Findings (detection, row) that no expectation accounts for.
+    pub unexpected: Vec<(&'a str, &'a serde_json::Value)>,
+}
+
+impl Comparison<'_> {
+    /// Expectations the findings disagree with.
+    pub fn missed(&self) -> usize {
+        self.checked.iter().filter(|(_, ok)| !ok).count()
+    }
+}
+
+/// Compares `found` — findings as (detection, JSON row), from the detections `ran` — with the
+/// ground truth `truth`. Key columns compare as text (a pid may be an integer in the findings).
+pub fn compare<'a>(
+    truth: &'a [Scenario],
+    found: &[(&'a str, &'a serde_json::Value)],
+    ran: &BTreeSet<&str>,
+) -> Comparison<'a> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let matches = |sc: &Scenario, detection: &str, f: &serde_json::Value| {
+        sc.detection == detection && sc.key.iter().all(|(col, v)| text(&f[col.as_str()]) == *v)
+    };
+    let mut checked = Vec::new();
+    let mut not_run = 0;
+    for sc in truth {
+        if !ran.contains(sc.detection.as_str()) {
+            not_run += 1;
+            continue;
+        }
+        let hit = found.iter().any(|(d, f)| matches(sc, d, f));
+        checked.push((sc, hit == sc.expect_finding));
+    }
+    let unexpected = found
+        .iter()
+        .filter(|(d, f)| !truth.iter().any(|sc| matches(sc, d, f)))
+        .copied()
+        .collect();
+    Comparison {
+        checked,
+        not_run,
+        unexpected,
+    }
 }
 
 /// The final entries: the planned ones, the planted shells with the pids the run gave them

@@ -9,6 +9,7 @@
 
 pub mod model;
 pub mod otlp_json;
+pub mod otlp_messages;
 pub mod otlp_proto;
 mod raw;
 pub mod splunk_csv;

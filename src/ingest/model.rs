@@ -89,6 +89,33 @@ pub struct Point {
     pub flags: u32,
 }
 
+impl Point {
+    /// A point of `metric` from `origin` with these attributes, times and flags, and no value
+    /// yet: each decoder fills in its data point's value (and count, bounds, buckets).
+    pub fn new(
+        origin: &Arc<Origin>,
+        metric: &Arc<MetricInfo>,
+        attributes: Attrs,
+        start_time_unix_nano: u64,
+        time_unix_nano: u64,
+        flags: u32,
+    ) -> Point {
+        Point {
+            origin: Arc::clone(origin),
+            metric: Arc::clone(metric),
+            attributes,
+            start_time_unix_nano,
+            time_unix_nano,
+            value: None,
+            count: None,
+            min: None,
+            max: None,
+            buckets: None,
+            flags,
+        }
+    }
+}
+
 /// Where in an input something happened, for error messages and the rejects record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Position {

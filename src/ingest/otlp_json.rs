@@ -209,36 +209,20 @@ fn emit_metric(m: Metric<'_>, origin: &Arc<Origin>, position: Position, sink: &m
             is_monotonic,
         })
     };
-    let base = |info: &Arc<MetricInfo>, attributes: Vec<KeyValue<'_>>, start: u64, time: u64, flags: u32| Point {
-        origin: origin.clone(),
-        metric: info.clone(),
-        attributes: attrs(attributes),
-        start_time_unix_nano: start,
-        time_unix_nano: time,
-        value: None,
-        count: None,
-        min: None,
-        max: None,
-        buckets: None,
-        flags,
+    let base = |info: &Arc<MetricInfo>, attributes: Vec<KeyValue<'_>>, start: u64, time: u64, flags: u32| {
+        Point::new(origin, info, attrs(attributes), start, time, flags)
     };
-    if let Some(g) = m.gauge {
-        let info = info(MetricKind::Gauge, 0, false);
-        for dp in g.data_points {
-            let value = dp.value();
-            let mut p = base(
-                &info,
-                dp.attributes,
-                dp.start_time_unix_nano.0,
-                dp.time_unix_nano.0,
-                dp.flags,
-            );
-            p.value = value;
-            sink.point(p);
-        }
-    } else if let Some(s) = m.sum {
-        let info = info(MetricKind::Sum, s.aggregation_temporality, s.is_monotonic);
-        for dp in s.data_points {
+    // Gauges and sums carry the same number points.
+    let numbers = match (m.gauge, m.sum) {
+        (Some(g), _) => Some((info(MetricKind::Gauge, 0, false), g.data_points)),
+        (None, Some(s)) => Some((
+            info(MetricKind::Sum, s.aggregation_temporality, s.is_monotonic),
+            s.data_points,
+        )),
+        (None, None) => None,
+    };
+    if let Some((info, data_points)) = numbers {
+        for dp in data_points {
             let value = dp.value();
             let mut p = base(
                 &info,

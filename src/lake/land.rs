@@ -28,8 +28,8 @@ use chrono::{DateTime, Duration, Utc};
 use polars::prelude::*;
 use serde::Serialize;
 
+use super::layout::{HourPartition, REJECTS};
 use super::schema::{PointsBuilder, Row, Series, SeriesCache};
-use super::{HourPartition, REJECTS};
 use crate::ingest::model::{Point, Position, Rejection, Sink};
 use crate::ingest::{self, Input};
 use crate::storage::{Location, StorageError};
@@ -61,7 +61,7 @@ impl Default for LandOptions {
         LandOptions {
             max_input_bytes: 2 << 30,
             flush_bytes: 64 << 20,
-            now: Utc::now(),
+            now: crate::config::Clock::system().now(),
             max_future: Duration::days(1),
             progress: false,
         }
@@ -472,7 +472,7 @@ pub fn write_parquet(buf: PointsBuilder) -> PolarsResult<Vec<u8>> {
     let t = Instant::now();
     let mut df = buf.finish()?;
     tracing::debug!(rows = df.height(), finish_ms = t.elapsed().as_millis(), "built frame");
-    super::parquet_bytes(&mut df)
+    super::layout::parquet_bytes(&mut df)
 }
 
 /// The point_ids already landed in `partition`.
@@ -517,7 +517,7 @@ pub fn land_with(
     before_write: &mut dyn FnMut(&[HourPartition]) -> Result<(), StorageError>,
 ) -> Result<LandReport, LandError> {
     let started = Instant::now();
-    let min_time_ns = 946_684_800_000_000_000u64; // 2000-01-01T00:00:00Z
+    let min_time_ns = crate::config::CUTOFF_UNIX_SECONDS as u64 * 1_000_000_000;
     let max_time_ns = (opts.now + opts.max_future).timestamp_nanos_opt().unwrap_or(i64::MAX) as u64;
     let mut lander = Lander {
         lake,
@@ -619,6 +619,11 @@ pub fn land_with(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    Ok(finish_report(lander, started))
+}
+
+/// The report of a landing, once every input is read and the last points written.
+fn finish_report(lander: Lander<'_>, started: Instant) -> LandReport {
     tracing::debug!(
         series = lander.series.len(),
         partitions_in_flight = lander.partitions.len(),
@@ -636,7 +641,7 @@ pub fn land_with(
         report.points_per_second = report.points_read as f64 / report.elapsed_seconds;
         report.mb_per_second = report.bytes_decoded as f64 / 1e6 / report.elapsed_seconds;
     }
-    Ok(report)
+    report
 }
 
 /// Longest metric name (and unit, scope name and version) landed: OTel's API allows 255

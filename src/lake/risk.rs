@@ -12,7 +12,7 @@
 //! object: the re-run deletes it); one incidents object per (risk `--at`, risk window, mode);
 //! every object is written in one `put`. Listings touch only the dates a window can reach.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use polars::prelude::*;
 
 use crate::storage::{Location, StorageError};
@@ -36,30 +36,13 @@ pub enum RiskLakeError {
     Thread,
 }
 
-/// `<end>-<length>[-splunk]`; `len` as in the findings' names (`1h`, `1d`).
-fn stem(end: DateTime<Utc>, len: &str, splunk_compat: bool) -> String {
-    format!(
-        "{}-{len}{}",
-        end.format("%Y%m%dT%H%M%SZ"),
-        if splunk_compat { "-splunk" } else { "" }
-    )
-}
-
-/// Parses a stem back: (end, length text, splunk_compat).
-fn parse_stem(stem: &str) -> Option<(DateTime<Utc>, String, bool)> {
-    let (end, rest) = stem.split_once('-')?;
-    let t = NaiveDateTime::parse_from_str(end, "%Y%m%dT%H%M%SZ").ok()?.and_utc();
-    Some(match rest.strip_suffix("-splunk") {
-        Some(w) => (t, w.to_string(), true),
-        None => (t, rest.to_string(), false),
-    })
-}
+use super::keys::{date, parse_stem, stem, stem_of};
 
 /// The events object of one detection window `[start, end)` of length `len` (`1h`).
 pub fn events_key(slug: &str, start: DateTime<Utc>, end: DateTime<Utc>, len: &str, splunk_compat: bool) -> String {
     format!(
         "{EVENTS}/date={}/detection={slug}/{}.parquet",
-        start.format("%Y-%m-%d"),
+        date(start),
         stem(end, len, splunk_compat)
     )
 }
@@ -68,7 +51,7 @@ pub fn events_key(slug: &str, start: DateTime<Utc>, end: DateTime<Utc>, len: &st
 pub fn incidents_key(at: DateTime<Utc>, window: &str, splunk_compat: bool) -> String {
     format!(
         "{INCIDENTS}/date={}/{}.parquet",
-        at.format("%Y-%m-%d"),
+        date(at),
         stem(at, window, splunk_compat)
     )
 }
@@ -77,7 +60,7 @@ pub fn incidents_key(at: DateTime<Utc>, window: &str, splunk_compat: bool) -> St
 pub fn report_key(at: DateTime<Utc>, window: &str, splunk_compat: bool, ext: &str) -> String {
     format!(
         "{RISK_REPORTS}/date={}/{}.{ext}",
-        at.format("%Y-%m-%d"),
+        date(at),
         stem(at, window, splunk_compat)
     )
 }
@@ -108,6 +91,10 @@ pub fn write_incidents(lake: &Location, key: &str, incidents: &mut DataFrame) ->
     Ok(())
 }
 
+fn date_of(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
 /// Dates `from ..= to`.
 fn dates(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<NaiveDate> {
     let mut out = Vec::new();
@@ -133,21 +120,18 @@ pub fn events_between(
     let present: std::collections::BTreeSet<String> = lake.list_dirs(EVENTS)?.into_iter().collect();
     let mut out = Vec::new();
     for day in dates(from - MAX_DETECTION_WINDOW, to) {
-        let dir = format!("date={}", day.format("%Y-%m-%d"));
+        let dir = format!("date={}", date_of(day));
         if !present.contains(&dir) {
             continue;
         }
         for (key, _) in lake.list(&format!("{EVENTS}/{dir}"))? {
-            let Some(stem) = key.rsplit('/').next().and_then(|f| f.strip_suffix(".parquet")) else {
+            let Some(w) = stem_of(&key, ".parquet").and_then(parse_stem) else {
                 continue;
             };
-            let Some((end, len, compat)) = parse_stem(stem) else {
+            let Ok(len) = crate::config::parse_duration(&w.window) else {
                 continue;
             };
-            let Ok(len) = crate::config::parse_duration(&len) else {
-                continue;
-            };
-            if compat == splunk_compat && end > from && end - len < to {
+            if w.splunk_compat == splunk_compat && w.window_end > from && w.window_end - len < to {
                 out.push(key);
             }
         }
@@ -167,14 +151,11 @@ pub fn incidents_between(
 ) -> Result<Vec<String>, StorageError> {
     let mut out = Vec::new();
     for day in dates(from, to) {
-        for (key, _) in lake.list(&format!("{INCIDENTS}/date={}", day.format("%Y-%m-%d")))? {
-            let Some(stem) = key.rsplit('/').next().and_then(|f| f.strip_suffix(".parquet")) else {
+        for (key, _) in lake.list(&format!("{INCIDENTS}/date={}", date_of(day)))? {
+            let Some(w) = stem_of(&key, ".parquet").and_then(parse_stem) else {
                 continue;
             };
-            let Some((at, l, compat)) = parse_stem(stem) else {
-                continue;
-            };
-            if compat == splunk_compat && l == window && at > from && at < to {
+            if w.splunk_compat == splunk_compat && w.window == window && w.window_end > from && w.window_end < to {
                 out.push(key);
             }
         }
@@ -224,6 +205,7 @@ mod tests {
                 "process_new_path",
                 t("2026-11-23T14:00:00Z"),
                 t("2026-11-23T15:00:00Z"),
+                "1h",
                 false
             ),
             "risk/events/date=2026-11-23/detection=process_new_path/20261123T150000Z-1h.parquet"
@@ -231,10 +213,6 @@ mod tests {
         assert_eq!(
             incidents_key(t("2026-11-24T00:00:00Z"), "1d", true),
             "risk/incidents/date=2026-11-24/20261124T000000Z-1d-splunk.parquet"
-        );
-        assert_eq!(
-            parse_stem("20261123T150000Z-1h-splunk"),
-            Some((t("2026-11-23T15:00:00Z"), "1h".to_string(), true))
         );
     }
 }

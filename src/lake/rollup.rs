@@ -20,7 +20,7 @@ use std::io::Cursor;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use super::{HourPartition, PartFile};
+use super::layout::{HourPartition, PartFile};
 use crate::storage::{Location, StorageError};
 
 pub const ROLLUPS: &str = "rollups/presence";
@@ -190,7 +190,7 @@ pub fn build_day(
         .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true))
         .collect()
         .map_err(err)?;
-    let out = super::parquet_bytes(&mut df).map_err(err)?;
+    let out = super::layout::parquet_bytes(&mut df).map_err(err)?;
     let key = shape.day_key(date, &sources);
     put_replacing(lake, &key, out, |file| file.starts_with("day-"))?;
     Ok(sources)
@@ -245,7 +245,7 @@ pub fn build(
     // Streamed from the files (only the needed columns), so an hour's rollup never holds the
     // hour's points in memory at once.
     let paths: Vec<PlRefPath> = parts.iter().map(|p| PlRefPath::new(lake.scan_path(&p.key))).collect();
-    let points = LazyFrame::scan_parquet_files(paths.into_iter().collect(), super::points_scan_args(lake))
+    let points = LazyFrame::scan_parquet_files(paths.into_iter().collect(), super::scan::points_scan_args(lake))
         .map_err(err)?
         .select(columns);
     let mut sort_by: Vec<String> = vec!["metric".into()];
@@ -260,7 +260,7 @@ pub fn build(
         .collect_with_engine(Engine::Streaming)
         .map(|r| r.unwrap_single())
         .map_err(err)?;
-    let out = super::parquet_bytes(&mut df).map_err(err)?;
+    let out = super::layout::parquet_bytes(&mut df).map_err(err)?;
     let key = shape.key(partition, &sources);
     put_replacing(lake, &key, out, |_| true)?;
     Ok(sources)
@@ -272,7 +272,7 @@ pub fn refresh(lake: &Location, shape: &RollupShape, partitions: &[HourPartition
     let mut built = 0;
     for date in dates {
         let parts: Vec<PartFile> = lake
-            .list(&format!("{}/date={}", super::METRICS, date.format("%Y-%m-%d")))?
+            .list(&format!("{}/date={}", super::layout::METRICS, date.format("%Y-%m-%d")))?
             .into_iter()
             .filter_map(|(key, size)| {
                 let segs: Vec<&str> = key.split('/').collect();

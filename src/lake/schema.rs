@@ -1,6 +1,6 @@
 //! The points table: one row per OTLP data point, the contract every detection reads.
 //!
-//! Columns (DESIGN.md "Landed points", extended only by adding):
+//! Columns (README.md "The points table", extended only by adding):
 //! `time` (timestamp µs UTC), `metric`, `value` (f64; histogram-like points: their sum),
 //! the promoted attributes ([`PROMOTED`]), `attributes` (every other attribute as a JSON object
 //! with sorted keys, resource < scope < point, the most specific wins), then `metric_type`

@@ -26,7 +26,6 @@
 //!   evaluations (backfill) reads once and carries the raised incidents forward, which gives
 //!   exactly what one evaluation per instant, in order, gives.
 
-pub mod cmd;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -303,7 +302,7 @@ pub fn write_run(
     lake: &Location,
     run: &Run,
     timings_extra: &[(&str, u64)],
-) -> Result<(crate::report::Written, Value), RiskError> {
+) -> Result<(crate::report::Written, crate::report::Summary), RiskError> {
     write_events(lake, run)?;
     Ok(crate::report::write(lake, run, timings_extra)?)
 }

@@ -1056,7 +1056,7 @@ fn relanding_after_a_kill_between_parts_and_rollups_finishes_the_rollups() {
 fn stale_marks_are_written_before_the_points_they_cover() {
     use crate::common::{kubeseen as run, otlp_lines, t, TestLake, P};
     use kubeseen::lake::land::{land_with, LandOptions};
-    use kubeseen::report::stale::{self, Marker};
+    use kubeseen::lake::stale::{self, Marker};
     let l = TestLake::new();
     let lake_arg = l.path().display().to_string();
     std::fs::write(l.dir.path().join("e.jsonl"), otlp_lines(&three_hours())).expect("write");

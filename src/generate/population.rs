@@ -1,7 +1,7 @@
 //! The population: clusters, nodes, what runs on them and who talks to whom, with the scenarios
 //! injected and labelled.
 //!
-//! Labels are computed from the plan alone — each slot's life, each pod's image, each edge's
+//! Labels are computed from the population alone — each slot's life, each pod's image, each edge's
 //! start — never from the points: a key is new for a detection when something with that key is
 //! observed in the window (a scrape or receiver tick falls in a run) and nothing with it is
 //! observed in the baseline. Shell processes get their pids from the simulation

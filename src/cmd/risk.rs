@@ -5,15 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use crate::cli::{RiskArgs, RiskFormat};
-use crate::config::{fmt_instant, parse_duration, parse_instant, Clock};
+use crate::config::fmt_instant;
+use crate::risk::{evaluate_lake, rules, write_evaluation, Settings};
 use crate::storage::{Location, StoreOptions};
-
-use super::{evaluate_lake, rules, write_evaluation, Settings};
 
 /// The window of the risk step of `detect`/`backfill` (the stock "… Over 24 Hours").
 pub const DEFAULT_WINDOW: Duration = Duration::hours(24);
@@ -25,14 +24,13 @@ fn load_rules(dir: Option<&Path>) -> Result<Vec<rules::IncidentRule>> {
 
 /// `kubeseen risk`: one evaluation at `--at`, written to the lake and printed.
 pub fn run(a: RiskArgs, store: &StoreOptions) -> Result<i32> {
-    let clock = match &a.now {
-        Some(s) => Clock::fixed(parse_instant(s).map_err(anyhow::Error::msg).context("--now")?),
-        None => Clock::system(),
-    };
-    let at = match &a.at {
-        Some(s) => parse_instant(s).map_err(anyhow::Error::msg).context("--at")?,
-        None => clock.last_full_hour(),
-    };
+    let lake = super::open_lake(&a.lake, store, false)?;
+    super::locked(&lake, store, "risk", |lake| risk(&a, lake))
+}
+
+fn risk(a: &RiskArgs, lake: &Location) -> Result<i32> {
+    let clock = super::clock(a.now);
+    let at = a.at.unwrap_or_else(|| clock.last_full_hour());
     if at > clock.now() {
         bail!(
             "--at {} is in the future (now is {}): its window would be incomplete",
@@ -40,42 +38,28 @@ pub fn run(a: RiskArgs, store: &StoreOptions) -> Result<i32> {
             fmt_instant(clock.now())
         );
     }
-    if at.timestamp() < 946_684_800 {
-        bail!(
-            "--at {}: before 2000-01-01, where the lake holds no data",
-            fmt_instant(at)
-        );
-    }
-    let window = parse_duration(&a.window)
-        .map_err(anyhow::Error::msg)
-        .context("--window")?;
+    super::not_before_2000(at, "--at")?;
     let settings = Settings {
-        window,
+        window: a.window,
         splunk_compat: a.splunk_compat,
         rules: load_rules(a.rules.as_deref())?,
     };
-    // The error names the lake without credentials; `a.lake` may carry them.
-    let lake = Location::open(&a.lake, store, false).context("--lake")?;
-    let evaluations = evaluate_lake(&lake, &[at], &settings)?;
+    let evaluations = evaluate_lake(lake, &[at], &settings)?;
     let mut summary = Value::Null;
     for e in &evaluations {
-        let (_, s) = write_evaluation(&lake, e)?;
+        let (_, s) = write_evaluation(lake, e)?;
         summary = s;
     }
     match a.format {
-        RiskFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-        RiskFormat::Markdown => print!("{}", super::markdown(&summary)),
+        RiskFormat::Json => super::print_sorted_json(&summary)?,
+        RiskFormat::Markdown => print!("{}", crate::risk::markdown(&summary)),
         RiskFormat::Table => {
-            print!("{}", super::table(&summary));
+            print!("{}", crate::risk::table(&summary));
             println!("report:   {}", summary["outputs"]["report_md"].as_str().unwrap_or(""));
         }
     }
     let raised = summary["incidents_count"].as_u64().unwrap_or(0);
-    Ok(if a.fail_on_incidents && raised > 0 {
-        crate::app::exit::FINDINGS
-    } else {
-        crate::app::exit::OK
-    })
+    Ok(super::findings_exit(a.fail_on_incidents, raised))
 }
 
 /// The incident rules for a run reading detections from `queries`: `<queries>/risk/` when
@@ -106,7 +90,8 @@ pub fn after_detect(
     // Each instant is three small puts, independent of the others: a few threads write them
     // (a backfilled month is 720 instants).
     let written: Vec<Result<Value>> = std::thread::scope(|scope| {
-        let chunks: Vec<&[super::Evaluation]> = evaluations.chunks(evaluations.len().div_ceil(4).max(1)).collect();
+        let chunks: Vec<&[crate::risk::Evaluation]> =
+            evaluations.chunks(evaluations.len().div_ceil(4).max(1)).collect();
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
@@ -207,8 +192,8 @@ pub fn demo_check(labels: &[crate::generate::RiskTruth], summary: &Value) -> (Ve
             None => lines.push(format!(
                 "  ok   {:<36} {verdict} {}/{} ({} finding(s))",
                 l.name,
-                super::escape(&l.k8s_cluster_name),
-                super::escape(&l.k8s_node_name),
+                crate::risk::escape(&l.k8s_cluster_name),
+                crate::risk::escape(&l.k8s_node_name),
                 l.findings.len()
             )),
             Some(p) => {
@@ -216,8 +201,8 @@ pub fn demo_check(labels: &[crate::generate::RiskTruth], summary: &Value) -> (Ve
                 lines.push(format!(
                     "  FAIL {:<36} {verdict} {}/{}: {p}",
                     l.name,
-                    super::escape(&l.k8s_cluster_name),
-                    super::escape(&l.k8s_node_name)
+                    crate::risk::escape(&l.k8s_cluster_name),
+                    crate::risk::escape(&l.k8s_node_name)
                 ));
             }
         }
