@@ -37,7 +37,7 @@ struct Backfilled {
     elapsed_seconds: f64,
     per_window: Vec<WindowFindings>,
     /// The risk step at every window end of the range (`risk::after_detect`).
-    risk: serde_json::Value,
+    risk: Option<crate::risk::RiskSummary>,
 }
 
 /// The summary of `backfill --stale-only`.
@@ -49,7 +49,7 @@ struct StaleRerun {
     windows: usize,
     findings: u64,
     per_window: Vec<WindowFindings>,
-    risk: serde_json::Value,
+    risk: Option<crate::risk::RiskSummary>,
 }
 
 pub fn run(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
@@ -134,11 +134,7 @@ fn backfill(a: &BackfillArgs, lake: &Location) -> Result<i32> {
         b.finish_and_clear();
     }
     // The risk step at every window end of the range, in one pass (as hourly runs would).
-    let risk = if ends.is_empty() {
-        serde_json::Value::Null
-    } else {
-        super::risk::after_detect(p.lake, &ends, p.opts.splunk_compat, a.common.queries.as_deref())?
-    };
+    let risk = super::risk::after_detect(p.lake, &ends, p.opts.splunk_compat, a.common.queries.as_deref())?;
     let summary = Backfilled {
         risk,
         from: fmt_instant(from),
@@ -169,8 +165,8 @@ fn backfill(a: &BackfillArgs, lake: &Location) -> Result<i32> {
                 ends.len(),
                 started.elapsed().as_secs_f64()
             );
-            if !summary.risk.is_null() {
-                print!("{}", crate::risk::table(&summary.risk));
+            if let Some(r) = &summary.risk {
+                print!("{}", crate::risk::table(r));
             }
         }
     }

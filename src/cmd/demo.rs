@@ -87,7 +87,9 @@ pub fn run(a: DemoArgs) -> Result<i32> {
     }
     // Risk: the findings rolled up per object over 24 h; the labelled nodes checked.
     println!("[5/5] risk: adding up the findings per object over the 24 h before the end …");
-    let risk = super::risk::after_detect(&lake, &[end], false, None)?;
+    let Some(risk) = super::risk::after_detect(&lake, &[end], false, None)? else {
+        bail!("the risk step evaluated nothing");
+    };
     print!("{}", crate::risk::table(&risk));
     let truth_bytes =
         std::fs::read(Path::new(&g.out).join(generate::GROUND_TRUTH)).context("reading the demo's ground truth")?;
@@ -98,7 +100,9 @@ pub fn run(a: DemoArgs) -> Result<i32> {
     for l in lines {
         println!("{l}");
     }
-    println!("incidents: {}", risk["outputs"]["report_md"].as_str().unwrap_or(""));
+    if let Some(o) = &risk.outputs {
+        println!("incidents: {}", o.report_md);
+    }
     println!("lake:     {}", lake_dir.display());
     println!("done in {:.1}s", started.elapsed().as_secs_f64());
     ok?;

@@ -118,20 +118,17 @@ impl<'a> Prepared<'a> {
 #[derive(serde::Serialize)]
 struct Runs<'a> {
     runs: &'a [Summary],
-    /// The risk step's evaluation (`risk::summary_json`), `null` when nothing ran.
-    risk: &'a serde_json::Value,
+    /// The risk step's evaluation, `null` when nothing ran.
+    risk: Option<&'a crate::risk::RiskSummary>,
 }
 
 /// The risk step after detection runs: the 24 h risk of every object at each window end the
 /// summaries name (see `risk::after_detect`); `null` when nothing ran.
-pub fn risk_step(p: &Prepared, c: &DetectCommon, summaries: &[Summary]) -> Result<serde_json::Value> {
+pub fn risk_step(p: &Prepared, c: &DetectCommon, summaries: &[Summary]) -> Result<Option<crate::risk::RiskSummary>> {
     let ends: Vec<DateTime<Utc>> = summaries
         .iter()
         .filter_map(|s| crate::config::parse_instant(&s.window_end).ok())
         .collect();
-    if ends.is_empty() {
-        return Ok(serde_json::Value::Null);
-    }
     super::risk::after_detect(p.lake, &ends, p.opts.splunk_compat, c.queries.as_deref())
 }
 
@@ -154,12 +151,12 @@ fn detect(a: &DetectArgs, lake: &Location) -> Result<i32> {
     match a.common.format {
         OutputFormat::Json => super::print_sorted_json(&Runs {
             runs: &summaries,
-            risk: &risk,
+            risk: risk.as_ref(),
         })?,
         OutputFormat::Table => {
             print_table(&summaries);
-            if !risk.is_null() {
-                print!("{}", crate::risk::table(&risk));
+            if let Some(r) = &risk {
+                print!("{}", crate::risk::table(r));
             }
         }
     }

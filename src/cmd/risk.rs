@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Value};
 
 use crate::cli::{RiskArgs, RiskFormat};
 use crate::config::fmt_instant;
-use crate::risk::{evaluate_lake, rules, write_evaluation, Settings};
+use crate::risk::summary::{Contribution, IncidentSummary};
+use crate::risk::{evaluate_lake, rules, write_evaluation, RiskSummary, Settings};
 use crate::storage::{Location, StoreOptions};
 
 /// The window of the risk step of `detect`/`backfill` (the stock "… Over 24 Hours").
@@ -45,21 +45,27 @@ fn risk(a: &RiskArgs, lake: &Location) -> Result<i32> {
         rules: load_rules(a.rules.as_deref())?,
     };
     let evaluations = evaluate_lake(lake, &[at], &settings)?;
-    let mut summary = Value::Null;
+    let mut summaries = Vec::new();
     for e in &evaluations {
-        let (_, s) = write_evaluation(lake, e)?;
-        summary = s;
+        summaries.push(write_evaluation(lake, e)?.1);
     }
+    let Some(summary) = RiskSummary::series(summaries) else {
+        bail!("no risk evaluation at {}", fmt_instant(at));
+    };
     match a.format {
         RiskFormat::Json => super::print_sorted_json(&summary)?,
         RiskFormat::Markdown => print!("{}", crate::risk::markdown(&summary)),
         RiskFormat::Table => {
             print!("{}", crate::risk::table(&summary));
-            println!("report:   {}", summary["outputs"]["report_md"].as_str().unwrap_or(""));
+            if let Some(o) = &summary.outputs {
+                println!("report:   {}", o.report_md);
+            }
         }
     }
-    let raised = summary["incidents_count"].as_u64().unwrap_or(0);
-    Ok(super::findings_exit(a.fail_on_incidents, raised))
+    Ok(super::findings_exit(
+        a.fail_on_incidents,
+        summary.incidents_count as u64,
+    ))
 }
 
 /// The incident rules for a run reading detections from `queries`: `<queries>/risk/` when
@@ -70,14 +76,15 @@ pub fn rules_for(queries: Option<&Path>) -> Result<Vec<rules::IncidentRule>> {
 }
 
 /// The risk step of `detect`/`backfill`: evaluates the default window at each of `ats`
-/// (any order, duplicates ignored), in time order, writing each evaluation. Returns the last
-/// evaluation's summary with every raised incident of the series under `incidents`.
+/// (any order, duplicates ignored), in time order, writing each evaluation. Returns the
+/// summary (for several instants: every instant's incidents, see `RiskSummary::series`);
+/// `None` without instants.
 pub fn after_detect(
     lake: &Location,
     ats: &[DateTime<Utc>],
     splunk_compat: bool,
     queries: Option<&Path>,
-) -> Result<Value> {
+) -> Result<Option<RiskSummary>> {
     let mut ats: Vec<DateTime<Utc>> = ats.to_vec();
     ats.sort();
     ats.dedup();
@@ -89,7 +96,7 @@ pub fn after_detect(
     let evaluations = evaluate_lake(lake, &ats, &settings)?;
     // Each instant is three small puts, independent of the others: a few threads write them
     // (a backfilled month is 720 instants).
-    let written: Vec<Result<Value>> = std::thread::scope(|scope| {
+    let written: Vec<Result<RiskSummary>> = std::thread::scope(|scope| {
         let chunks: Vec<&[crate::risk::Evaluation]> =
             evaluations.chunks(evaluations.len().div_ceil(4).max(1)).collect();
         let handles: Vec<_> = chunks
@@ -99,7 +106,7 @@ pub fn after_detect(
                     chunk
                         .iter()
                         .map(|e| Ok(write_evaluation(lake, e)?.1))
-                        .collect::<Vec<Result<Value>>>()
+                        .collect::<Vec<Result<RiskSummary>>>()
                 })
             })
             .collect();
@@ -111,65 +118,38 @@ pub fn after_detect(
             })
             .collect()
     });
-    let mut incidents = Vec::new();
-    let mut suppressed = Vec::new();
-    let mut last = json!({});
-    for s in written {
-        let mut s = s?;
-        let end = s["window_end"].clone();
-        for key in ["incidents", "suppressed_repeats"] {
-            for i in s[key].as_array_mut().into_iter().flatten() {
-                i["window_end"] = end.clone();
-            }
-        }
-        incidents.extend(s["incidents"].as_array().cloned().unwrap_or_default());
-        suppressed.extend(s["suppressed_repeats"].as_array().cloned().unwrap_or_default());
-        last = s;
-    }
-    if evaluations.len() > 1 {
-        // A series: every instant's incidents (each with its window_end); per-object totals
-        // belong to one instant and stay in each instant's report.
-        last["evaluations"] = json!(evaluations.len());
-        last["window_start"] = json!(ats.first().map(|t| fmt_instant(*t - DEFAULT_WINDOW)));
-        last["events"] = json!(evaluations.iter().map(|e| e.events).max().unwrap_or(0));
-        last["incidents_count"] = json!(incidents.len());
-        last["incidents"] = Value::Array(incidents);
-        last["suppressed_repeats"] = Value::Array(suppressed);
-        last["objects"] = json!([]);
-        last["objects_count"] = json!(evaluations.iter().map(|e| e.objects.len()).max().unwrap_or(0));
-    }
-    Ok(last)
+    Ok(RiskSummary::series(written.into_iter().collect::<Result<Vec<_>>>()?))
 }
 
 /// `demo`: checks an evaluation against the ground truth's risk labels. Returns one line per
 /// label and the number of labels not met: a node labelled as an incident must be exactly one
 /// incident whose contributing findings are the labelled ones, in time order; a node labelled
 /// benign must be none.
-pub fn demo_check(labels: &[crate::generate::RiskTruth], summary: &Value) -> (Vec<String>, usize) {
-    let incidents: Vec<&Value> = summary["incidents"].as_array().into_iter().flatten().collect();
+pub fn demo_check(labels: &[crate::generate::RiskTruth], summary: &RiskSummary) -> (Vec<String>, usize) {
     let mut lines = Vec::new();
     let mut failed = 0;
     for l in labels {
-        let mine: Vec<&&Value> = incidents
+        let mine: Vec<&IncidentSummary> = summary
+            .incidents
             .iter()
             .filter(|i| {
-                i["risk_object_type"] == l.risk_object_type.as_str()
-                    && i["k8s_cluster_name"] == l.k8s_cluster_name.as_str()
-                    && i["risk_object_value"] == l.k8s_node_name.as_str()
+                i.risk.risk_object_type == l.risk_object_type
+                    && i.risk.k8s_cluster_name.as_deref() == Some(l.k8s_cluster_name.as_str())
+                    && i.risk.risk_object_value == l.k8s_node_name
             })
             .collect();
         let problem = match (l.expect_incident, mine.as_slice()) {
             (false, []) => None,
             (false, _) => Some("an incident, but the label says none".to_string()),
             (true, [i]) => {
-                let contributions: Vec<&Value> = i["contributions"].as_array().into_iter().flatten().collect();
-                let matches = |c: &Value, f: &crate::generate::RiskFinding| {
-                    c["detection"] == f.detection.as_str()
+                let contributions = &i.contributions;
+                let matches = |c: &Contribution, f: &crate::generate::RiskFinding| {
+                    c.detection == f.detection
                         && f.key
                             .iter()
-                            .all(|(k, v)| c["key"][k.as_str()].as_str() == Some(v.as_str()))
+                            .all(|(k, v)| c.key.get(k).cloned().flatten().as_deref() == Some(v.as_str()))
                 };
-                let times: Vec<&str> = contributions.iter().filter_map(|c| c["time"].as_str()).collect();
+                let times: Vec<&str> = contributions.iter().map(|c| c.time.as_str()).collect();
                 if contributions.len() != l.findings.len()
                     || !l.findings.iter().all(|f| contributions.iter().any(|c| matches(c, f)))
                 {

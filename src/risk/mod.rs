@@ -27,13 +27,14 @@
 //!   exactly what one evaluation per instant, in order, gives.
 
 pub mod rules;
+pub mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use polars::prelude::*;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::config::{fmt_instant, parse_instant};
 pub use crate::detect::risk_object::{self, RiskSpec};
@@ -42,6 +43,7 @@ use crate::lake::risk as keys;
 use crate::lake::risk::RiskLakeError;
 use crate::storage::Location;
 pub use rules::{IncidentRule, Measures};
+pub use summary::{escape, markdown, table, RiskSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RiskError {
@@ -641,7 +643,7 @@ pub struct Written {
 }
 
 /// Writes an evaluation's incidents (replacing that instant's) and its report.
-pub fn write_evaluation(lake: &Location, e: &Evaluation) -> Result<(Written, Value), RiskError> {
+pub fn write_evaluation(lake: &Location, e: &Evaluation) -> Result<(Written, RiskSummary), RiskError> {
     let len = human(e.window);
     let key = keys::incidents_key(e.at, &len, e.splunk_compat);
     let mut df = incidents_frame(e).map_err(|source| RiskError::Frame {
@@ -656,240 +658,14 @@ pub fn write_evaluation(lake: &Location, e: &Evaluation) -> Result<(Written, Val
         report_json: lake.describe(&json_key),
         report_md: lake.describe(&md_key),
     };
-    let mut summary = summary_json(e);
-    summary["outputs"] = json!(written);
-    lake.put(&json_key, serde_json::to_vec_pretty(&summary).unwrap_or_default())?;
+    let mut summary = RiskSummary::of(e);
+    summary.outputs = Some(written.clone());
+    lake.put(
+        &json_key,
+        crate::report::sorted_json(&summary).unwrap_or_default().into_bytes(),
+    )?;
     lake.put(&md_key, markdown(&summary).into_bytes())?;
     Ok((written, summary))
-}
-
-fn contribution_json(e: &Event) -> Value {
-    let key: serde_json::Map<String, Value> = e
-        .key
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone().map(Value::String).unwrap_or(Value::Null)))
-        .collect();
-    json!({
-        "time": fmt_instant(e.time),
-        "detection": e.detection,
-        "detection_id": e.detection_id,
-        "finding_uid": e.finding_uid,
-        "risk_score": e.risk_score,
-        "window_end": fmt_instant(e.window_end),
-        "k8s_cluster_name": e.k8s_cluster_name,
-        "key": key,
-        "message": e.message,
-    })
-}
-
-fn incident_json(i: &Incident) -> Value {
-    let mut v = serde_json::to_value(&i.risk).unwrap_or(Value::Null);
-    v["incident_uid"] = json!(i.incident_uid);
-    v["detection_count"] = json!(i.risk.detections.len());
-    v["mitre_tactics"] = json!(i
-        .risk
-        .mitre_tactic_ids
-        .iter()
-        .map(|t| risk_object::tactic_name(t))
-        .collect::<Vec<_>>());
-    v["findings"] = json!(i.risk.events.iter().map(|e| e.finding_uid.clone()).collect::<Vec<_>>());
-    v["contributions"] = Value::Array(i.risk.events.iter().map(contribution_json).collect());
-    if let Some(by) = &i.suppressed_by {
-        v["suppressed_by"] = json!(by);
-    }
-    v
-}
-
-/// The evaluation as JSON (the `risk --format json` contract: `incidents[]` with
-/// `risk_object`, `risk_object_type`, `total_score`, `findings` = finding uids in time order).
-pub fn summary_json(e: &Evaluation) -> Value {
-    json!({
-        "kubeseen_version": env!("CARGO_PKG_VERSION"),
-        "window_start": fmt_instant(e.window_start()),
-        "window_end": fmt_instant(e.at),
-        "window": human(e.window),
-        "mode": mode(e.splunk_compat),
-        "rules": e.rules.iter().map(|r| json!({
-            "name": r.name, "title": r.title, "when": r.conditions(e.splunk_compat).describe(),
-        })).collect::<Vec<_>>(),
-        "events": e.events,
-        "objects_count": e.objects.len(),
-        "incidents_count": e.incidents.len(),
-        "incidents": e.incidents.iter().map(incident_json).collect::<Vec<_>>(),
-        "suppressed_repeats": e.suppressed.iter().map(incident_json).collect::<Vec<_>>(),
-        "objects": e.objects.iter().map(|o| serde_json::to_value(o).unwrap_or(Value::Null)).collect::<Vec<_>>(),
-    })
-}
-
-/// Untrusted text made safe for a terminal or Markdown: control, bidi and other invisible
-/// format characters become visible `\u{…}` escapes (and `\` doubles), so a value from a
-/// monitored system can neither move the cursor nor reorder what is read.
-/// TODO(issue 15): replace with the shared escaping helper when it lands.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        let invisible = ch.is_control()
-            || matches!(ch, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}');
-        if ch == '\\' {
-            out.push_str("\\\\");
-        } else if invisible {
-            out.push_str(&format!("\\u{{{:x}}}", ch as u32));
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
-
-fn md(s: &str) -> String {
-    escape(s).replace('|', "\\|").replace('`', "\\`")
-}
-
-fn str_of(v: &Value) -> String {
-    text(v).unwrap_or_else(|| "-".into())
-}
-
-/// `col=value` pairs of a contribution's key (values escaped), without what the object line
-/// already says (its cluster and node, a host name equal to the node) and without nulls.
-fn key_text(c: &Value) -> String {
-    let node = c["key"]["k8s_node_name"].as_str();
-    c["key"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(k, v)| {
-                    let said = matches!(k.as_str(), "k8s_cluster_name" | "k8s_node_name")
-                        || (k.as_str() == "host_name" && v.as_str() == node);
-                    !(v.is_null() || said)
-                })
-                .map(|(k, v)| format!("{k}={}", escape(&str_of(v))))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
-}
-
-/// The evaluation for the terminal: one line per incident, then its findings in time order.
-pub fn table(s: &Value) -> String {
-    let mut out = format!(
-        "risk [{} .. {}) {}: {} event(s) on {} object(s), {} incident(s), {} repeat(s) suppressed\n",
-        str_of(&s["window_start"]),
-        str_of(&s["window_end"]),
-        str_of(&s["mode"]),
-        s["events"],
-        s["objects_count"],
-        s["incidents_count"],
-        s["suppressed_repeats"].as_array().map_or(0, Vec::len)
-    );
-    for (title, list) in [
-        ("INCIDENT", &s["incidents"]),
-        ("repeat (suppressed)", &s["suppressed_repeats"]),
-    ] {
-        for i in list.as_array().into_iter().flatten() {
-            out.push_str(&format!(
-                "{title} {} {} score {} from {} detection(s) [{}] rules {}\n",
-                str_of(&i["risk_object_type"]),
-                escape(&str_of(&i["risk_object"])),
-                i["total_score"],
-                i["detection_count"],
-                i["detections"]
-                    .as_array()
-                    .map(|d| d.iter().map(str_of).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default(),
-                i["rules"]
-                    .as_array()
-                    .map(|d| d.iter().map(str_of).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default(),
-            ));
-            for c in i["contributions"].as_array().into_iter().flatten() {
-                out.push_str(&format!(
-                    "  {}  {:<26} +{:<3} {}\n",
-                    str_of(&c["time"]),
-                    str_of(&c["detection"]),
-                    c["risk_score"],
-                    key_text(c)
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// The evaluation as Markdown (the report under `reports/risk/`).
-pub fn markdown(s: &Value) -> String {
-    let mut out = format!(
-        "# Risk — {} ({} window, {})\n\n- window: [{}, {})\n- {} risk event(s) on {} object(s)\n- incidents: **{}**, repeats suppressed: {}\n- rules: {}\n\n",
-        str_of(&s["window_end"]),
-        str_of(&s["window"]),
-        str_of(&s["mode"]),
-        str_of(&s["window_start"]),
-        str_of(&s["window_end"]),
-        s["events"],
-        s["objects_count"],
-        s["incidents_count"],
-        s["suppressed_repeats"].as_array().map_or(0, Vec::len),
-        s["rules"]
-            .as_array()
-            .map(|r| r
-                .iter()
-                .map(|r| format!("`{}` ({})", str_of(&r["name"]), str_of(&r["when"])))
-                .collect::<Vec<_>>()
-                .join(", "))
-            .unwrap_or_default()
-    );
-    for (title, list) in [
-        ("Incident", &s["incidents"]),
-        ("Suppressed repeat", &s["suppressed_repeats"]),
-    ] {
-        for i in list.as_array().into_iter().flatten() {
-            out.push_str(&format!(
-                "## {title}: {} `{}` — score {}\n\n- detections ({}): {}\n- tactics: {}; sources: {}\n- first/last finding: {} / {}\n- rules: {}\n- incident: `{}`\n\n| time | detection | score | key |\n|---|---|---|---|\n",
-                str_of(&i["risk_object_type"]),
-                md(&str_of(&i["risk_object"])),
-                i["total_score"],
-                i["detection_count"],
-                i["detections"].as_array().map(|d| d.iter().map(str_of).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
-                i["mitre_tactic_ids"].as_array().map(|d| d.iter().map(str_of).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
-                i["sources"].as_array().map(|d| d.iter().map(str_of).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
-                str_of(&i["first_seen"]),
-                str_of(&i["last_seen"]),
-                i["rules"].as_array().map(|d| d.iter().map(str_of).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
-                str_of(&i["incident_uid"]),
-            ));
-            for c in i["contributions"].as_array().into_iter().flatten() {
-                out.push_str(&format!(
-                    "| {} | {} | {} | {} |\n",
-                    str_of(&c["time"]),
-                    str_of(&c["detection"]),
-                    c["risk_score"],
-                    md(&key_text(c))
-                ));
-            }
-            out.push('\n');
-        }
-    }
-    let objects = s["objects"].as_array().cloned().unwrap_or_default();
-    if !objects.is_empty() {
-        out.push_str("## Risk by object\n\n| object | type | score | findings | detections | first | last |\n|---|---|---|---|---|---|---|\n");
-        for o in &objects {
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                md(&str_of(&o["risk_object"])),
-                str_of(&o["risk_object_type"]),
-                o["total_score"],
-                o["finding_count"],
-                o["detections"]
-                    .as_array()
-                    .map(|d| d.iter().map(str_of).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default(),
-                str_of(&o["first_seen"]),
-                str_of(&o["last_seen"]),
-            ));
-        }
-        out.push('\n');
-    }
-    out.push_str(&format!("kubeseen {}\n", str_of(&s["kubeseen_version"])));
-    out
 }
 
 #[cfg(test)]

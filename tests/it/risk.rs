@@ -292,11 +292,12 @@ fn risk_rules_and_flags_are_checked() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("x.toml") && err.contains("total_scor"), "{err}");
+    // A malformed duration is a usage error (clap parses it).
     let out = kubeseen(
         &["risk", "--lake", &lake, "--at", AT, "--window", "1 day"],
         l.dir.path(),
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--window"));
     let out = kubeseen(&["risk", "--lake", &lake, "--at", "2031-01-01T00:00:00Z"], l.dir.path());
     assert_eq!(out.status.code(), Some(1));
