@@ -281,7 +281,7 @@ pub enum RiskFormat {
     Markdown,
 }
 
-/// `kubeseen risk` (see `risk::cmd`).
+/// `kubeseen risk` (see `cmd::risk`).
 #[derive(Debug, Args)]
 pub struct RiskArgs {
     /// The lake: a local folder or an object-store URL.
