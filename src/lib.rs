@@ -30,3 +30,5 @@ pub mod lake;
 pub mod report;
 pub mod risk;
 pub mod storage;
+/// Test-only pause points (see the module): not part of the product.
+mod testhook;

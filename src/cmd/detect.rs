@@ -74,6 +74,7 @@ impl<'a> Prepared<'a> {
         };
         let t = Instant::now();
         let run = detect::run(self.lake, spec, &opts)?;
+        crate::testhook::pause(|| format!("detected-{}", spec.slug));
         let detect_ms = t.elapsed().as_millis() as u64;
         for w in &run.warnings {
             tracing::warn!(detection = %spec.slug, "{w}");

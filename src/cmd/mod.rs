@@ -81,6 +81,7 @@ pub fn locked(
             });
         })),
     )?;
+    crate::testhook::pause(|| "locked".into());
     crate::lake::sweep_staging(lake, crate::lake::STAGING_MAX_AGE);
     let code = f(lake)?;
     match lock.release() {

@@ -1,7 +1,9 @@
 //! Shared helpers: hand-made OTLP exports, lakes in temp folders or S3 buckets, the binary.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use kubeseen::config::{parse_instant, Clock};
@@ -200,6 +202,12 @@ pub fn read_lake(lake: &Path) -> DataFrame {
         .expect("collect")
 }
 
+/// Whether this run blesses golden files: `UPDATE_GOLDEN=1` exactly (`0`, empty or any other
+/// value compares, so a stray or disabled setting never rewrites what the tests check).
+pub fn blessing() -> bool {
+    std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1")
+}
+
 /// Compares the rows of a run's findings (as JSON, in any order) with
 /// `tests/golden/<slug>[-splunk].jsonl`; `UPDATE_GOLDEN=1` blesses the file instead.
 pub fn assert_golden(run: &detect::Run) {
@@ -215,7 +223,7 @@ pub fn assert_golden(run: &detect::Run) {
     );
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&name);
     let got = rows.join("\n") + "\n";
-    if std::env::var("UPDATE_GOLDEN").is_ok() {
+    if blessing() {
         std::fs::write(&path, &got).expect("bless");
     }
     let want = std::fs::read_to_string(&path).expect("golden file (bless with UPDATE_GOLDEN=1)");
@@ -226,4 +234,58 @@ pub fn assert_golden(run: &detect::Run) {
         want_rows,
         "findings differ from {name} (UPDATE_GOLDEN=1 to bless)"
     );
+}
+
+/// The S3-compatible test server (scripts/test.sh starts moto on loopback and exports
+/// `KUBESEEN_TEST_S3_ENDPOINT` and `KUBESEEN_TEST_S3_BUCKET`).
+#[derive(Debug, Clone)]
+pub struct S3Server {
+    pub endpoint: String,
+    pub bucket: String,
+}
+
+/// How many S3 tests (or S3 halves of tests) this test binary skipped.
+static S3_SKIPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// The S3 test server, or `None` after a visible skip. Every test that needs S3 asks here.
+///
+/// - With `KUBESEEN_TEST_S3_ENDPOINT` set: that server (loopback only, checked) and the bucket.
+/// - Without it, under `KUBESEEN_REQUIRE_S3` (scripts/test.sh, CI): the test fails.
+/// - Without it otherwise (a plain `cargo test`): prints
+///   `SKIPPED: <test> needs an S3 server (run scripts/test.sh)` with the running count of skips,
+///   straight to the process's stderr, past the test harness's output capture, so the skip
+///   shows in the summary of a passing run instead of passing silently.
+///
+/// `what` names the part skipped when it is not the whole test (e.g. "the S3 lake of").
+pub fn s3_server(what: &str) -> Option<S3Server> {
+    match std::env::var("KUBESEEN_TEST_S3_ENDPOINT") {
+        Ok(endpoint) => {
+            assert!(
+                endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
+                "loopback only: {endpoint}"
+            );
+            let bucket = std::env::var("KUBESEEN_TEST_S3_BUCKET").unwrap_or_else(|_| "kubeseen-test".into());
+            Some(S3Server { endpoint, bucket })
+        }
+        Err(_) => {
+            let thread = std::thread::current();
+            let test = thread.name().filter(|n| *n != "main").unwrap_or("an S3 test");
+            assert!(
+                std::env::var_os("KUBESEEN_REQUIRE_S3").is_none(),
+                "{test}: KUBESEEN_REQUIRE_S3 is set but no S3 server is configured (KUBESEEN_TEST_S3_ENDPOINT)"
+            );
+            let n = S3_SKIPPED.fetch_add(1, Ordering::SeqCst) + 1;
+            let part = if what.is_empty() {
+                String::new()
+            } else {
+                format!(" ({what})")
+            };
+            // Not eprintln!: the harness captures that and shows it only for failed tests.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "SKIPPED: {test}{part} needs an S3 server (run scripts/test.sh); {n} S3 skip(s) so far in this run"
+            );
+            None
+        }
+    }
 }

@@ -4,13 +4,18 @@
 //! Two `land`s over overlapping inputs must land every point once (the lake's points equal a
 //! single landing of all inputs) with counts that add up; two `detect`s of one window give the
 //! single run's findings, byte for byte; a `detect` racing a late `land` leaves its window
-//! either up to date or marked stale; `land` racing `compact` loses nothing; a run killed with
-//! SIGKILL while it holds the lock does not block the next one; a live foreign lock makes a
-//! run give up after `--lock-timeout` with exit code 6, an expired one is taken over.
+//! either up to date or marked stale — both orders forced once with the binary's test-only
+//! pause points (`KUBESEEN_TEST_PAUSE_AFTER`, see `src/testhook.rs`), then a free race; `land`
+//! racing `compact` loses nothing; a run killed with SIGKILL while it holds the lock does not
+//! block the next one (with a lock validity of 2 minutes, the re-run must take it over at once,
+//! not wait for it to expire); a live foreign lock makes a run give up after `--lock-timeout`
+//! with exit code 6, an expired one is taken over.
 //! With KUBESEEN_RELIABILITY_OUT set, each scenario appends one line (suite "concurrency").
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use kubeseen::lake::lock::{LockRecord, Owner, WRITER};
@@ -88,10 +93,10 @@ impl Lake {
 /// The lakes every scenario runs on: local, and S3 when a server is configured.
 fn lakes(s3_name: &str) -> Vec<Box<dyn Fn() -> Lake>> {
     let mut v: Vec<Box<dyn Fn() -> Lake>> = vec![Box::new(Lake::local)];
-    if S3::from_env("concurrency on s3").is_some() {
+    if S3::from_env("its S3 lake").is_some() {
         let name = s3_name.to_string();
         v.push(Box::new(move || {
-            let s3 = S3::from_env("concurrency on s3").expect("S3 server");
+            let s3 = S3::from_env("its S3 lake").expect("S3 server");
             let url = s3.url(&name);
             Lake::S3 { s3, url }
         }));
@@ -291,6 +296,74 @@ fn two_detects_of_one_window_write_the_single_run_findings() {
     }
 }
 
+/// A started run whose stderr is read line by line as it comes (to see it wait for a lock).
+struct Watched {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<String>,
+}
+
+impl Watched {
+    fn start(mut cmd: Command) -> Watched {
+        let mut child = cmd.spawn().expect("start kubeseen");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, lines) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send(line);
+            }
+            all
+        });
+        Watched { child, lines, reader }
+    }
+
+    /// Whether a line containing `needle` appears within `limit` (false when the run ends first).
+    fn says(&self, needle: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Waits for the end; its output with the whole stderr.
+    fn finish(self) -> Output {
+        let mut out = self.child.wait_with_output().expect("wait for kubeseen");
+        out.stderr = self.reader.join().expect("stderr reader").into_bytes();
+        out
+    }
+}
+
+/// A run paused at a test pause point (see `kubeseen::testhook`, KUBESEEN_TEST_PAUSE_AFTER).
+fn paused_command(lake: &Lake, args: &[&str], stage: &str, dir: &std::path::Path) -> Command {
+    let mut c = lake.command(args);
+    c.env("KUBESEEN_TEST_PAUSE_AFTER", stage)
+        .env("KUBESEEN_TEST_PAUSE_DIR", dir);
+    c
+}
+
+/// Waits until `path` exists or `child` ends; whether it appeared.
+fn appears(path: &std::path::Path, child: &mut Child, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if path.exists() {
+            return true;
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            return path.exists();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
 #[test]
 fn a_detect_racing_a_late_land_leaves_its_window_up_to_date_or_stale() {
     let inp = inputs();
@@ -308,10 +381,20 @@ fn a_detect_racing_a_late_land_leaves_its_window_up_to_date_or_stale() {
     )
     .expect("write late export");
     let late = late.display().to_string();
+    // Round 0 forces the interleaving that would lose the late point without the lock: the
+    // detection has read the lake and not yet written its findings (a test pause point holds
+    // it there) when the land starts; the land must wait for the lock, then find the findings
+    // and mark the window stale. Round 1 forces the other order (the land holds the lock when
+    // the detection starts: the detection must wait and see the late point). Round 2 races
+    // freely.
+    const DETECT_FIRST: usize = 0;
+    const LAND_FIRST: usize = 1;
+    let wait = Duration::from_secs(60);
     for make in lakes("detect-vs-land") {
         let mut c = Checks::new();
         let mut kind = "";
         let (mut stale, mut fresh) = (0, 0);
+        let mut free = "";
         for round in 0..REPEAT {
             let lake = make();
             kind = lake.kind();
@@ -322,12 +405,48 @@ fn a_detect_racing_a_late_land_leaves_its_window_up_to_date_or_stale() {
             // findings first; otherwise the detection must see the late point. Interleaved
             // (the detection reads, the land writes and finds no findings to mark, the
             // detection writes), neither would hold.
-            let d = lake.spawn(&detect_args(&spec));
-            let l = lake.spawn(&land_args(&spec, std::slice::from_ref(&late)));
-            let (od, ol) = (
-                d.wait_with_output().expect("detect"),
-                l.wait_with_output().expect("land"),
-            );
+            let pauses = tempfile::tempdir().expect("tmp");
+            let (od, ol) = match round {
+                DETECT_FIRST => {
+                    let stage = "detected-process_new_path";
+                    let mut d = Watched::start(paused_command(&lake, &detect_args(&spec), stage, pauses.path()));
+                    let reached = appears(&pauses.path().join(format!("{stage}.paused")), &mut d.child, wait);
+                    c.check(reached, format!("round {round}: detect reached its pause point"));
+                    let l = Watched::start(lake.command(&land_args(&spec, std::slice::from_ref(&late))));
+                    c.check(
+                        l.says("is locked by `kubeseen detect`", wait),
+                        format!("round {round}: the late land waited for the paused detect's lock"),
+                    );
+                    std::fs::write(pauses.path().join(format!("{stage}.resume")), b"").expect("resume");
+                    (d.finish(), l.finish())
+                }
+                LAND_FIRST => {
+                    let stage = "locked";
+                    let mut l = Watched::start(paused_command(
+                        &lake,
+                        &land_args(&spec, std::slice::from_ref(&late)),
+                        stage,
+                        pauses.path(),
+                    ));
+                    let reached = appears(&pauses.path().join(format!("{stage}.paused")), &mut l.child, wait);
+                    c.check(reached, format!("round {round}: land reached its pause point"));
+                    let d = Watched::start(lake.command(&detect_args(&spec)));
+                    c.check(
+                        d.says("is locked by `kubeseen land`", wait),
+                        format!("round {round}: the detect waited for the paused land's lock"),
+                    );
+                    std::fs::write(pauses.path().join(format!("{stage}.resume")), b"").expect("resume");
+                    (d.finish(), l.finish())
+                }
+                _ => {
+                    let d = lake.spawn(&detect_args(&spec));
+                    let l = lake.spawn(&land_args(&spec, std::slice::from_ref(&late)));
+                    (
+                        d.wait_with_output().expect("detect"),
+                        l.wait_with_output().expect("land"),
+                    )
+                }
+            };
             c.check(
                 od.status.code() == Some(0),
                 format!("round {round}: detect: {}", err(&od)),
@@ -336,23 +455,39 @@ fn a_detect_racing_a_late_land_leaves_its_window_up_to_date_or_stale() {
                 ol.status.code() == Some(0),
                 format!("round {round}: late land: {}", err(&ol)),
             );
+            // Of process_new_path, the detection the pause point holds between read and write
+            // (the others read before or after the late land, whatever the order).
             let snap = snapshot(&lake.open());
             let marked = snap
-                .iter()
-                .filter(|(k, _)| k.starts_with("_kubeseen/stale/"))
-                .any(|(_, v)| String::from_utf8_lossy(v).contains("2026-11-20T12:00:00Z"));
+                .get("_kubeseen/stale/process_new_path.json")
+                .is_some_and(|v| String::from_utf8_lossy(v).contains("2026-11-20T12:00:00Z"));
             let found_late = findings_rows(&od)
                 .iter()
+                .filter(|(d, _)| d == "process_new_path")
                 .any(|(_, rows)| rows.iter().any(|r| r["process_executable_path"] == "/tmp/late"));
             if marked {
                 stale += 1;
-            } else {
+            }
+            if found_late {
                 fresh += 1;
             }
-            c.check(
-                marked || found_late,
-                format!("round {round}: the window's findings miss the late point and the window is not marked stale"),
-            );
+            match round {
+                DETECT_FIRST => c.check(
+                    marked && !found_late,
+                    format!("round {round} (detect first): the window is marked stale ({marked}) and its findings lack the late point ({})", !found_late),
+                ),
+                LAND_FIRST => c.check(
+                    found_late && !marked,
+                    format!("round {round} (land first): the detection saw the late point ({found_late}) and nothing was marked stale ({})", !marked),
+                ),
+                _ => {
+                    free = if marked { "marked stale" } else { "detected with the late point" };
+                    c.check(
+                        marked || found_late,
+                        format!("round {round}: the window's findings miss the late point and the window is not marked stale"),
+                    )
+                }
+            };
             // Whatever the order, re-running the stale windows gives the late point's finding.
             let out = lake.run(&["detect", "--lake", &spec, "--stale", "--format", "json"]);
             c.check(
@@ -367,12 +502,16 @@ fn a_detect_racing_a_late_land_leaves_its_window_up_to_date_or_stale() {
                 format!("round {round}: the late point's finding"),
             );
         }
+        c.check(
+            stale > 0 && fresh > 0,
+            format!("both orders happened: stale {stale}, fresh {fresh}"),
+        );
         c.finish(
             "concurrency",
-            "`detect` and a `land` of late data into its window started at once",
+            "`detect` and a `land` of late data into its window, both orders forced by a test pause point, then a free race",
             &format!("detect + land, {kind}"),
             REPEAT as u64,
-            &format!("{REPEAT} rounds: both exit 0; the window was marked stale {stale} times, detected with the late point {fresh} times, never neither"),
+            &format!("{REPEAT} rounds, all exit 0. Forced detect-first (detect paused after reading the lake, before writing its findings; the land started then and waited for its lock): window marked stale, findings without the late point. Forced land-first (land paused holding the lock; the detect waited): the detection saw the late point, nothing marked. Free race: {free}. Marked stale {stale} times, detected with the late point {fresh} times, never neither; `detect --stale` then finds it"),
         );
     }
 }
@@ -450,9 +589,16 @@ fn lock_held(lake: &Location) -> bool {
     lake.list(WRITER).map(|v| !v.is_empty()).unwrap_or(false)
 }
 
+/// The lock validity of the killed-run scenario: long, so that a re-run that waited for the
+/// killed run's lock to expire (instead of seeing its process gone) is told from one that took
+/// it over at once.
+const LONG_TTL: Duration = Duration::from_secs(120);
+
 #[test]
 fn a_killed_run_does_not_block_the_next_one() {
     let inp = inputs();
+    let ttl = format!("{}s", LONG_TTL.as_secs());
+    let timeout = format!("{}s", 3 * LONG_TTL.as_secs());
     for make in lakes("killed") {
         let mut c = Checks::new();
         let mut kind = "";
@@ -463,36 +609,63 @@ fn a_killed_run_does_not_block_the_next_one() {
             kind = lake.kind();
             let spec = lake.spec();
             let loc = lake.open();
-            let mut child = lake.spawn(&land_args(&spec, &inp.files));
+            let mut child = lake
+                .command(&land_args(&spec, &inp.files))
+                .env("KUBESEEN_LOCK_TTL", &ttl)
+                .spawn()
+                .expect("start kubeseen");
             let deadline = Instant::now() + Duration::from_secs(20);
             while !lock_held(&loc) && Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
                 std::thread::sleep(Duration::from_millis(5));
             }
             // A moment later, at a different point of the run each round.
             std::thread::sleep(Duration::from_millis(40 * round as u64));
-            if lock_held(&loc) {
-                killed_holding += 1;
-            }
+            let pid = child.id();
             let _ = child.kill(); // SIGKILL
             let _ = child.wait();
+            // The killed run's lock object, left behind (valid for LONG_TTL from its last renewal).
+            let left_behind = lock_held(&loc);
+            if left_behind {
+                killed_holding += 1;
+            }
             let started = Instant::now();
-            let out = lake.run(&[
-                "--lock-timeout",
-                "10s",
-                "land",
-                "--lake",
-                &spec,
-                "--json",
-                &inp.files[0],
-                &inp.files[1],
-                &inp.files[2],
-                &inp.files[3],
-            ]);
+            let out = lake
+                .command(&[
+                    "--lock-timeout",
+                    &timeout,
+                    "land",
+                    "--lake",
+                    &spec,
+                    "--json",
+                    &inp.files[0],
+                    &inp.files[1],
+                    &inp.files[2],
+                    &inp.files[3],
+                ])
+                .env("KUBESEEN_LOCK_TTL", &ttl)
+                .output()
+                .expect("run kubeseen");
             let took = started.elapsed();
             worst = worst.max(took);
+            let e = err(&out);
+            c.check(out.status.code() == Some(0), format!("round {round}: the re-run: {e}"));
+            if left_behind {
+                c.check(
+                    e.contains("taking over the writer lock") && e.contains(&format!("process {pid} is gone")),
+                    format!("round {round}: the re-run says it took over the lock of the killed pid {pid}: {e}"),
+                );
+                c.check(
+                    !e.contains("waiting up to"),
+                    format!("round {round}: the re-run waited for the killed run's lock: {e}"),
+                );
+            }
             c.check(
-                out.status.code() == Some(0),
-                format!("round {round}: the re-run: {}", err(&out)),
+                took < LONG_TTL / 4,
+                format!(
+                    "round {round}: the re-run took {:.1}s, not well under the lock's {}s validity",
+                    took.as_secs_f64(),
+                    LONG_TTL.as_secs()
+                ),
             );
             let got = points(&snapshot(&loc));
             c.check(
@@ -511,7 +684,11 @@ fn a_killed_run_does_not_block_the_next_one() {
             "SIGKILL of a `land` holding the writer lock, re-run at once",
             &format!("land, {kind}"),
             REPEAT as u64,
-            &format!("{killed_holding} of {REPEAT} runs killed holding the lock; each re-run took it over at once (slowest re-run {:.1}s, --lock-timeout 10s) and completed: every point once; no lock left", worst.as_secs_f64()),
+            &format!(
+                "{killed_holding} of {REPEAT} runs killed holding the lock (valid {}s, --lock-timeout {timeout}); each re-run saw the killed pid gone and took the lock over without waiting (slowest re-run {:.1}s, under a quarter of the validity) and completed: every point once; no lock left",
+                LONG_TTL.as_secs(),
+                worst.as_secs_f64()
+            ),
         );
     }
 }

@@ -19,6 +19,10 @@
 //! past `lake::STAGING_MAX_AGE`, so the re-run must sweep them); the set of point_ids equals the
 //! reference's; every other object (rollups, findings, reports, stale marks, rejects) is the
 //! reference's: same keys, same rows, same report contents apart from timings and the lake name.
+//! Part files are named by their points, so a re-run may legitimately cut them differently from
+//! the uninterrupted run (other flush boundaries); the rollups, named by their part files, then
+//! have other names, and are compared by the rows of each hour and day instead. The outcome
+//! line says how many re-runs were compared each way.
 //!
 //! Env: `KUBESEEN_CRASH_KILLS` (kills over the local targets, default 12),
 //! `KUBESEEN_CRASH_SEED` (default 20260301; printed with every failure),
@@ -387,8 +391,56 @@ fn listed(keys: &BTreeSet<&String>) -> String {
     format!("{}{}", v.join(", "), if keys.len() > 4 { ", …" } else { "" })
 }
 
-/// Problems of the lake after a clean re-run, against the uninterrupted reference.
-fn compare(s: &State, ids: &[u64], r: &State, ref_ids: &[u64]) -> Vec<String> {
+/// The rollups of a lake by what each covers (one hour, or one day, of one shape), with the
+/// rows of that group's objects together, sorted: comparable between lakes whose part files
+/// were cut differently (rollup objects are named by their part files, their rows are not).
+fn rollup_rows(st: &State) -> BTreeMap<String, Result<DataFrame, String>> {
+    let mut groups: BTreeMap<String, Vec<(&String, &Vec<u8>)>> = BTreeMap::new();
+    for (k, v) in st.objects.iter().filter(|(k, _)| k.starts_with("rollups/")) {
+        let (dir, file) = k.rsplit_once('/').unwrap_or(("", k.as_str()));
+        let what = if file.starts_with("day-") {
+            format!("{dir}/day")
+        } else {
+            dir.to_string()
+        };
+        groups.entry(what).or_default().push((k, v));
+    }
+    groups
+        .into_iter()
+        .map(|(what, objects)| {
+            let rows = (|| -> Result<DataFrame, String> {
+                let mut all: Option<DataFrame> = None;
+                for (k, v) in objects {
+                    let df = read_parquet(v).map_err(|e| format!("{k}: {e}"))?;
+                    match &mut all {
+                        None => all = Some(df),
+                        Some(a) => {
+                            a.vstack_mut(&df).map_err(|e| format!("{k}: {e}"))?;
+                        }
+                    }
+                }
+                let all = all.unwrap_or_default();
+                let by: Vec<String> = all.get_column_names().iter().map(|c| c.to_string()).collect();
+                all.sort(by, SortMultipleOptions::default().with_nulls_last(true))
+                    .map_err(|e| format!("sorting the rows of {what}: {e}"))
+            })();
+            (what, rows)
+        })
+        .collect()
+}
+
+/// What [`compare`] compared the rollups by.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RollupsBy {
+    /// The same part files as the reference: every rollup object, key and rows.
+    Object,
+    /// Part files cut differently (legitimate): per hour and day, the rows of its rollups.
+    Rows,
+}
+
+/// Problems of the lake after a clean re-run, against the uninterrupted reference, and how the
+/// rollups were compared.
+fn compare(s: &State, ids: &[u64], r: &State, ref_ids: &[u64]) -> (Vec<String>, RollupsBy) {
     let mut problems = Vec::new();
     if !s.stray.is_empty() {
         problems.push(format!(
@@ -414,9 +466,49 @@ fn compare(s: &State, ids: &[u64], r: &State, ref_ids: &[u64]) -> Vec<String> {
             .collect()
     };
     // Part files are named by their points: with the same flushes they are the same files, and
-    // the rollups (named by their part files) must be too. Other flush boundaries would be
-    // legitimate; then only the points are compared.
+    // the rollups (named by their part files) must be too. Other flush boundaries are
+    // legitimate; then the part files are compared by their points (above), and the rollups by
+    // the rows of each hour's and day's.
     let same_parts = metrics(s) == metrics(r);
+    if !same_parts {
+        let (mine, theirs) = (rollup_rows(s), rollup_rows(r));
+        let only = |a: &BTreeMap<String, Result<DataFrame, String>>,
+                    b: &BTreeMap<String, Result<DataFrame, String>>| {
+            a.keys().filter(|k| !b.contains_key(*k)).cloned().collect::<Vec<_>>()
+        };
+        let (missing, extra) = (only(&theirs, &mine), only(&mine, &theirs));
+        if !missing.is_empty() {
+            problems.push(format!(
+                "part files cut differently; no rollup for {} hour(s)/day(s) an uninterrupted run rolls up: {}",
+                missing.len(),
+                missing.iter().take(4).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !extra.is_empty() {
+            problems.push(format!(
+                "part files cut differently; rollups for {} hour(s)/day(s) an uninterrupted run does not roll up: {}",
+                extra.len(),
+                extra.iter().take(4).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        for (what, rows) in &mine {
+            let Some(want) = theirs.get(what) else { continue };
+            match (rows, want) {
+                (Ok(a), Ok(b)) => {
+                    if let Some(d) = frame_diff(a, b) {
+                        problems.push(format!(
+                            "part files cut differently; the rollup rows of {what} differ: {d}"
+                        ));
+                    }
+                }
+                (a, b) => problems.push(format!(
+                    "rollups of {what} unreadable: {:?} / reference {:?}",
+                    a.as_ref().err(),
+                    b.as_ref().err()
+                )),
+            }
+        }
+    }
     let compared = |k: &&String| !k.starts_with("metrics/") && (same_parts || !k.starts_with("rollups/"));
     let mine: BTreeSet<&String> = s.objects.keys().filter(compared).collect();
     let theirs: BTreeSet<&String> = r.objects.keys().filter(compared).collect();
@@ -441,7 +533,8 @@ fn compare(s: &State, ids: &[u64], r: &State, ref_ids: &[u64]) -> Vec<String> {
             problems.push(format!("{k}: {d}"));
         }
     }
-    problems
+    let by = if same_parts { RollupsBy::Object } else { RollupsBy::Rows };
+    (problems, by)
 }
 
 /// How far a killed run got: objects it changed against the start, of those an uninterrupted
@@ -676,6 +769,10 @@ struct Tally {
     min_delay: Option<Duration>,
     max_delay: Option<Duration>,
     problems: u64,
+    /// Clean re-runs whose lake had the reference's part files (rollups compared object by
+    /// object) and those whose part files were cut differently (rollups compared by rows).
+    rollups_by_object: u64,
+    rollups_by_rows: u64,
 }
 
 /// Kills `t` `kills` times (some trials twice in a row) on fresh copies of its start state.
@@ -784,7 +881,12 @@ fn attack(ctx: &mut Ctx, t: &Target, kills: u64, rng: &mut Rng, s3: Option<(&str
                     Err(e) => problems.push(format!("after the re-run: {e}")),
                     Ok(after) => {
                         let (mut p, ids) = integrity(&after);
-                        p.extend(compare(&after, &ids, reference, &ctx.ids[t.reference]));
+                        let (c, by) = compare(&after, &ids, reference, &ctx.ids[t.reference]);
+                        p.extend(c);
+                        match by {
+                            RollupsBy::Object => tally.rollups_by_object += 1,
+                            RollupsBy::Rows => tally.rollups_by_rows += 1,
+                        }
                         problems.extend(p.into_iter().map(|p| format!("after the clean re-run: {p}")));
                     }
                 },
@@ -844,10 +946,20 @@ fn outcome(seed: u64, tally: &Tally, duration: Duration, local: bool) -> String 
         } else {
             ""
         });
-        s.push_str(
-            "; every visible object complete after each kill; after each re-run no duplicate point_id, and point_ids, \
-             rollups, findings, reports and stale marks identical to an uninterrupted run's",
-        );
+        s.push_str(&format!(
+            "; every visible object complete after each kill; after each of the {} re-runs: no duplicate point_id, \
+             no staging file left, the point_ids of an uninterrupted run; rollups {}; findings (same keys, same rows), \
+             reports (same content apart from timings and the lake's name), stale marks and rejects as an \
+             uninterrupted run's",
+            tally.rollups_by_object + tally.rollups_by_rows,
+            match (tally.rollups_by_object, tally.rollups_by_rows) {
+                (_, 0) => "identical object for object (the part files were the reference's each time)".to_string(),
+                (0, r) => format!("compared by rows per hour and day in all {r} (the part files were cut differently each time), equal"),
+                (o, r) => format!(
+                    "identical object for object in {o} (same part files), and in the {r} whose part files were cut differently compared by rows per hour and day, equal"
+                ),
+            }
+        ));
     } else {
         s.push_str(&format!("; FAILED: {} problem(s), see the test output", tally.problems));
     }
@@ -925,12 +1037,7 @@ fn sigkill_at_random_moments_leaves_a_consistent_lake() {
         "crash harness: local kills in {:.1}s",
         local_started.elapsed().as_secs_f64()
     );
-    if let Ok(endpoint) = std::env::var("KUBESEEN_TEST_S3_ENDPOINT") {
-        assert!(
-            endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
-            "loopback only: {endpoint}"
-        );
-        let bucket = std::env::var("KUBESEEN_TEST_S3_BUCKET").unwrap_or_else(|_| "kubeseen-test".into());
+    if let Some(crate::common::S3Server { endpoint, bucket }) = crate::common::s3_server("its S3 kills") {
         let s3_targets: Vec<&Target> = targets
             .iter()
             .filter(|t| t.name == "land" || t.name == "backfill")
@@ -953,7 +1060,7 @@ fn sigkill_at_random_moments_leaves_a_consistent_lake() {
                 run_clean(&args, Some(&endpoint)).unwrap_or_else(|e| panic!("`kubeseen {}`: {e}", args.join(" ")));
             let st = lake.state().expect("s3 state");
             let (mut p, ids) = integrity(&st);
-            p.extend(compare(&st, &ids, &ctx.states[t.reference], &ctx.ids[t.reference]));
+            p.extend(compare(&st, &ids, &ctx.states[t.reference], &ctx.ids[t.reference]).0);
             assert!(
                 p.is_empty(),
                 "uninterrupted `{}` on S3 differs from the local run: {p:?}",
@@ -971,12 +1078,6 @@ fn sigkill_at_random_moments_leaves_a_consistent_lake() {
             eprintln!("crash harness: {line}");
             ctx.lines.push(line);
         }
-    } else {
-        assert!(
-            std::env::var("KUBESEEN_REQUIRE_S3").is_err(),
-            "KUBESEEN_REQUIRE_S3 is set but no S3 server is configured"
-        );
-        eprintln!("crash harness: no KUBESEEN_TEST_S3_ENDPOINT, S3 lake skipped (scripts/test.sh starts one)");
     }
     record(&ctx.lines);
     eprintln!(
@@ -1050,6 +1151,76 @@ fn relanding_after_a_kill_between_parts_and_rollups_finishes_the_rollups() {
     let rollups = keys_under(&whole.lake, "rollups");
     assert_eq!(rollups.len(), 4, "three hour rollups and a day rollup: {rollups:?}");
     assert_eq!(keys_under(&killed.lake, "rollups"), rollups, "the re-run rebuilt them");
+}
+
+/// The harness's comparison itself: two lakes of the same points whose part files were cut
+/// differently (one land, or two lands of halves) compare equal by rollup rows; a rollup whose
+/// rows are not the reference's, or a missing one, is reported.
+#[test]
+fn the_harness_compares_rollup_rows_when_part_files_differ() {
+    use crate::common::{kubeseen as run, otlp_lines, TestLake};
+    let mut pts = three_hours();
+    // A second point in the 11:00 hour, landed apart: that hour gets two part files.
+    pts.push(crate::common::P::new(
+        "prod",
+        "n1",
+        "/usr/bin/kubelet",
+        1,
+        crate::common::t("2026-11-20T11:45:00Z"),
+    ));
+    let (whole, halves) = (TestLake::new(), TestLake::new());
+    std::fs::write(whole.dir.path().join("all.jsonl"), otlp_lines(&pts)).expect("write");
+    let (a, b) = pts.split_at(pts.len() - 1);
+    std::fs::write(halves.dir.path().join("a.jsonl"), otlp_lines(a)).expect("write");
+    std::fs::write(halves.dir.path().join("b.jsonl"), otlp_lines(b)).expect("write");
+    let land = |l: &TestLake, f: &str| {
+        let out = run(&["land", "--lake", &l.path().display().to_string(), f], l.dir.path());
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    land(&whole, "all.jsonl");
+    land(&halves, "a.jsonl");
+    land(&halves, "b.jsonl");
+    let lake = |l: &TestLake| Lake::local(&l.path());
+    let (reference, state) = (
+        lake(&whole).state().expect("state"),
+        lake(&halves).state().expect("state"),
+    );
+    let (ref_problems, ref_ids) = integrity(&reference);
+    let (problems, ids) = integrity(&state);
+    assert!(
+        ref_problems.is_empty() && problems.is_empty(),
+        "{ref_problems:?} {problems:?}"
+    );
+    let parts = |st: &State| st.objects.keys().filter(|k| k.starts_with("metrics/")).count();
+    assert!(
+        parts(&state) > parts(&reference),
+        "the halves cut the part files differently"
+    );
+    let (p, by) = compare(&state, &ids, &reference, &ref_ids);
+    assert_eq!((p, by), (Vec::<String>::new(), RollupsBy::Rows));
+
+    // One rollup holding another hour's rows, then one missing: both reported.
+    let rollups: Vec<String> = state
+        .objects
+        .keys()
+        .filter(|k| k.starts_with("rollups/") && !k.contains("/day-"))
+        .cloned()
+        .collect();
+    assert!(rollups.len() >= 2, "{rollups:?}");
+    let mut wrong = state.clone();
+    wrong
+        .objects
+        .insert(rollups[0].clone(), state.objects[&rollups[1]].clone());
+    let (p, _) = compare(&wrong, &ids, &reference, &ref_ids);
+    assert!(
+        p.iter()
+            .any(|x| x.contains("the rollup rows of") && x.contains("differ")),
+        "{p:?}"
+    );
+    let mut gone = state.clone();
+    gone.objects.remove(&rollups[0]);
+    let (p, _) = compare(&gone, &ids, &reference, &ref_ids);
+    assert!(p.iter().any(|x| x.contains("no rollup for 1 hour")), "{p:?}");
 }
 
 #[test]

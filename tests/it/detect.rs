@@ -56,6 +56,17 @@ fn golden_points() -> Vec<P> {
     // 4. A new pid of a known path: not new (the intent), new in --splunk-compat.
     v.push(P::new("prod", "n1", "/usr/bin/app", 100, bs + Duration::days(3)).metric("process.memory.utilization"));
     v.push(P::new("prod", "n1", "/usr/bin/app", 200, ws + Duration::minutes(10)).metric("process.memory.utilization"));
+    // 4b. The SPL's key holds the pid and its presence is process.memory.utilization alone:
+    //     the same pid of a utilization-reporting path in both windows is known in both modes;
+    //     a kubelet utilization point in the window is new there (its baseline points are
+    //     memory.usage only, which the SPL does not read) and known in the intent.
+    v.push(P::new("prod", "n1", "/usr/bin/steady", 300, bs + Duration::days(4)).metric("process.memory.utilization"));
+    v.push(
+        P::new("prod", "n1", "/usr/bin/steady", 300, ws + Duration::minutes(12)).metric("process.memory.utilization"),
+    );
+    v.push(
+        P::new("prod", "n2", "/usr/bin/kubelet", 1, ws + Duration::minutes(13)).metric("process.memory.utilization"),
+    );
     // 5. Known on another node of the cluster: new here, prevalence 1.
     v.push(P::new("prod", "n2", "/opt/tool", 30, bs + Duration::days(10)));
     v.push(P::new("prod", "n1", "/opt/tool", 31, ws + Duration::minutes(20)));
@@ -221,6 +232,7 @@ fn window_edges_keys_and_evidence() {
 fn golden_findings_file() {
     let l = golden_lake();
     assert_golden(&run_golden(&l, false, None));
+    assert_golden(&run_golden(&l, true, None));
 }
 
 #[test]
@@ -230,17 +242,48 @@ fn splunk_compat_keys_on_pid_and_utilization_only() {
     let k = keys(&run.findings);
     assert_eq!(
         k,
-        vec![("prod".into(), "n1".into(), "/usr/bin/app".into())],
-        "only the utilization metric counts, and the new pid is new"
+        vec![
+            ("prod".into(), "n1".into(), "/usr/bin/app".into()),
+            ("prod".into(), "n2".into(), "/usr/bin/kubelet".into()),
+        ],
+        "only the utilization metric counts (in the baseline too), and the new pid is new; \
+         the same pid on a known path is not"
     );
-    let pids = run
-        .findings
-        .column("process_pid")
-        .expect("pid in the key")
-        .get(0)
-        .expect("cell")
-        .into_static();
-    assert_eq!(pids, AnyValue::Int64(200));
+    assert_eq!(
+        run.logic.key,
+        [
+            "host_name",
+            "k8s_cluster_name",
+            "k8s_node_name",
+            "process_pid",
+            "process_executable_name",
+            "process_executable_path"
+        ],
+        "the SPL's key"
+    );
+    let rows = kubeseen::report::rows_json(&run.findings);
+    let by_path = |p: &str| {
+        rows.iter()
+            .find(|r| r["process_executable_path"] == p)
+            .unwrap_or_else(|| panic!("{p}"))
+    };
+    let app = by_path("/usr/bin/app");
+    assert_eq!(
+        app["process_pid"], 200,
+        "pid in the key: the new pid, not the baseline's 100"
+    );
+    assert_eq!(app["host_name"], "n1");
+    assert_eq!(app["samples"], 1);
+    let kubelet = by_path("/usr/bin/kubelet");
+    assert_eq!(
+        (kubelet["process_pid"].clone(), kubelet["samples"].clone()),
+        (serde_json::json!(1), serde_json::json!(1)),
+        "one utilization point; kubelet's memory.usage points in the window are not samples"
+    );
+    assert_eq!(
+        kubelet["first_seen"], "2026-11-20T11:13:00Z",
+        "the utilization point, not the earlier memory.usage one"
+    );
 }
 
 #[test]
@@ -399,7 +442,9 @@ fn time_predicate_reaches_the_parquet_scan() {
         .all(|f| f.partition.start() + hours(1) > w.baseline_start && f.partition.start() < w.start));
 }
 
-// ---- The reference: a plain anti-join written independently of the engine. ----
+// ---- The reference: a plain anti-join written independently of the engine, with every
+// evidence column (samples, first/last seen, pids, node_first_seen, cluster_prevalence,
+// cluster_first_seen, baseline_complete). ----
 
 type Key = (String, String, String);
 
@@ -409,6 +454,13 @@ struct RefFinding {
     first_us: i64,
     last_us: i64,
     pids: BTreeSet<i64>,
+    /// The node's earliest keyed baseline point.
+    node_first_us: Option<i64>,
+    /// Other nodes of the cluster that ran the path in the baseline, and the earliest of those.
+    cluster_prevalence: i64,
+    cluster_first_us: Option<i64>,
+    /// The node's history reaches back to within one window length of the baseline's start.
+    baseline_complete: bool,
 }
 
 fn reference(points: &[P], at: chrono::DateTime<chrono::Utc>) -> BTreeMap<Key, RefFinding> {
@@ -422,10 +474,20 @@ fn reference(points: &[P], at: chrono::DateTime<chrono::Utc>) -> BTreeMap<Key, R
         (!c.is_empty() && !n.is_empty() && !path.is_empty() && p.metric.starts_with("process.")).then_some((c, n, path))
     };
     let mut baseline = BTreeSet::new();
+    let mut node_first: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut path_first: BTreeMap<(String, String), BTreeMap<String, i64>> = BTreeMap::new();
     for p in points {
         let us = p.time.timestamp_micros();
         if let Some(k) = key(p) {
             if us >= bs && us < ws {
+                let n = node_first.entry((k.0.clone(), k.1.clone())).or_insert(us);
+                *n = (*n).min(us);
+                let f = path_first
+                    .entry((k.0.clone(), k.2.clone()))
+                    .or_default()
+                    .entry(k.1.clone())
+                    .or_insert(us);
+                *f = (*f).min(us);
                 baseline.insert(k);
             }
         }
@@ -442,11 +504,20 @@ fn reference(points: &[P], at: chrono::DateTime<chrono::Utc>) -> BTreeMap<Key, R
         if !seen.insert((k.clone(), p.pid, us, p.metric.clone())) {
             continue;
         }
+        let node_first_us = node_first.get(&(k.0.clone(), k.1.clone())).copied();
+        let others: Vec<i64> = path_first
+            .get(&(k.0.clone(), k.2.clone()))
+            .map(|by_node| by_node.iter().filter(|(n, _)| **n != k.1).map(|(_, t)| *t).collect())
+            .unwrap_or_default();
         let f = out.entry(k).or_insert(RefFinding {
             samples: 0,
             first_us: i64::MAX,
             last_us: i64::MIN,
             pids: BTreeSet::new(),
+            node_first_us,
+            cluster_prevalence: others.len() as i64,
+            cluster_first_us: others.iter().min().copied(),
+            baseline_complete: node_first_us.is_some_and(|t| t < bs + (at - ws)),
         });
         f.samples += 1;
         f.first_us = f.first_us.min(us);
@@ -462,6 +533,11 @@ fn engine(run: &detect::Run) -> BTreeMap<Key, RefFinding> {
     let ks = keys(df);
     let us = |c: &str, i: usize| match df.column(c).expect(c).get(i).expect("cell") {
         AnyValue::Datetime(v, _, _) | AnyValue::DatetimeOwned(v, _, _) => v,
+        other => panic!("{c}: {other:?}"),
+    };
+    let opt_us = |c: &str, i: usize| match df.column(c).expect(c).get(i).expect("cell") {
+        AnyValue::Null => None,
+        AnyValue::Datetime(v, _, _) | AnyValue::DatetimeOwned(v, _, _) => Some(v),
         other => panic!("{c}: {other:?}"),
     };
     // keys() sorts; look each row up by its own key.
@@ -495,6 +571,16 @@ fn engine(run: &detect::Run) -> BTreeMap<Key, RefFinding> {
                 first_us: us("first_seen", i),
                 last_us: us("last_seen", i),
                 pids,
+                node_first_us: opt_us("node_first_seen", i),
+                cluster_prevalence: match df.column("cluster_prevalence").expect("c").get(i).expect("cell") {
+                    AnyValue::Int64(v) => v,
+                    other => panic!("cluster_prevalence: {other:?}"),
+                },
+                cluster_first_us: opt_us("cluster_first_seen", i),
+                baseline_complete: match df.column("baseline_complete").expect("c").get(i).expect("cell") {
+                    AnyValue::Boolean(v) => v,
+                    other => panic!("baseline_complete: {other:?}"),
+                },
             },
         );
     }

@@ -5,7 +5,7 @@
 //! report, and compares every findings row with `tests/golden/<slug>[-splunk].jsonl`
 //! (bless with `UPDATE_GOLDEN=1`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use kubeseen::detect;
@@ -85,6 +85,321 @@ fn lines(points: &[G]) -> String {
         out.push('\n');
     }
     out
+}
+
+// ---- The plain reference of the evidence columns: hash maps over the points, no Polars. ----
+
+/// A point as the lake's columns see it: attribute `a.b.c` → column `a_b_c`, a point attribute
+/// over a resource attribute of the same name.
+fn columns_of(p: &G) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for (k, v) in p.resource.iter().chain(&p.attrs) {
+        if let Some(s) = v["stringValue"].as_str() {
+            m.insert(k.replace('.', "_"), s.to_string());
+        }
+    }
+    m
+}
+
+/// A point with its columns.
+type Sighting<'a> = (&'a G, BTreeMap<String, String>);
+
+/// The points once each, as landing keeps them (an identical point landed twice is one).
+fn distinct(points: &[G]) -> Vec<&G> {
+    let mut seen = BTreeSet::new();
+    points
+        .iter()
+        .filter(|p| seen.insert(lines(std::slice::from_ref(*p))))
+        .collect()
+}
+
+/// The values of `cols` of a point, `None` unless every one is present and not empty.
+fn values(m: &BTreeMap<String, String>, cols: &[String]) -> Option<Vec<String>> {
+    cols.iter()
+        .map(|c| m.get(c).filter(|v| !v.is_empty()).cloned())
+        .collect()
+}
+
+/// The evidence of one finding, as the findings contract defines it.
+#[derive(Debug, PartialEq)]
+struct Evidence {
+    samples: i64,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    pids: Option<Vec<i64>>,
+    node_first_seen: Option<DateTime<Utc>>,
+    cluster_prevalence: i64,
+    cluster_first_seen: Option<DateTime<Utc>>,
+    baseline_complete: bool,
+}
+
+/// New-value findings computed plainly from `points` for `run`'s detection, mode and window,
+/// by key (its values joined by `|`): keyed presence points of the window whose `match_on`
+/// values have no keyed presence point in the baseline; samples, first/last seen and pids over
+/// the window's points of the key; `node_first_seen` the entity's earliest keyed baseline
+/// point; `cluster_prevalence`/`cluster_first_seen` over the other entities of the scope with
+/// the same value in the baseline; `baseline_complete` when the entity's history starts within
+/// one window length of the baseline's start.
+fn plain_new_value(points: &[G], run: &detect::Run) -> BTreeMap<String, Evidence> {
+    let l = detect::plan::Logic::of(&run.spec, run.splunk_compat);
+    let w = &run.window;
+    let presence = |m: &str| {
+        l.presence_metrics.iter().any(|x| x == m) || l.presence_metric_prefixes.iter().any(|x| m.starts_with(x))
+    };
+    let keyed: Vec<Sighting> = distinct(points)
+        .into_iter()
+        .filter(|p| presence(&p.metric))
+        .map(|p| (p, columns_of(p)))
+        .filter(|(_, m)| values(m, &l.key).is_some() && values(m, &l.match_on).is_some())
+        .collect();
+    let in_baseline = |p: &G| p.time >= w.baseline_start && p.time < w.baseline_end;
+    let known: BTreeSet<Vec<String>> = keyed
+        .iter()
+        .filter(|(p, _)| in_baseline(p))
+        .filter_map(|(_, m)| values(m, &l.match_on))
+        .collect();
+    let mut scope_entity = l.scope.clone();
+    scope_entity.push(l.entity.clone());
+    let mut scope_value = l.scope.clone();
+    scope_value.extend(l.prevalence_of.iter().cloned());
+    // Entity → its earliest baseline point; (scope, value) → entity → earliest baseline point.
+    let mut entity_first: BTreeMap<Vec<String>, DateTime<Utc>> = BTreeMap::new();
+    let mut value_first: BTreeMap<Vec<String>, BTreeMap<String, DateTime<Utc>>> = BTreeMap::new();
+    for (p, m) in keyed.iter().filter(|(p, _)| in_baseline(p)) {
+        if let Some(e) = values(m, &scope_entity) {
+            let f = entity_first.entry(e).or_insert(p.time);
+            *f = (*f).min(p.time);
+        }
+        if let (Some(v), Some(e)) = (values(m, &scope_value), m.get(&l.entity)) {
+            let f = value_first.entry(v).or_default().entry(e.clone()).or_insert(p.time);
+            *f = (*f).min(p.time);
+        }
+    }
+    let mut out: BTreeMap<String, Evidence> = BTreeMap::new();
+    let mut pid_sets: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for (p, m) in keyed.iter().filter(|(p, _)| p.time >= w.start && p.time < w.end) {
+        if known.contains(&values(m, &l.match_on).expect("keyed")) {
+            continue;
+        }
+        let k = values(m, &l.key).expect("keyed").join("|");
+        // Scope, entity and prevalence values are key columns in every built-in detection.
+        for c in scope_entity.iter().chain(&scope_value) {
+            assert!(l.key.contains(c), "{c} is not in the key of {}", run.spec.slug);
+        }
+        let node_first_seen = values(m, &scope_entity).and_then(|e| entity_first.get(&e).copied());
+        let me = m.get(&l.entity).cloned().unwrap_or_default();
+        let others: Vec<DateTime<Utc>> = values(m, &scope_value)
+            .and_then(|v| value_first.get(&v))
+            .map(|by_entity| by_entity.iter().filter(|(e, _)| **e != me).map(|(_, t)| *t).collect())
+            .unwrap_or_default();
+        let e = out.entry(k.clone()).or_insert(Evidence {
+            samples: 0,
+            first_seen: p.time,
+            last_seen: p.time,
+            pids: l.pids.as_ref().map(|_| Vec::new()),
+            node_first_seen,
+            cluster_prevalence: others.len() as i64,
+            cluster_first_seen: others.iter().min().copied(),
+            baseline_complete: node_first_seen.is_some_and(|t| t < w.baseline_start + (w.end - w.start)),
+        });
+        e.samples += 1;
+        e.first_seen = e.first_seen.min(p.time);
+        e.last_seen = e.last_seen.max(p.time);
+        if let Some(pid) = l.pids.as_ref().and_then(|c| m.get(c)) {
+            pid_sets
+                .entry(k)
+                .or_default()
+                .insert(pid.parse().expect("a decimal pid"));
+        }
+    }
+    for (k, pids) in pid_sets {
+        if let Some(e) = out.get_mut(&k) {
+            e.pids = Some(pids.into_iter().collect());
+        }
+    }
+    out
+}
+
+fn time_of(v: &Value, c: &str) -> Option<DateTime<Utc>> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(t(s)),
+        other => panic!("{c}: not a time: {other}"),
+    }
+}
+
+/// The engine's findings of `run` in the reference's shape.
+fn engine_new_value(run: &detect::Run) -> BTreeMap<String, Evidence> {
+    let key = &run.logic.key;
+    kubeseen::report::rows_json(&run.findings)
+        .iter()
+        .map(|r| {
+            let k = key
+                .iter()
+                .map(|c| match &r[c.as_str()] {
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("|");
+            let ev = Evidence {
+                samples: r["samples"].as_i64().expect("samples"),
+                first_seen: time_of(&r["first_seen"], "first_seen").expect("first_seen"),
+                last_seen: time_of(&r["last_seen"], "last_seen").expect("last_seen"),
+                pids: run.logic.pids.as_ref().map(|_| {
+                    r["process_pids"]
+                        .as_array()
+                        .expect("process_pids")
+                        .iter()
+                        .map(|p| p.as_i64().expect("pid"))
+                        .collect()
+                }),
+                node_first_seen: time_of(&r["node_first_seen"], "node_first_seen"),
+                cluster_prevalence: r["cluster_prevalence"].as_i64().expect("cluster_prevalence"),
+                cluster_first_seen: time_of(&r["cluster_first_seen"], "cluster_first_seen"),
+                baseline_complete: r["baseline_complete"].as_bool().expect("baseline_complete"),
+            };
+            (k, ev)
+        })
+        .collect()
+}
+
+/// Every findings row's evidence equals the plain reference's, and no key is missing or extra.
+fn assert_evidence(points: &[G], run: &detect::Run) {
+    let want = plain_new_value(points, run);
+    assert!(!want.is_empty(), "{}: the fixture has findings", run.spec.slug);
+    assert_eq!(
+        engine_new_value(run),
+        want,
+        "{} (splunk_compat={}): evidence differs from the plain reference",
+        run.spec.slug,
+        run.splunk_compat
+    );
+}
+
+/// The rule family's findings and evidence computed plainly from the points (README, "The rule
+/// family"): per key (a matching process), 10 s buckets of the window; a gauge signal is active
+/// in a bucket when the average of its metric's points there is above its threshold; a counter
+/// signal when the sum of its points' increases there is (a point's increase: its value minus
+/// the previous point of its series — key, metric, other attributes — read from
+/// `[start − lookback, end)`, or for a series' first point its value when it started at most
+/// `lookback` before the window); a bucket is active when a signal of `active_when` is. Checked:
+/// the keys found, and per finding `samples` (the window's points of the signal metrics),
+/// `active_buckets`, `first_seen` and `last_seen` (the first and last point of the active
+/// buckets).
+fn assert_rule_evidence(points: &[G], run: &detect::Run) {
+    use kubeseen::detect::spec::SignalKind;
+    let r = detect::rule::RuleLogic::of(&run.spec, run.splunk_compat).expect("a rule");
+    let w = &run.window;
+    let read_from = w.start - r.lookback;
+    let bucket = |t: DateTime<Utc>| {
+        t.timestamp_micros()
+            .div_euclid(r.bucket.num_microseconds().expect("bucket"))
+    };
+    // Key → its points of the signal metrics read (time order).
+    let mut by_key: BTreeMap<String, Vec<Sighting>> = BTreeMap::new();
+    for p in distinct(points) {
+        if !r.signals.iter().any(|s| s.metric == p.metric) || p.time < read_from || p.time >= w.end {
+            continue;
+        }
+        let m = columns_of(p);
+        if !m.get(&r.match_column).is_some_and(|v| r.match_values.contains(v)) {
+            continue;
+        }
+        let Some(k) = values(&m, &r.key) else { continue };
+        by_key.entry(k.join("|")).or_default().push((p, m));
+    }
+    let mut want: BTreeMap<String, (i64, i64, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for (k, mut pts) in by_key {
+        pts.sort_by_key(|(p, _)| p.time);
+        // (bucket, metric) → gauge values, and counter increases.
+        let mut gauges: BTreeMap<(i64, String), Vec<f64>> = BTreeMap::new();
+        let mut increases: BTreeMap<(i64, String), f64> = BTreeMap::new();
+        let mut last_of_series: BTreeMap<(String, String), f64> = BTreeMap::new();
+        for (p, _) in &pts {
+            let s = r
+                .signals
+                .iter()
+                .find(|s| s.metric == p.metric)
+                .expect("a signal metric");
+            let in_window = p.time >= w.start;
+            match s.kind {
+                SignalKind::Gauge => {
+                    if in_window {
+                        gauges
+                            .entry((bucket(p.time), p.metric.clone()))
+                            .or_default()
+                            .push(p.value);
+                    }
+                }
+                SignalKind::Counter => {
+                    let series = (
+                        p.metric.clone(),
+                        lines(std::slice::from_ref(&G {
+                            time: w.start,
+                            start: None,
+                            value: 0.0,
+                            ..(*p).clone()
+                        })),
+                    );
+                    let inc = match last_of_series.insert(series, p.value) {
+                        Some(prev) => Some(p.value - prev),
+                        None => p.start.filter(|st| *st >= read_from).map(|_| p.value),
+                    };
+                    if let (true, Some(inc)) = (in_window, inc) {
+                        *increases.entry((bucket(p.time), p.metric.clone())).or_default() += inc;
+                    }
+                }
+            }
+        }
+        let active = |b: i64| {
+            r.signals
+                .iter()
+                .filter(|s| r.active_when.contains(&s.name))
+                .any(|s| match s.kind {
+                    SignalKind::Gauge => gauges
+                        .get(&(b, s.metric.clone()))
+                        .is_some_and(|v| v.iter().sum::<f64>() / v.len() as f64 > s.above),
+                    SignalKind::Counter => increases.get(&(b, s.metric.clone())).is_some_and(|x| *x > s.above),
+                })
+        };
+        let window: Vec<&G> = pts.iter().map(|(p, _)| *p).filter(|p| p.time >= w.start).collect();
+        let in_active: Vec<DateTime<Utc>> = window
+            .iter()
+            .filter(|p| active(bucket(p.time)))
+            .map(|p| p.time)
+            .collect();
+        if let (Some(first), Some(last)) = (in_active.iter().min(), in_active.iter().max()) {
+            let buckets: BTreeSet<i64> = in_active.iter().map(|t| bucket(*t)).collect();
+            want.insert(k, (window.len() as i64, buckets.len() as i64, *first, *last));
+        }
+    }
+    assert!(!want.is_empty(), "{}: the fixture has findings", run.spec.slug);
+    let got: BTreeMap<String, (i64, i64, DateTime<Utc>, DateTime<Utc>)> = kubeseen::report::rows_json(&run.findings)
+        .iter()
+        .map(|row| {
+            let k = r
+                .key
+                .iter()
+                .map(|c| match &row[c.as_str()] {
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("|");
+            let n = |c: &str| row[c].as_i64().unwrap_or_else(|| panic!("{c}"));
+            let at = |c: &str| time_of(&row[c], c).unwrap_or_else(|| panic!("{c}"));
+            (
+                k,
+                (n("samples"), n("active_buckets"), at("first_seen"), at("last_seen")),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got, want,
+        "{} (splunk_compat={}): keys and (samples, active_buckets, first_seen, last_seen) differ from the plain reference",
+        run.spec.slug, run.splunk_compat
+    );
 }
 
 fn lake_of(points: &[G]) -> TestLake {
@@ -219,8 +534,9 @@ fn unseen_process_is_per_node_name_with_exact_edges() {
         m,
         ws + Duration::minutes(4),
     ));
-    // Known on another node: new on this one, prevalence 1.
+    // Known on two other nodes: new on this one, prevalence 2, first seen elsewhere on n4.
     v.push(proc("prod", "n2", "tool", "/opt/tool", 30, m, bs + Duration::days(10)));
+    v.push(proc("prod", "n4", "tool", "/opt/tool", 32, m, bs + Duration::days(5)));
     v.push(proc(
         "prod",
         "n1",
@@ -241,6 +557,30 @@ fn unseen_process_is_per_node_name_with_exact_edges() {
         m,
         ws + Duration::minutes(30),
     ));
+    // A node that joined two days ago (incomplete baseline): a new name with two pids and
+    // three samples.
+    v.push(proc(
+        "prod",
+        "n3",
+        "kubelet",
+        "/usr/bin/kubelet",
+        1,
+        m,
+        at - Duration::days(2),
+    ));
+    for (pid, min) in [(70, 15), (71, 16), (70, 17)] {
+        v.push(proc(
+            "prod",
+            "n3",
+            "late",
+            "/x/late",
+            pid,
+            u,
+            ws + Duration::minutes(min),
+        ));
+    }
+    // Two metrics at one instant: two samples (one in the SPL's, utilization only).
+    v.push(proc("prod", "n3", "late", "/x/late", 70, m, ws + Duration::minutes(15)));
     // Not a process metric: no sighting.
     v.push(proc(
         "prod",
@@ -266,14 +606,16 @@ fn unseen_process_is_per_node_name_with_exact_edges() {
             "prod|n1|early",
             "prod|n1|tool",
             "prod|n2|nohost",
+            "prod|n3|late",
             "staging|n1|tool",
         ])
     );
     assert_eq!(
         keys_of(&intent, &["process_executable_name", "cluster_prevalence"]),
-        set(&["atstart|0", "early|0", "nohost|0", "tool|1", "tool|0"])
+        set(&["atstart|0", "early|0", "late|0", "nohost|0", "tool|2", "tool|0"])
     );
     assert_golden(&intent);
+    assert_evidence(&v, &intent);
 
     // The SPL: process.memory.utilization only, host.name in the key.
     let compat = run(&l, "unseen_process", true);
@@ -289,10 +631,16 @@ fn unseen_process_is_per_node_name_with_exact_edges() {
         ),
         // kubelet has only memory.usage points: every node's kubelet is absent from the SPL's
         // history and window alike; "tool" and "early" are new; "nohost" has no host.name.
-        set(&["n1|prod|n1|atstart", "n1|prod|n1|early", "n1|prod|n1|tool"])
+        set(&[
+            "n1|prod|n1|atstart",
+            "n1|prod|n1|early",
+            "n1|prod|n1|tool",
+            "n3|prod|n3|late"
+        ])
     );
     assert_eq!(compat.unkeyed_current.get("missing host_name"), Some(&1));
     assert_golden(&compat);
+    assert_evidence(&v, &compat);
 }
 
 fn container(cluster: &str, node: &str, image: &str, tag: &str, pod: &str, time: DateTime<Utc>) -> G {
@@ -425,6 +773,7 @@ fn unseen_container_image_is_the_last_hour_in_both_modes() {
         Some("Kubernetes Previously Unseen Container Image Name on host n1")
     );
     assert_golden(&intent);
+    assert_evidence(&v, &intent);
 
     let compat = run(&l, "unseen_container_image", true);
     assert_eq!(
@@ -436,6 +785,7 @@ fn unseen_container_image_is_the_last_hour_in_both_modes() {
     assert_eq!(keys_of(&compat, &cols), set(&["prod|n2|ghcr.io/evil/miner"]));
     assert!(compat.unkeyed_current.get("missing host_name").copied().unwrap_or(0) > 0);
     assert_golden(&compat);
+    assert_evidence(&v, &compat);
 }
 
 fn edge(proto: &str, cluster: &str, src: &str, dst: &str, time: DateTime<Utc>) -> G {
@@ -491,6 +841,7 @@ fn new_edges_are_per_cluster_pairs_and_the_spl_ignores_the_cluster() {
     );
     assert_eq!(tcp.unkeyed_current.get("missing dest_workload_name"), Some(&1));
     assert_golden(&tcp);
+    assert_evidence(&v, &tcp);
     let tcp_spl = run(&l, "new_tcp_edge", true);
     assert_eq!(
         keys_of(&tcp_spl, &cols),
@@ -498,6 +849,7 @@ fn new_edges_are_per_cluster_pairs_and_the_spl_ignores_the_cluster() {
         "the SPL compares pairs across clusters"
     );
     assert_golden(&tcp_spl);
+    assert_evidence(&v, &tcp_spl);
 
     let udp = run(&l, "new_udp_edge", false);
     assert_eq!(keys_of(&udp, &cols), set(&["prod|frontend|cart"]));
@@ -511,6 +863,7 @@ fn new_edges_are_per_cluster_pairs_and_the_spl_ignores_the_cluster() {
         Some("Kubernetes newly seen UDP edge in kubernetes cluster prod")
     );
     assert_golden(&udp);
+    assert_evidence(&v, &udp);
 }
 
 #[test]
@@ -568,6 +921,8 @@ fn shell_rules_need_activity_in_a_bucket_and_intent_reads_the_default_metrics() 
             .attr("state", "user")
             .value(0.5),
         p("bash", 800, cpu_u, m(20)).attr("state", "user").value(0.0),
+        // 1b. bash 100 active again in a later bucket (same average): two active buckets.
+        p("bash", 100, cpu_u, m(50)).attr("state", "user").value(0.01),
         // 8. A second bash process (another pid) is another finding.
         p("bash", 101, mem_u, m(40)).value(0.1),
     ];
@@ -589,7 +944,7 @@ fn shell_rules_need_activity_in_a_bucket_and_intent_reads_the_default_metrics() 
     assert_eq!(
         keys_of(&any, &["process_pid", "cpu_active", "memory_active", "active_buckets"]),
         set(&[
-            "100|true|true|1",
+            "100|true|true|2",
             "101|false|true|1",
             "200|false|true|1",
             "300|true|true|1",
@@ -597,6 +952,7 @@ fn shell_rules_need_activity_in_a_bucket_and_intent_reads_the_default_metrics() 
         ])
     );
     assert_golden(&any);
+    assert_rule_evidence(&v, &any);
     let cpu = run(&l, "shell_on_worker_node_cpu", false);
     assert_eq!(keys_of(&cpu, &cols), set(&["n1|100|bash", "n1|300|sh", "n1|500|tcsh"]));
     assert_eq!(
@@ -607,6 +963,7 @@ fn shell_rules_need_activity_in_a_bucket_and_intent_reads_the_default_metrics() 
         set(&["100|0.01|∅", "300|∅|0.5", "500|∅|0.25"])
     );
     assert_golden(&cpu);
+    assert_rule_evidence(&v, &cpu);
 
     // The SPL: utilization metrics only, host.name in the key.
     let any_spl = run(&l, "shell_on_worker_node", true);
@@ -622,9 +979,11 @@ fn shell_rules_need_activity_in_a_bucket_and_intent_reads_the_default_metrics() 
         set(&["100|0.01|0.5", "101|∅|0.1", "200|0.0|0.3"])
     );
     assert_golden(&any_spl);
+    assert_rule_evidence(&v, &any_spl);
     let cpu_spl = run(&l, "shell_on_worker_node_cpu", true);
     assert_eq!(keys_of(&cpu_spl, &cols), set(&["n1|100|bash"]));
     assert_golden(&cpu_spl);
+    assert_rule_evidence(&v, &cpu_spl);
 }
 
 #[test]
@@ -653,13 +1012,18 @@ fn every_detection_backfills_what_separate_runs_find() {
             t0,
         ));
         v.push(proc("prod", "n1", "bash", "/bin/bash", 20 + h, "process.cpu.utilization", t0).value(0.1));
-        v.push(container("prod", "n1", &format!("img{h}"), "1", "p", t0));
+        // With host.name, so that the SPL's container key has findings too.
+        v.push(container("prod", "n1", &format!("img{h}"), "1", "p", t0).res("host.name", "n1"));
         v.push(edge("tcp", "prod", "a", &format!("b{h}"), t0));
         v.push(edge("udp", "prod", &format!("c{h}"), "d", t0));
     }
     let l = lake_of(&v);
     let from = t(AT) - hours(7);
     let to = t(AT);
+    // Every detection in both modes finds something in exactly the windows holding the points
+    // at −5h, −3h and −0h (+7 min), so the comparison is of findings, not of empty windows.
+    let want_found: BTreeSet<DateTime<Utc>> = [5, 3, 0].iter().map(|h| to - hours(*h)).collect();
+    let mut checked = 0;
     for compat in [false, true] {
         let mut args = vec![
             "backfill".to_string(),
@@ -681,6 +1045,7 @@ fn every_detection_backfills_what_separate_runs_find() {
         let out = kubeseen(&a, l.dir.path());
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         for spec in detect::spec::load(None).expect("specs") {
+            let mut found = BTreeSet::new();
             let mut end = from + hours(1);
             while end <= to {
                 let mut o = opts(AT);
@@ -710,8 +1075,18 @@ fn every_detection_backfills_what_separate_runs_find() {
                     "{} compat={compat} window ending {end}",
                     spec.slug
                 );
+                if df.height() > 0 {
+                    found.insert(end);
+                }
                 end += hours(1);
             }
+            assert_eq!(
+                found, want_found,
+                "{} compat={compat}: the windows with findings",
+                spec.slug
+            );
+            checked += 1;
         }
     }
+    assert_eq!(checked, 2 * detect::spec::BUILTIN.len(), "every detection, both modes");
 }

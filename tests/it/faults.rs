@@ -2,8 +2,9 @@
 //! binary and the moto server (scripts/s3-server.sh; KUBESEEN_TEST_S3_ENDPOINT).
 //!
 //! Transient faults (each request fails fewer times than the retry budget) must change nothing:
-//! the lake holds the same objects with the same bytes as after a fault-free run (reports
-//! aside: they carry timings) and the findings rows are the same. Persistent faults must fail
+//! the lake holds the same object keys as after a fault-free run, every object but the reports
+//! with the same bytes (reports carry timings and the lake's URL: they are compared by key
+//! only), and the findings rows are the same. Persistent faults must fail
 //! the run with exit code 5 and an error naming the object, without credentials; the lake then
 //! holds no partial object, keeps everything landed before, and a re-run once the faults stop
 //! completes it to the fault-free result.
@@ -28,7 +29,7 @@ pub const SECRET: &str = "kubeseen-fault-secret-3d9f";
 
 pub const AT: &str = "2026-11-20T12:00:00Z";
 
-/// The S3 test server, or None (the test is skipped) when none is configured.
+/// The S3 test server, or None (a visible skip, see `common::s3_server`) when none is configured.
 pub struct S3 {
     pub endpoint: String,
     pub bucket: String,
@@ -37,17 +38,9 @@ pub struct S3 {
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 impl S3 {
-    pub fn from_env(test: &str) -> Option<S3> {
-        let Ok(endpoint) = std::env::var("KUBESEEN_TEST_S3_ENDPOINT") else {
-            assert!(
-                std::env::var("KUBESEEN_REQUIRE_S3").is_err(),
-                "KUBESEEN_REQUIRE_S3 is set but no S3 server is configured"
-            );
-            eprintln!("skipping {test}: no KUBESEEN_TEST_S3_ENDPOINT (run scripts/test.sh)");
-            return None;
-        };
-        assert!(endpoint.starts_with("http://127.0.0.1"), "loopback only: {endpoint}");
-        let bucket = std::env::var("KUBESEEN_TEST_S3_BUCKET").unwrap_or_else(|_| "kubeseen-test".into());
+    /// `what`: the part of the test that needs the server ("" for all of it).
+    pub fn from_env(what: &str) -> Option<S3> {
+        let S3Server { endpoint, bucket } = s3_server(what)?;
         Some(S3 { endpoint, bucket })
     }
 
@@ -415,10 +408,12 @@ fn transient_scenario(s3: &S3, name: &str, rules: Vec<Rule>) {
         "land + detect, s3 lake",
         land_faults + detect_faults,
         &format!(
-            "{land_faults} faults in {land_requests} land requests (fault-free: {}), {detect_faults} in detect{}; both exit 0; lake ({} objects) byte-identical to a fault-free run, same findings rows; {:.1}s",
+            "{land_faults} faults in {land_requests} land requests (fault-free: {}), {detect_faults} in detect{}; both exit 0; the lake holds the {} object keys of a fault-free run, each of the {} that are not reports byte-identical to it (the {} reports carry timings and the lake's URL: compared by key only); no partial object; same findings rows; {:.1}s",
             base.land_requests,
             if by_type.len() > 1 { format!(" (by type: {by_type:?})") } else { String::new() },
             snap.len(),
+            snap.keys().filter(|k| !k.starts_with("reports/")).count(),
+            snap.keys().filter(|k| k.starts_with("reports/")).count(),
             started.elapsed().as_secs_f64()
         ),
     );
@@ -426,7 +421,7 @@ fn transient_scenario(s3: &S3, name: &str, rules: Vec<Rule>) {
 
 #[test]
 fn transient_server_errors_and_throttling_change_nothing() {
-    let Some(s3) = S3::from_env("faults") else { return };
+    let Some(s3) = S3::from_env("") else { return };
     transient_scenario(
         &s3,
         "500 InternalError every 3rd request",
@@ -475,7 +470,7 @@ fn transient_server_errors_and_throttling_change_nothing() {
 
 #[test]
 fn transient_connection_faults_change_nothing() {
-    let Some(s3) = S3::from_env("faults") else { return };
+    let Some(s3) = S3::from_env("") else { return };
     transient_scenario(
         &s3,
         "connection reset before forwarding, every 4th request",
@@ -508,7 +503,7 @@ fn transient_connection_faults_change_nothing() {
 
 #[test]
 fn a_seeded_mix_of_faults_changes_nothing() {
-    let Some(s3) = S3::from_env("faults") else { return };
+    let Some(s3) = S3::from_env("") else { return };
     let mix = Rule {
         chance: Some(0.12),
         faults: vec![
@@ -608,7 +603,7 @@ fn rerun_completes(c: &mut Checks, s3: &S3, proxy: &FaultProxy, url: &str, base:
 
 #[test]
 fn persistent_write_failures_fail_cleanly_and_a_rerun_completes() {
-    let Some(s3) = S3::from_env("faults") else { return };
+    let Some(s3) = S3::from_env("") else { return };
     let base = baseline(&s3);
     let proxy = FaultProxy::start(&s3.endpoint, 11);
 
@@ -706,7 +701,7 @@ fn persistent_write_failures_fail_cleanly_and_a_rerun_completes() {
 
 #[test]
 fn persistent_timeouts_and_read_failures_fail_cleanly() {
-    let Some(s3) = S3::from_env("faults") else { return };
+    let Some(s3) = S3::from_env("") else { return };
     let base = baseline(&s3);
     let proxy = FaultProxy::start(&s3.endpoint, 13);
 

@@ -133,6 +133,16 @@ fn zstd(b: &[u8]) -> Vec<u8> {
 }
 
 /// `n` bytes of zeros, zstd-compressed without holding them in memory.
+/// The complete lines a plain decoder gets out of a compressed stream cut short (`decode` reads
+/// until the stream ends early): in a one-point-per-line export, the points that must land.
+/// Derived from the file itself, not from what kubeseen reports.
+fn whole_lines_before_the_cut(decode: impl FnOnce(&mut Vec<u8>) -> std::io::Result<usize>) -> u64 {
+    let mut out = Vec::new();
+    let ended = decode(&mut out);
+    assert!(ended.is_err(), "the cut stream ends early");
+    out.iter().filter(|b| **b == b'\n').count() as u64
+}
+
 fn zstd_zeros(n: u64) -> Vec<u8> {
     let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).expect("zstd");
     let chunk = vec![0u8; 1 << 20];
@@ -333,14 +343,18 @@ fn compression(v: &mut Vec<Case>) {
     let n = "gzip_truncated.jsonl.gz";
     let text: Vec<String> = (0..200).map(|i| good(n, i, 1)).collect();
     let gz = gzip(&lines(&text));
+    let cut = gz[..gz.len() / 2].to_vec();
+    let landed =
+        whole_lines_before_the_cut(|out| std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&cut[..]), out));
+    assert!((1..200).contains(&landed), "{n}: {landed} whole lines before the cut");
     v.push(case(
         n,
         "truncated gzip",
         &["truncated_compression", "truncated"],
-        65,
+        landed,
         "200 one-point JSON lines, gzip-compressed, cut at half the compressed size",
         "the lines decompressed whole before the cut land; the cut line and the stream end are rejected",
-        gz[..gz.len() / 2].to_vec(),
+        cut,
     ));
     let n = "gzip_header_only.gz";
     v.push(case(
@@ -443,14 +457,19 @@ fn compression(v: &mut Vec<Case>) {
     let n = "zstd_truncated.jsonl.zst";
     let text: Vec<String> = (0..2000).map(|i| good(n, i, 1)).collect();
     let z = zstd::encode_all(&lines(&text)[..], 3).expect("zstd");
+    let cut = z[..z.len() * 4 / 5].to_vec();
+    let landed = whole_lines_before_the_cut(|out| {
+        std::io::Read::read_to_end(&mut zstd::stream::read::Decoder::new(&cut[..])?, out)
+    });
+    assert!((1..2000).contains(&landed), "{n}: {landed} whole lines before the cut");
     v.push(case(
         n,
         "truncated zstd",
         &["truncated_compression", "truncated"],
-        1405,
+        landed,
         "2000 one-point JSON lines, zstd, cut at 80% of the compressed size",
         "the blocks decompressed before the cut land, up to the last whole line",
-        z[..z.len() * 4 / 5].to_vec(),
+        cut,
     ));
     let n = "zstd_corrupt.zst";
     let mut z = vec![0x28, 0xb5, 0x2f, 0xfd];

@@ -9,6 +9,7 @@ mod detect;
 mod family;
 mod faults;
 mod fuzz_regressions;
+mod ground_truth;
 mod hostile;
 mod land;
 mod proxy;

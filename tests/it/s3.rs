@@ -1,6 +1,7 @@
 //! The storage suite against a real S3-compatible server on loopback (scripts/test.sh starts
 //! one and exports KUBESEEN_TEST_S3_ENDPOINT / KUBESEEN_TEST_S3_BUCKET). Under scripts/test.sh
-//! (KUBESEEN_REQUIRE_S3=1) a missing server is a failure, not a skip.
+//! (KUBESEEN_REQUIRE_S3=1) a missing server is a failure; under a plain `cargo test` each test
+//! prints a `SKIPPED:` line (see `common::s3_server`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -12,24 +13,9 @@ use crate::common::*;
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
-/// A fresh prefix in the test bucket, or None when no server is configured.
+/// A fresh prefix in the test bucket, or None (a visible skip) when no server is configured.
 fn s3_prefix(name: &str) -> Option<(String, StoreOptions)> {
-    let endpoint = match std::env::var("KUBESEEN_TEST_S3_ENDPOINT") {
-        Ok(e) => e,
-        Err(_) => {
-            assert!(
-                std::env::var("KUBESEEN_REQUIRE_S3").is_err(),
-                "KUBESEEN_REQUIRE_S3 is set but no S3 server is configured"
-            );
-            eprintln!("skipping {name}: no KUBESEEN_TEST_S3_ENDPOINT (run scripts/test.sh)");
-            return None;
-        }
-    };
-    assert!(
-        endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
-        "loopback only: {endpoint}"
-    );
-    let bucket = std::env::var("KUBESEEN_TEST_S3_BUCKET").unwrap_or_else(|_| "kubeseen-test".into());
+    let S3Server { endpoint, bucket } = s3_server("")?;
     let run = format!("{}-{}-{}", name, std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
     Some((
         format!("s3://{bucket}/{run}"),

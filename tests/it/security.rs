@@ -336,28 +336,11 @@ fn secrets_stay_out_of_failing_runs() {
     }
 }
 
-/// The S3 suite's server (scripts/test.sh), or None to skip.
-fn s3_server() -> Option<(String, String)> {
-    match std::env::var("KUBESEEN_TEST_S3_ENDPOINT") {
-        Ok(ep) => {
-            assert!(ep.starts_with("http://127.0.0.1") || ep.starts_with("http://localhost"));
-            let bucket = std::env::var("KUBESEEN_TEST_S3_BUCKET").unwrap_or_else(|_| "kubeseen-test".into());
-            Some((ep, bucket))
-        }
-        Err(_) => {
-            assert!(
-                std::env::var("KUBESEEN_REQUIRE_S3").is_err(),
-                "KUBESEEN_REQUIRE_S3 is set but no S3 server is configured"
-            );
-            eprintln!("skipping: no KUBESEEN_TEST_S3_ENDPOINT (run scripts/test.sh)");
-            None
-        }
-    }
-}
-
 #[test]
 fn secrets_stay_out_of_s3_runs_reports_and_findings() {
-    let Some((ep, bucket)) = s3_server() else { return };
+    let Some(S3Server { endpoint: ep, bucket }) = s3_server("") else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tmp");
     let prefix = format!("security-{}", std::process::id());
     let store = StoreOptions {
