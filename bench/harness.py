@@ -259,7 +259,8 @@ def generated(dest: str, scale: Scale, fmt: str, days: int) -> dict:
 
 
 def export_inputs(root: str) -> list[str]:
-    """What `land` is given: every entry of the export folder but the ground truth."""
+    """What `land` is given: every entry of the export folder (the ground truth is written beside
+    it; cached exports of older versions hold it inside, hence the filter)."""
     return [os.path.join(root, e) for e in sorted(os.listdir(root)) if not e.startswith("ground_truth")]
 
 

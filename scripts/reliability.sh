@@ -54,7 +54,7 @@ status_file="${KUBESEEN_RELIABILITY_OUT%.jsonl}.steps"
 # The reliability modules of the integration test binary that exist on this branch.
 modules=()
 filters=()
-for m in crash faults concurrency hostile security; do
+for m in crash faults concurrency hostile security untrusted; do
   if grep -Eq "^[[:space:]]*mod[[:space:]]+$m;" tests/it/main.rs; then
     modules+=("$m")
     filters+=("$m::")
@@ -223,6 +223,23 @@ sweep threshold. "before any write / mid-write / after the last write" classifie
 kill landed by the objects it had changed.
 
 Reproduce one run: `KUBESEEN_CRASH_SEED=<seed> KUBESEEN_CRASH_KILLS=<n> cargo test --release --test it crash::`.
+
+## Untrusted text
+
+`tests/it/untrusted.rs` (`cargo test --release --test it untrusted::`) lands and detects 26
+hostile names through the real binary: 16 executable paths (ESC sequences that erase a line and
+forge another — `/tmp/x<ESC>[2K<CR>FORGED: all clear` —, CR, LF, TAB, NUL, BEL/BS/DEL, C1 CSI
+and NEL, U+2028/U+2029, the right-to-left override `/tmp/<U+202E>gpj.exe`, bidi isolates and
+marks, zero-width characters, BOM, word joiner, tag characters, soft hyphen, an OSC 8 hyperlink,
+an OSC title, Markdown/HTML metacharacters with a character reference, a literal `\\x1b`, and a
+4 KiB path of escapes), a node name setting the terminal title, four file names (ESC/CR, newline
+with RLO, zero-width, not UTF-8), a protobuf record with a hostile path and one whose path holds
+invalid UTF-8 (rejected whole as `invalid_protobuf`, counted), and three names quoted in errors
+(lake, input, allowlist). Checked: no raw control, bidi or invisible character and no forged
+line in `land`'s stdout and stderr, the `detect` and `backfill` tables, text logs at debug level,
+every Markdown report and every error message; the exact values in the points and findings
+Parquet, `detect --format json` and `land --json`; `suspicious_characters` on every finding of
+every family, naming the characters; the table's `ALERT:` line and the report's section.
 """)
 print("\n".join(out))
 PY

@@ -6,6 +6,7 @@ use anyhow::Result;
 use crate::cli::{self, Command};
 use crate::cmd;
 use crate::lake::lock::LockError;
+use crate::text;
 
 pub use crate::cmd::exit;
 
@@ -17,7 +18,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         Command::Detect(a) => cmd::detect::run(a, &store),
         Command::Backfill(a) => cmd::backfill::run(a, &store),
         Command::Generate(a) => cmd::generate::run(a, &store),
-        Command::Demo(a) => cmd::demo::run(a),
+        Command::Demo(a) => cmd::demo::run(a, &store),
         Command::Compact(a) => cmd::compact::run(a, &store),
         Command::Risk(a) => cmd::risk::run(a, &store),
     }
@@ -27,12 +28,34 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
 pub fn init_logging(cli: &cli::Cli) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colours only on a terminal: a log file or pipe gets no escape sequences at all (and
+    // values never carry any: see the text format below).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match cli.log_format {
+        // Machine output: JSON keeps every value exact (it escapes C0 controls itself).
         cli::LogFormat::Json => builder.json().init(),
-        cli::LogFormat::Text => builder.init(),
+        // Text logs are read by people: every field and message goes through the one escaping
+        // rule, so a file or object name cannot forge a log line or drive the terminal.
+        cli::LogFormat::Text => {
+            use tracing_subscriber::field::MakeExt;
+            builder
+                .fmt_fields(
+                    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+                        let v = format!("{value:?}");
+                        if field.name() == "message" {
+                            write!(w, "{}", text::escape(&v))
+                        } else {
+                            write!(w, "{}={}", field.name(), text::escape(&v))
+                        }
+                    })
+                    .delimited(" "),
+                )
+                .init()
+        }
     }
 }
 
@@ -78,8 +101,9 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
     exit::ERROR
 }
 
-/// `e` and its causes on one line, each cause once: object_store's messages already hold
-/// their sources, which the chain would repeat.
+/// `e` and its causes on one line, each cause once (object_store's messages already hold
+/// their sources, which the chain would repeat), escaped for a person to read: errors quote
+/// file names, object keys and values (see `crate::text`).
 pub fn error_message(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
@@ -92,5 +116,5 @@ pub fn error_message(e: &anyhow::Error) -> String {
         }
         out.push_str(&s);
     }
-    out
+    text::escape(&out).into_owned()
 }

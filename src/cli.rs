@@ -18,10 +18,17 @@ use crate::storage::parse_timeout;
     about = "Splunk's Abnormal Kubernetes Behavior detections on a plain Parquet data lake",
     long_about = "Lands OpenTelemetry metric exports as a Hive-partitioned Parquet lake and runs the \
 ESCU \"Abnormal Kubernetes Behavior\" detections on it as lazy Polars queries.\n\n\
-Exit codes: 0 success; 1 error; 2 usage error; 3 land: some input was rejected (the rest landed); \
-4 detect/backfill with --fail-on-findings: findings were produced (risk with --fail-on-incidents: an incident was raised); 5 the object store or folder failed \
-(after retries; nothing partial was written, re-run); 6 the lake is locked by another run (--lock-timeout \
-passed) or this run lost its lock."
+Exit codes: 0 success; 1 error; 2 usage error; 3 land: some input was rejected in part or whole, \
+its content or the input itself (unreadable even after the retries, or a symlink or special file \
+in an input folder; the rest landed, _kubeseen/rejects/ says why); 4 detect/backfill with \
+--fail-on-findings: findings were produced (risk with --fail-on-incidents: an incident was raised); 5 storage failed: the lake's object store or folder \
+(after the retries), or the listing of an input prefix in an object store (nothing partial was \
+written, re-run); 6 the lake is locked by another run (--lock-timeout passed) or this run lost its lock. \
+The rule between 3 and 5: one input's bytes are that input's problem (3, the rest lands); the lake, \
+or the listing of which inputs there are, is the run's problem (5).\n\n\
+Untrusted text: every value from the monitored systems (paths, names, commands) and every input \
+name is shown escaped in the table, reports, text logs and errors (\\x1b, \\u{202e}, \\\\); \
+Parquet and JSON outputs keep the exact value."
 )]
 pub struct Cli {
     /// Log format on stderr.
@@ -34,6 +41,11 @@ pub struct Cli {
     /// the standard AWS_* environment variables and are never printed).
     #[arg(long, global = true, env = "KUBESEEN_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
+    /// With no AWS credentials in the environment, take the EC2 instance profile's from the
+    /// instance-metadata service (169.254.169.254). Off: such a run stops and says which
+    /// credentials it looked for; the metadata address is never contacted.
+    #[arg(long, global = true, env = "KUBESEEN_S3_INSTANCE_CREDENTIALS")]
+    pub s3_instance_credentials: bool,
     /// Time limit of one object-store request (s3, gs, az), response body included: 500ms, 30s, 2m.
     #[arg(long, global = true, env = "KUBESEEN_S3_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
     pub s3_timeout: std::time::Duration,

@@ -17,7 +17,8 @@
 //! `storage` hides local folders and object stores behind one `Location`; `config` holds the
 //! clock (read once) and duration parsing; `generate` writes realistic synthetic exports with
 //! labelled attack scenarios; `cmd` holds one file per subcommand (flags → options → stages)
-//! and `app` dispatches to them. ARCHITECTURE.md has the map.
+//! and `app` dispatches to them; `text` escapes every untrusted value a person reads (terminal,
+//! reports, logs, errors). ARCHITECTURE.md has the map.
 
 pub mod app;
 pub mod cli;
@@ -32,3 +33,4 @@ pub mod risk;
 pub mod storage;
 /// Test-only pause points (see the module): not part of the product.
 mod testhook;
+pub mod text;

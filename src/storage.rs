@@ -74,6 +74,10 @@ pub struct StoreOptions {
     pub lock_timeout: Duration,
     /// How long a writer lock stays valid without renewal (it is renewed every quarter of it).
     pub lock_ttl: Duration,
+    /// S3 without credentials in the environment may take them from the instance-metadata
+    /// service (the EC2 instance profile). Off by default: that address is never contacted
+    /// unless asked for (`--s3-instance-credentials`).
+    pub s3_instance_credentials: bool,
 }
 
 impl Default for StoreOptions {
@@ -83,6 +87,7 @@ impl Default for StoreOptions {
             retry: RetrySettings::default(),
             lock_timeout: Duration::from_secs(5 * 60),
             lock_ttl: Duration::from_secs(60),
+            s3_instance_credentials: false,
         }
     }
 }
@@ -238,6 +243,41 @@ fn s3_endpoint(opts: &StoreOptions) -> Result<Option<String>, String> {
     Ok(ours)
 }
 
+/// Where the S3 client takes credentials from, checked before any request: object_store's
+/// builder reads the `AWS_*` environment and, when it finds no credentials there, asks the
+/// instance-metadata service (169.254.169.254) — an opaque failure anywhere but on EC2, and a
+/// request to an address kubeseen must not contact unless told to. So without credentials in
+/// the environment the run stops here, saying what was looked for and how to provide it.
+/// `~/.aws/credentials` and `AWS_PROFILE` are not read (object_store does not).
+fn s3_credentials(opts: &StoreOptions) -> Result<(), String> {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    match (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
+        (true, true) => return Ok(()),
+        (true, false) => return Err("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not: set both".into()),
+        (false, true) => return Err("AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not: set both".into()),
+        (false, false) => {}
+    }
+    let configured = (set("AWS_WEB_IDENTITY_TOKEN_FILE") && set("AWS_ROLE_ARN"))
+        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        || (set("AWS_CONTAINER_CREDENTIALS_FULL_URI") && set("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
+        || std::env::var("AWS_SKIP_SIGNATURE").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        || opts.s3_instance_credentials;
+    if configured {
+        return Ok(());
+    }
+    Err(
+        "no AWS credentials found. Looked for, in the environment: AWS_ACCESS_KEY_ID with \
+         AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones); AWS_WEB_IDENTITY_TOKEN_FILE \
+         with AWS_ROLE_ARN (EKS IAM roles for service accounts); AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
+         (ECS task role) or AWS_CONTAINER_CREDENTIALS_FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \
+         (EKS Pod Identity); AWS_SKIP_SIGNATURE=true (a public bucket, unsigned requests). Set one of \
+         them, or pass --s3-instance-credentials (KUBESEEN_S3_INSTANCE_CREDENTIALS=true) to use the EC2 \
+         instance profile from the instance-metadata service, which is never contacted otherwise. \
+         ~/.aws/credentials and AWS_PROFILE are not read"
+            .into(),
+    )
+}
+
 impl Location {
     /// Opens `spec` (a path or URL). Local folders are created when `create` is set.
     pub fn open(spec: &str, opts: &StoreOptions, create: bool) -> Result<Self, StorageError> {
@@ -255,11 +295,19 @@ impl Location {
         let url = url::Url::parse(spec).map_err(|e| err(format!("not a valid URL: {e}")))?;
         let scheme = url.scheme().to_string();
         let endpoint = match scheme.as_str() {
-            "s3" | "s3a" => s3_endpoint(opts).map_err(err)?,
+            "s3" | "s3a" => {
+                let endpoint = s3_endpoint(opts).map_err(err)?;
+                s3_credentials(opts).map_err(err)?;
+                endpoint
+            }
             _ => None,
         };
         let bucket = url.host_str().unwrap_or_default().to_string();
-        let prefix = Path::from(url.path().trim_matches('/'));
+        // The URL's path is percent-encoded (`team lake` arrives as `team%20lake`): the prefix
+        // is the decoded text, which object_store encodes again in each request and Polars
+        // takes as is. `Path::from` would encode the `%` a second time (`team%2520lake`).
+        let prefix =
+            Path::from_url_path(url.path()).map_err(|e| err(format!("the prefix is no valid object path: {e}")))?;
         let store: Arc<dyn ObjectStore> = match scheme.as_str() {
             "s3" | "s3a" => {
                 let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&bucket);
@@ -353,12 +401,14 @@ impl Location {
         self.cloud.as_deref()
     }
 
-    /// The full object path of `key` (relative to this location).
+    /// The full object path of `key` (relative to this location). The prefix's parts are
+    /// kept as they are (already valid parts); `key`'s are encoded where needed.
     pub fn path(&self, key: &str) -> Path {
+        let key = Path::from(key);
         if self.prefix.as_ref().is_empty() {
-            Path::from(key)
+            key
         } else {
-            Path::from(format!("{}/{}", self.prefix.as_ref(), key))
+            self.prefix.parts().chain(key.parts()).collect()
         }
     }
 

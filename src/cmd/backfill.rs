@@ -158,7 +158,12 @@ fn backfill(a: &BackfillArgs, lake: &Location) -> Result<i32> {
         OutputFormat::Json => super::print_sorted_json(&summary)?,
         OutputFormat::Table => {
             for w in summary.per_window.iter().filter(|w| w.findings > 0) {
-                println!("{} {} {} finding(s)", w.window_end, w.detection, w.findings);
+                println!(
+                    "{} {} {} finding(s)",
+                    w.window_end,
+                    crate::text::Escaped(&w.detection),
+                    w.findings
+                );
             }
             println!(
                 "backfilled {} windows in {:.1}s: {total} findings",

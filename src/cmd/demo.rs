@@ -16,6 +16,7 @@ use crate::detect::{self, DetectOptions};
 use crate::lake::land::LandOptions;
 use crate::report::{self, Summary};
 use crate::storage::{Location, StoreOptions};
+use crate::text::Escaped;
 use crate::{generate, ingest, lake};
 
 /// The demo's dataset: small enough to generate, land and detect in well under two minutes on
@@ -36,24 +37,55 @@ fn generate_args(dir: &Path) -> GenerateArgs {
     }
 }
 
-pub fn run(a: DemoArgs) -> Result<i32> {
+/// The demo writes its lake under the lake's writer lock, taken before anything in its folder
+/// is cleared or written.
+pub fn run(a: DemoArgs, store: &StoreOptions) -> Result<i32> {
+    let lake = Location::open(&a.dir.join("lake").display().to_string(), store, true)?;
+    super::locked(&lake, store, "demo", |lake| run_locked(&a, lake, store))
+}
+
+/// Removes everything under `dir` except `keep` (and the folders leading to it).
+fn remove_all_but(dir: &Path, keep: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        if p == keep {
+            continue;
+        }
+        if keep.starts_with(&p) {
+            remove_all_but(&p, keep)?;
+        } else if p.is_dir() && !p.is_symlink() {
+            std::fs::remove_dir_all(&p)?;
+        } else {
+            std::fs::remove_file(&p)?;
+        }
+    }
+    Ok(())
+}
+
+fn run_locked(a: &DemoArgs, lake: &Location, store: &StoreOptions) -> Result<i32> {
     let started = Instant::now();
-    let store = StoreOptions::default();
+    let store = store.clone();
     let clock = Clock::system();
     let end = clock.last_full_hour();
     let g = generate_args(&a.dir);
     let lake_dir = a.dir.join("lake");
-    let stamp = serde_json::json!({"end": fmt_instant(end), "args": format!("{g:?}")});
+    // `ground_truth`: where this version keeps it (older demos kept it among the exports).
+    let stamp =
+        serde_json::json!({"end": fmt_instant(end), "args": format!("{g:?}"), "ground_truth": "beside the exports"});
     let stamp_path = a.dir.join("demo.json");
     let reuse = !a.fresh
         && std::fs::read_to_string(&stamp_path)
             .ok()
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
             == Some(stamp.clone());
-    generate_data(&a, &g, end, reuse, &store)?;
-    println!("[2/5] landing the exports into {} …", lake_dir.display());
-    let lake = Location::open(&lake_dir.display().to_string(), &store, true)?;
-    land(&lake, &g, clock, &store)?;
+    let out = Location::open(&g.out, &store, true)?;
+    let truth_at = generate::ground_truth_beside(&g.out, &out, &store)?;
+    generate_data(a, &g, end, reuse, &store, &truth_at)?;
+    println!(
+        "[2/5] landing the exports into {} …",
+        Escaped(&lake_dir.display().to_string())
+    );
+    land(lake, &g, clock, &store)?;
     std::fs::write(&stamp_path, serde_json::to_vec_pretty(&stamp)?)?;
 
     println!(
@@ -64,7 +96,7 @@ pub fn run(a: DemoArgs) -> Result<i32> {
     );
     let specs = detect::spec::load(None)?;
     let p = Prepared {
-        lake: &lake,
+        lake,
         opts: DetectOptions {
             at: Some(end),
             window: None,
@@ -81,18 +113,24 @@ pub fn run(a: DemoArgs) -> Result<i32> {
         print!("{}", report::table(s));
     }
     println!("[4/5] checking the injected scenarios against the findings …");
-    let ok = check(&g, &summaries)?;
+    let ok = check(&truth_at, &summaries)?;
     for s in &summaries {
-        println!("findings: {}\nreport:   {}", s.outputs.findings, s.outputs.report_md);
+        println!(
+            "findings: {}\nreport:   {}",
+            Escaped(&s.outputs.findings),
+            Escaped(&s.outputs.report_md)
+        );
     }
     // Risk: the findings rolled up per object over 24 h; the labelled nodes checked.
     println!("[5/5] risk: adding up the findings per object over the 24 h before the end …");
-    let Some(risk) = super::risk::after_detect(&lake, &[end], false, None)? else {
+    let Some(risk) = super::risk::after_detect(lake, &[end], false, None)? else {
         bail!("the risk step evaluated nothing");
     };
     print!("{}", crate::risk::table(&risk));
-    let truth_bytes =
-        std::fs::read(Path::new(&g.out).join(generate::GROUND_TRUTH)).context("reading the demo's ground truth")?;
+    let truth_bytes = truth_at
+        .location
+        .get(&truth_at.key)
+        .context("reading the demo's ground truth")?;
     let labels = generate::GroundTruth::from_json(&truth_bytes)
         .context("parsing the demo's ground truth")?
         .risk;
@@ -101,9 +139,9 @@ pub fn run(a: DemoArgs) -> Result<i32> {
         println!("{l}");
     }
     if let Some(o) = &risk.outputs {
-        println!("incidents: {}", o.report_md);
+        println!("incidents: {}", Escaped(&o.report_md));
     }
-    println!("lake:     {}", lake_dir.display());
+    println!("lake:     {}", Escaped(&lake_dir.display().to_string()));
     println!("done in {:.1}s", started.elapsed().as_secs_f64());
     ok?;
     if risk_missed > 0 {
@@ -114,22 +152,29 @@ pub fn run(a: DemoArgs) -> Result<i32> {
 }
 
 /// Step 1: generates the exports, unless this demo's data is there already (`reuse`).
-fn generate_data(a: &DemoArgs, g: &GenerateArgs, end: DateTime<Utc>, reuse: bool, store: &StoreOptions) -> Result<()> {
+fn generate_data(
+    a: &DemoArgs,
+    g: &GenerateArgs,
+    end: DateTime<Utc>,
+    reuse: bool,
+    store: &StoreOptions,
+    truth_at: &generate::TruthAt,
+) -> Result<()> {
     if reuse {
         println!(
             "[1/5] reusing the data generated for {} in {}",
             fmt_instant(end),
-            a.dir.display()
+            Escaped(&a.dir.display().to_string())
         );
         return Ok(());
     }
-    if a.dir.exists() {
-        std::fs::remove_dir_all(&a.dir).with_context(|| format!("clearing {}", a.dir.display()))?;
-    }
+    // Everything but the writer lock this run holds.
+    let lock = a.dir.join("lake").join(crate::lake::lock::WRITER);
+    remove_all_but(&a.dir, &lock).with_context(|| format!("clearing {}", a.dir.display()))?;
     println!("[1/5] generating 31 days of process, container and network metrics for 2 clusters × 3 nodes (OTLP/JSON, gzip, file-exporter layout) …");
     let out = Location::open(&g.out, store, true)?;
     let t = Instant::now();
-    let s = generate::generate(&super::generate::options(g, end), &out, true)?;
+    let s = generate::generate(&super::generate::options(g, end), &out, truth_at, true)?;
     println!(
         "      {} points in {} files ({:.1} MB) in {:.1}s",
         s.points,
@@ -140,13 +185,10 @@ fn generate_data(a: &DemoArgs, g: &GenerateArgs, end: DateTime<Utc>, reuse: bool
     Ok(())
 }
 
-/// Step 2: lands the exports (not the ground truth) with the built-in detections' follow-up.
+/// Step 2: lands the exports (the folder holds nothing else: the ground truth is beside it)
+/// with the built-in detections' follow-up.
 fn land(lake: &Location, g: &GenerateArgs, clock: Clock, store: &StoreOptions) -> Result<()> {
     let inputs = ingest::discover(std::slice::from_ref(&g.out), store)?;
-    let inputs: Vec<_> = inputs
-        .into_iter()
-        .filter(|i| !i.name.ends_with(generate::GROUND_TRUTH))
-        .collect();
     let opts = LandOptions {
         now: clock.now(),
         progress: true,
@@ -166,9 +208,11 @@ fn land(lake: &Location, g: &GenerateArgs, clock: Clock, store: &StoreOptions) -
 
 /// Step 4: prints each expectation of the ground truth against the findings; the error (to
 /// return once the outputs are listed) when any disagrees or a finding is unexpected.
-fn check(g: &GenerateArgs, summaries: &[Summary]) -> Result<Result<()>> {
-    let truth_bytes =
-        std::fs::read(Path::new(&g.out).join(generate::GROUND_TRUTH)).context("reading the demo's ground truth")?;
+fn check(truth_at: &generate::TruthAt, summaries: &[Summary]) -> Result<Result<()>> {
+    let truth_bytes = truth_at
+        .location
+        .get(&truth_at.key)
+        .context("reading the demo's ground truth")?;
     let truth = generate::GroundTruth::from_json(&truth_bytes)
         .context("parsing the demo's ground truth")?
         .scenarios;
@@ -185,7 +229,7 @@ fn check(g: &GenerateArgs, summaries: &[Summary]) -> Result<Result<()>> {
             sc.name,
             sc.detection,
             if sc.expect_finding { "found  " } else { "not new" },
-            generate::key_values(sc).join(" ")
+            Escaped(&generate::key_values(sc).join(" "))
         );
     }
     if c.not_run > 0 {
@@ -195,7 +239,10 @@ fn check(g: &GenerateArgs, summaries: &[Summary]) -> Result<Result<()>> {
         );
     }
     for (d, f) in &c.unexpected {
-        println!("  EXTRA {d} finding not in the ground truth: {f}");
+        println!(
+            "  EXTRA {d} finding not in the ground truth: {}",
+            Escaped(&f.to_string())
+        );
     }
     let missed = c.missed();
     if missed > 0 || !c.unexpected.is_empty() {

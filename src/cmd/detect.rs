@@ -13,6 +13,7 @@ use crate::detect::{self, allowlist::Allowlist, spec::Spec, DetectOptions};
 use crate::lake::stale::{self, StaleWindow};
 use crate::report::{self, Summary};
 use crate::storage::{Location, StoreOptions};
+use crate::text::Escaped;
 
 /// The detections of a run, on the one lake handle of the run.
 pub struct Prepared<'a> {
@@ -169,7 +170,7 @@ fn print_table(summaries: &[Summary]) {
     for s in summaries {
         let _ = write!(o, "{}", report::table(s));
         for w in &s.warnings {
-            let _ = writeln!(o, "warning: {w}");
+            let _ = writeln!(o, "warning: {}", Escaped(w));
         }
         let inc = s.coverage.nodes_with_incomplete_baseline.len();
         if inc > 0 {
@@ -178,6 +179,11 @@ fn print_table(summaries: &[Summary]) {
                 "note: {inc} node(s) lack full baseline history; their findings carry baseline_complete=false"
             );
         }
-        let _ = writeln!(o, "findings: {}\nreport:   {}", s.outputs.findings, s.outputs.report_md);
+        let _ = writeln!(
+            o,
+            "findings: {}\nreport:   {}",
+            Escaped(&s.outputs.findings),
+            Escaped(&s.outputs.report_md)
+        );
     }
 }

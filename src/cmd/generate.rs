@@ -13,9 +13,18 @@ pub fn run(a: GenerateArgs, store: &StoreOptions) -> Result<i32> {
     let end = a.end.unwrap_or_else(|| Clock::system().last_full_hour());
     let opts = options(&a, end);
     let out = Location::open(&a.out, store, true).context("--out")?;
-    let summary = generate::generate(&opts, &out, true)?;
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(exit::OK)
+    let write = |out: &Location| -> Result<i32> {
+        let truth = generate::ground_truth_beside(&a.out, out, store)?;
+        let summary = generate::generate(&opts, out, &truth, true)?;
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        Ok(exit::OK)
+    };
+    if matches!(a.format, cli::GenFormat::Lake) {
+        // The output is a lake: written under its writer lock, like by every other writer.
+        super::locked(&out, store, "generate", write)
+    } else {
+        write(&out)
+    }
 }
 
 /// The generator's options from the flags, for data ending at `end`.

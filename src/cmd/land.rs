@@ -10,6 +10,7 @@ use crate::ingest;
 use crate::lake::followup::{self, FollowUp};
 use crate::lake::land::{self, LandOptions, LandReport};
 use crate::storage::{Location, StoreOptions};
+use crate::text::Escaped;
 
 pub fn run(a: LandArgs, store: &StoreOptions) -> Result<i32> {
     if a.decode_only {
@@ -66,7 +67,7 @@ pub fn print_report(r: &LandReport) {
         r.points_landed,
         r.points_read,
         r.files_read,
-        r.lake,
+        Escaped(&r.lake),
         r.points_duplicate,
         r.points_rejected,
         r.objects_written,
@@ -80,6 +81,10 @@ pub fn print_report(r: &LandReport) {
             .first()
             .map(|x| format!("{} at {}: {}", x.reason, x.position, x.detail))
             .unwrap_or_default();
-        eprintln!("rejected (in part or whole): {}: {first}", p.input);
+        eprintln!(
+            "rejected (in part or whole): {}: {}",
+            Escaped(&p.input),
+            Escaped(&first)
+        );
     }
 }

@@ -47,6 +47,7 @@ pub fn store_options(cli: &cli::Cli) -> StoreOptions {
         },
         lock_timeout: cli.lock_timeout,
         lock_ttl: cli.lock_ttl,
+        s3_instance_credentials: cli.s3_instance_credentials,
     }
 }
 
@@ -74,7 +75,7 @@ pub fn locked(
         lake,
         &opts,
         Some(Box::new(|e: &LockError| {
-            eprintln!("kubeseen: error: {e}");
+            eprintln!("kubeseen: error: {}", crate::text::Escaped(&e.to_string()));
             std::process::exit(match e {
                 LockError::Lost { storage: true, .. } => exit::STORAGE,
                 _ => exit::LOCKED,

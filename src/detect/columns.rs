@@ -8,7 +8,8 @@ use super::spec::Spec;
 
 /// Adds the metadata columns, the message and the finding uid, in the contract's order:
 /// metadata, key, `host_name` and `process_executable_name` when present, the family's
-/// `evidence`, the other `context` columns, risk score, message, uid.
+/// `evidence`, the other `context` columns, risk score, message, uid, then
+/// `suspicious_characters` (see [`super::suspicious`]).
 pub fn finish_columns(
     found: DataFrame,
     spec: &Spec,
@@ -78,5 +79,7 @@ pub fn finish_columns(
         uid.push(format!("{:032x}", h.digest128()));
     }
     df.with_column(Column::new("finding_uid".into(), uid))?;
+    // Evidence every family carries: hidden characters in the key and context values.
+    super::suspicious::add_column(&mut df, &named)?;
     Ok(df)
 }

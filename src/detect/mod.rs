@@ -21,6 +21,7 @@ pub mod plan;
 pub mod risk_object;
 pub mod rule;
 pub mod spec;
+pub mod suspicious;
 pub mod window;
 
 use crate::storage::Location;

@@ -4,9 +4,10 @@
 //!
 //! **In**: [`GenerateOptions`] (clusters, nodes per cluster, application processes per node,
 //! days, interval, end instant, seed, format, layout) and an output [`Location`].
-//! **Out**: the exports (or the lake's points table), `ground_truth.json` at the output root
-//! (a [`GroundTruth`]: the options, every node, and one [`Scenario`] entry per scenario and
-//! detection it is about, saying what a correct intent-mode `detect --at <end>` reports for
+//! **Out**: the exports (or the lake's points table), the ground truth beside the output
+//! folder, never among the exports, so `kubeseen land <out>` lands exactly the exports:
+//! `<parent>/<out name>.ground_truth.json` ([`ground_truth_beside`]; a [`GroundTruth`]: the
+//! options, every node, and one [`Scenario`] entry per scenario and detection it is about, saying what a correct intent-mode `detect --at <end>` reports for
 //! that key), and a [`GenerateSummary`].
 //!
 //! **Invariants**
@@ -141,8 +142,7 @@
 //! (a bare message, as the awss3exporter writes it) partitioned by a simulated upload time
 //! 0.2–15 s after the last point; `Lake` — `metrics/date=YYYY-MM-DD/hour=HH/part-<xxh3 of
 //! the sorted point ids>.parquet` through `lake::schema` and `lake::land::write_parquet`. Gzip
-//! uses level 1 (speed). `summary.files`/`bytes` count the data objects, not
-//! `ground_truth.json`.
+//! uses level 1 (speed). `summary.files`/`bytes` count the data objects, not the ground truth.
 
 mod catalog;
 mod cluster;
@@ -183,8 +183,59 @@ pub use truth::{
     SHELL_ON_WORKER_NODE, SHELL_ON_WORKER_NODE_CPU, UNSEEN_CONTAINER_IMAGE, UNSEEN_PROCESS,
 };
 
-/// Where the ground truth goes, relative to the output.
+/// The ground truth's file name ends so: `<out name>.ground_truth.json`, beside the output.
 pub const GROUND_TRUTH: &str = "ground_truth.json";
+
+/// Where a ground truth is written: a location and the key in it.
+pub struct TruthAt {
+    pub location: Location,
+    pub key: String,
+}
+
+/// The ground truth's place for output `spec` (opened as `out`): beside it, in its parent
+/// folder or prefix, named `<out name>.ground_truth.json` (unique per output folder). An
+/// output at the root of a bucket or file system has no "beside": an error.
+pub fn ground_truth_beside(
+    spec: &str,
+    out: &Location,
+    store: &crate::storage::StoreOptions,
+) -> Result<TruthAt, GenerateError> {
+    let no_parent = || {
+        GenerateError::Options(format!(
+            "--out {}: the ground truth goes beside the output folder, not inside it, so the output \
+             must be a folder with a parent (e.g. {}/exports)",
+            out.display(),
+            out.display().trim_end_matches('/')
+        ))
+    };
+    let (parent, name) = match out.local_root() {
+        Some(abs) => {
+            let parent = abs.parent().ok_or_else(no_parent)?;
+            let name = abs.file_name().ok_or_else(no_parent)?.to_string_lossy().to_string();
+            (parent.display().to_string(), name)
+        }
+        None => {
+            // The URL without query or fragment (a signed URL's), its last path segment.
+            let base = spec.split(['?', '#']).next().unwrap_or(spec).trim_end_matches('/');
+            let (parent, name) = base.rsplit_once('/').ok_or_else(no_parent)?;
+            if !parent.contains("://") {
+                return Err(no_parent());
+            }
+            let name = object_store::path::Path::from_url_path(name)
+                .map(|p| p.as_ref().to_string())
+                .unwrap_or_else(|_| name.to_string());
+            (parent.to_string(), name)
+        }
+    };
+    let location = Location::open(&parent, store, false).map_err(|source| GenerateError::Write {
+        object: out.display().to_string(),
+        source: Box::new(source),
+    })?;
+    Ok(TruthAt {
+        location,
+        key: format!("{name}.{GROUND_TRUTH}"),
+    })
+}
 /// Lake output: buffered rows are written out past this many (estimated) heap bytes.
 pub const LAKE_FLUSH_BYTES: usize = 256 << 20;
 
@@ -602,8 +653,13 @@ fn progress_bar(enabled: bool, hours: u64) -> Option<indicatif::ProgressBar> {
 
 /// Writes the dataset into `out` (a local folder or object-store prefix). For OTLP formats,
 /// export files; for `Lake`, the points table directly under `out/metrics/...` via the lake's
-/// own schema code. Then `out/ground_truth.json`.
-pub fn generate(opts: &GenerateOptions, out: &Location, progress: bool) -> Result<GenerateSummary, GenerateError> {
+/// own schema code. Then the ground truth at `truth` (see [`ground_truth_beside`]).
+pub fn generate(
+    opts: &GenerateOptions,
+    out: &Location,
+    truth_at: &TruthAt,
+    progress: bool,
+) -> Result<GenerateSummary, GenerateError> {
     let frame = validate(opts)?;
     let want = Want {
         json: matches!(opts.format, OutputFormat::OtlpJson | OutputFormat::OtlpJsonGz),
@@ -643,15 +699,19 @@ pub fn generate(opts: &GenerateOptions, out: &Location, progress: bool) -> Resul
         nodes: run.nodes,
         scenarios: run.scenarios.clone(),
     };
+    let truth_name = truth_at.location.describe(&truth_at.key);
     let mut body = serde_json::to_vec_pretty(&truth).map_err(|source| GenerateError::Json {
-        object: out.describe(GROUND_TRUTH),
+        object: truth_name.clone(),
         source,
     })?;
     body.push(b'\n');
-    out.put(GROUND_TRUTH, body).map_err(|source| GenerateError::Write {
-        object: out.describe(GROUND_TRUTH),
-        source: Box::new(source),
-    })?;
+    truth_at
+        .location
+        .put(&truth_at.key, body)
+        .map_err(|source| GenerateError::Write {
+            object: truth_name.clone(),
+            source: Box::new(source),
+        })?;
     let when = |ns: u64| {
         if run.points == 0 {
             String::new()
@@ -673,6 +733,6 @@ pub fn generate(opts: &GenerateOptions, out: &Location, progress: bool) -> Resul
         first_point: when(run.first),
         last_point: when(run.last),
         scenarios: run.scenarios,
-        ground_truth: out.describe(GROUND_TRUTH),
+        ground_truth: truth_name,
     })
 }

@@ -52,16 +52,27 @@ fn two_clusters(days: u32, utilization: bool) -> GenerateOptions {
     }
 }
 
-fn generate_into(opts: &GenerateOptions) -> (tempfile::TempDir, GenerateSummary) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let loc = Location::open(
-        dir.path().to_str().expect("utf-8 temp path"),
-        &StoreOptions::default(),
-        true,
-    )
-    .expect("open output");
-    let summary = generate(opts, &loc, false).expect("generate");
-    (dir, summary)
+/// A generated output folder (`out` inside a temp folder, the ground truth beside it).
+struct Generated {
+    _tmp: tempfile::TempDir,
+    out: std::path::PathBuf,
+}
+
+impl Generated {
+    /// The output folder: the exports or the lake, and nothing else.
+    fn path(&self) -> &Path {
+        &self.out
+    }
+}
+
+fn generate_into(opts: &GenerateOptions) -> (Generated, GenerateSummary) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("out");
+    let spec = out.to_str().expect("utf-8 temp path").to_string();
+    let loc = Location::open(&spec, &StoreOptions::default(), true).expect("open output");
+    let truth = ground_truth_beside(&spec, &loc, &StoreOptions::default()).expect("beside");
+    let summary = generate(opts, &loc, &truth, false).expect("generate");
+    (Generated { _tmp: tmp, out }, summary)
 }
 
 fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -85,8 +96,9 @@ fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// The files of an output folder: all of them are data (the ground truth is beside it).
 fn data_files(tree: &BTreeMap<String, Vec<u8>>) -> impl Iterator<Item = (&String, &Vec<u8>)> {
-    tree.iter().filter(|(k, _)| k.as_str() != GROUND_TRUTH)
+    tree.iter()
 }
 
 /// Whether a file-exporter key belongs to a node's agent (not a cluster-wide collector).
@@ -397,7 +409,14 @@ fn json_export_decodes_to_exactly_the_summary() {
         data_files(&tree).map(|(_, b)| b.len() as u64).sum::<u64>(),
         summary.bytes
     );
-    assert_eq!(summary.ground_truth, format!("{}/{GROUND_TRUTH}", dir.path().display()));
+    // Beside the exports, not among them: `kubeseen land <out>` lands exactly the exports.
+    let canonical = std::fs::canonicalize(dir.path()).expect("canonical");
+    assert_eq!(
+        summary.ground_truth,
+        format!("{}/out.{GROUND_TRUTH}", canonical.parent().expect("parent").display())
+    );
+    assert!(Path::new(&summary.ground_truth).is_file());
+    assert!(!tree.keys().any(|k| k.contains(GROUND_TRUTH)), "{:?}", tree.keys());
 
     // Layout: <cluster>/<node or collector>/metrics-YYYYMMDDTHH.jsonl, one request per line:
     // per scrape for nodes, per tick for the cluster receiver and the reducer.
@@ -710,7 +729,8 @@ fn ground_truth_and_oracle_agree_on_decoded_exports() {
     ] {
         let (dir, summary) = generate_into(&opts);
         let tree = read_tree(dir.path());
-        let truth = GroundTruth::from_json(&tree[GROUND_TRUTH]).expect("ground truth parses");
+        let truth = GroundTruth::from_json(&std::fs::read(&summary.ground_truth).expect("ground truth beside"))
+            .expect("ground truth parses");
         assert_eq!(truth.scenarios, summary.scenarios);
         let sink = decode_all(&tree);
         assert!(sink.rejections.is_empty());
@@ -1300,8 +1320,9 @@ fn bench_generate() {
         utilization: false,
     };
     let loc = Location::open(&out, &StoreOptions::default(), true).expect("open output");
+    let truth = ground_truth_beside(&out, &loc, &StoreOptions::default()).expect("beside");
     let t = std::time::Instant::now();
-    let s = generate(&opts, &loc, false).expect("generate");
+    let s = generate(&opts, &loc, &truth, false).expect("generate");
     let secs = t.elapsed().as_secs_f64();
     println!(
         "{} {}: {} points, {} files, {:.1} MB in {secs:.2} s = {:.0} points/s",

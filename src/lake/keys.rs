@@ -47,6 +47,11 @@ pub fn parse_stem(stem: &str) -> Option<StaleWindow> {
     })
 }
 
+/// `findings/detection=<slug>`: every findings object of a detection.
+pub fn findings_of(slug: &str) -> String {
+    format!("{FINDINGS}/detection={slug}")
+}
+
 /// `findings/detection=<slug>/date=<date>`: the folder of a day's findings.
 pub fn findings_folder(slug: &str, date: &str) -> String {
     format!("{FINDINGS}/detection={slug}/date={date}")

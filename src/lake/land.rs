@@ -180,6 +180,19 @@ enum Msg {
     },
 }
 
+/// An input found in a folder but not read (a symbolic link, a FIFO, …): the rejection of the
+/// whole input, recorded and counted like any other, and its record's hash.
+fn refusal(input: &Input) -> Option<(Rejection, String)> {
+    let (reason, detail) = input.refusal()?;
+    let rejection = Rejection {
+        reason,
+        position: Position::Whole,
+        detail: detail.to_string(),
+        points: 0,
+    };
+    Some((rejection, raw_hash(format!("{}\0{reason}", input.name).as_bytes())))
+}
+
 /// Reads and decodes every input, sending what it finds; stops when the receiver is gone.
 fn decode_all(inputs: &[Input], max_input_bytes: u64, tx: std::sync::mpsc::SyncSender<Msg>) {
     struct Batches<'t> {
@@ -229,6 +242,19 @@ fn decode_all(inputs: &[Input], max_input_bytes: u64, tx: std::sync::mpsc::SyncS
             closed: false,
         };
         b.send(Msg::Start(i));
+        if let Some((rejection, hash)) = refusal(input) {
+            b.send(Msg::Reject(rejection));
+            b.send(Msg::Done {
+                size: 0,
+                decoded: None,
+                raw_len: 0,
+                hash,
+            });
+            if b.closed {
+                return;
+            }
+            continue;
+        }
         if input.size > max_input_bytes {
             // Not even read: holding it would take more memory than any input may decode to.
             b.send(Msg::Reject(Rejection {

@@ -4,8 +4,8 @@
 //! refresh replaces rollups, the stale-window list is read-modify-write, and a detection must
 //! not miss points landed while it ran (landing marks stale only the findings it can see).
 //! Two runs interleaving any of these could land a point twice or lose a stale mark. So
-//! `land`, `detect`, `backfill`, `compact` and `demo` hold the writer lock of their lake for
-//! the whole run. Readers (Polars, DuckDB, …) need no lock: every object is complete when it
+//! `land`, `detect`, `backfill`, `compact`, `demo` and `generate --format lake` hold the writer
+//! lock of their lake for the whole run. Readers (Polars, DuckDB, …) need no lock: every object is complete when it
 //! becomes visible.
 //!
 //! In: a [`Location`] and [`LockOptions`]. Out: a [`WriterLock`] held until

@@ -15,11 +15,32 @@ pub use super::keys::{parse_stem, StaleWindow};
 use super::layout::HourPartition;
 use crate::storage::{Location, StorageError};
 
+/// The stale windows of `slug`. A list that does not parse (corrupt, truncated by hand,
+/// another tool's file) is not read as empty, which would silently forget windows to
+/// re-run: it is rebuilt from the findings — every written window of the detection is
+/// marked stale, so re-running them (`detect --stale`) is never less than what was lost —
+/// written back, and a warning names the object and what was done.
 pub fn read(lake: &Location, slug: &str) -> Result<BTreeSet<StaleWindow>, StorageError> {
-    Ok(lake
-        .get_opt(&keys::stale(slug))?
-        .and_then(|b| serde_json::from_slice::<BTreeSet<StaleWindow>>(&b).ok())
-        .unwrap_or_default())
+    let Some(bytes) = lake.get_opt(&keys::stale(slug))? else {
+        return Ok(BTreeSet::new());
+    };
+    match serde_json::from_slice::<BTreeSet<StaleWindow>>(&bytes) {
+        Ok(set) => Ok(set),
+        Err(e) => {
+            let mut set = BTreeSet::new();
+            for (k, _) in lake.list(&keys::findings_of(slug))? {
+                set.extend(keys::stem_of(&k, ".parquet").and_then(parse_stem));
+            }
+            tracing::warn!(
+                "{} is corrupt ({e}): rebuilt from the findings, every written window of {slug} ({}) is now \
+                 marked stale; `kubeseen detect --stale` re-runs them",
+                lake.describe(&keys::stale(slug)),
+                set.len()
+            );
+            write(lake, slug, &set)?;
+            Ok(set)
+        }
+    }
 }
 
 fn write(lake: &Location, slug: &str, set: &BTreeSet<StaleWindow>) -> Result<(), StorageError> {

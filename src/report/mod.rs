@@ -10,6 +10,7 @@
 //! findings that are not there. JSON outputs list every object's keys sorted ([`sorted_json`]).
 
 mod summary;
+mod suspicious;
 mod text;
 
 use polars::prelude::*;

@@ -4,17 +4,25 @@ use serde_json::Value;
 
 use super::summary::Summary;
 
+/// Untrusted text in the Markdown report: escaped and visible (see `crate::text`).
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    crate::text::markdown(s)
 }
 
 /// The summary as Markdown.
 pub fn markdown(s: &Summary) -> String {
     let mut out = String::new();
-    out.push_str(&format!("# {} — {}\n\n", s.name, s.window_end));
+    out.push_str(&format!("# {} — {}\n\n", md_escape(&s.name), s.window_end));
     out.push_str(&format!(
-        "- detection: `{}` ({}), mode {}\n- window: [{}, {})\n- baseline: [{}, {})\n- lake: `{}`\n",
-        s.detection, s.detection_id, s.mode, s.window_start, s.window_end, s.baseline_start, s.window_start, s.lake,
+        "- detection: {} ({}), mode {}\n- window: [{}, {})\n- baseline: [{}, {})\n- lake: {}\n",
+        md_escape(&s.detection),
+        md_escape(&s.detection_id),
+        s.mode,
+        s.window_start,
+        s.window_end,
+        s.baseline_start,
+        s.window_start,
+        md_escape(&s.lake),
     ));
     let sc = &s.scanned;
     out.push_str(&format!(
@@ -29,10 +37,11 @@ pub fn markdown(s: &Summary) -> String {
     if !s.warnings.is_empty() {
         out.push_str("## Warnings\n\n");
         for x in &s.warnings {
-            out.push_str(&format!("- {x}\n"));
+            out.push_str(&format!("- {}\n", md_escape(x)));
         }
         out.push('\n');
     }
+    out.push_str(&super::suspicious::markdown_section(s));
     if !s.findings.is_empty() {
         out.push_str("## Findings\n\n");
         for (i, r) in grid(s).iter().enumerate() {
@@ -85,7 +94,11 @@ pub fn markdown(s: &Summary) -> String {
     if !s.expired_allowlist_rules.is_empty() {
         out.push_str(&format!(
             "Expired allowlist rules (no longer applied): {}\n\n",
-            s.expired_allowlist_rules.join(", ")
+            s.expired_allowlist_rules
+                .iter()
+                .map(|r| md_escape(r))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     out.push_str("## Timings (ms)\n\n");
@@ -155,6 +168,10 @@ fn grid(s: &Summary) -> Vec<Vec<String>> {
     if !rule {
         header.push("BASELINE".into());
     }
+    let hidden = super::suspicious::any(rows);
+    if hidden {
+        header.push("HIDDEN CHARACTERS".into());
+    }
     let mut cells: Vec<Vec<String>> = vec![header];
     for r in rows {
         let mut line: Vec<String> = s.key.iter().map(|c| cell_text(&r[c.as_str()])).collect();
@@ -166,6 +183,9 @@ fn grid(s: &Summary) -> Vec<Vec<String>> {
                 "INCOMPLETE".into()
             });
         }
+        if hidden {
+            line.push(super::suspicious::cell(r));
+        }
         cells.push(line);
     }
     cells
@@ -175,12 +195,20 @@ fn grid(s: &Summary) -> Vec<Vec<String>> {
 pub fn table(s: &Summary) -> String {
     let mut out = format!(
         "{} [{} .. {}): {} finding(s), {} suppressed\n",
-        s.detection, s.window_start, s.window_end, s.findings_count, s.suppressed.count
+        crate::text::escape(&s.detection),
+        s.window_start,
+        s.window_end,
+        s.findings_count,
+        s.suppressed.count
     );
     if s.findings.is_empty() {
         return out;
     }
-    let cells = grid(s);
+    // Every cell escaped (see `crate::text`): the monitored side writes these values.
+    let cells: Vec<Vec<String>> = grid(s)
+        .into_iter()
+        .map(|r| r.iter().map(|c| crate::text::escape(c).into_owned()).collect())
+        .collect();
     let widths: Vec<usize> = (0..cells[0].len())
         .map(|i| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
@@ -189,5 +217,6 @@ pub fn table(s: &Summary) -> String {
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
+    out.push_str(&super::suspicious::table_note(s));
     out
 }

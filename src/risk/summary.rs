@@ -2,8 +2,8 @@
 //! `reports/risk/` and printed by `risk --format json`), and its Markdown and terminal forms.
 //!
 //! In: an [`Evaluation`]. Out: the summary, text. Invariant: values from the monitored systems
-//! (object names, key values) are escaped in every human-facing form ([`escape`]) and exact in
-//! JSON.
+//! (object names, key values) are escaped in every human-facing form (`text::escape`,
+//! `text::markdown`) and exact in JSON.
 
 use std::collections::BTreeMap;
 
@@ -171,28 +171,14 @@ impl RiskSummary {
     }
 }
 
-/// Untrusted text made safe for a terminal or Markdown: control, bidi and other invisible
-/// format characters become visible `\u{…}` escapes (and `\` doubles), so a value from a
-/// monitored system can neither move the cursor nor reorder what is read.
-/// TODO(issue 15): replace with the shared escaping helper when it lands.
+/// Untrusted text for a terminal (`text::escape`, the one escaping rule).
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        let invisible = ch.is_control()
-            || matches!(ch, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}');
-        if ch == '\\' {
-            out.push_str("\\\\");
-        } else if invisible {
-            out.push_str(&format!("\\u{{{:x}}}", ch as u32));
-        } else {
-            out.push(ch);
-        }
-    }
-    out
+    crate::text::escape(s).into_owned()
 }
 
+/// Untrusted text inside a Markdown table cell or code span (`text::markdown`).
 fn md(s: &str) -> String {
-    escape(s).replace('|', "\\|").replace('`', "\\`")
+    crate::text::markdown(s)
 }
 
 /// `col=value` pairs of a contribution's key (values escaped), without what the object line
@@ -273,7 +259,7 @@ pub fn markdown(s: &RiskSummary) -> String {
         for i in list {
             let r = &i.risk;
             out.push_str(&format!(
-                "## {title}: {} `{}` — score {}\n\n- detections ({}): {}\n- tactics: {}; sources: {}\n- first/last finding: {} / {}\n- rules: {}\n- incident: `{}` at {}\n\n| time | detection | score | key |\n|---|---|---|---|\n",
+                "## {title}: {} {} — score {}\n\n- detections ({}): {}\n- tactics: {}; sources: {}\n- first/last finding: {} / {}\n- rules: {}\n- incident: `{}` at {}\n\n| time | detection | score | key |\n|---|---|---|---|\n",
                 r.risk_object_type,
                 md(&r.risk_object),
                 r.total_score,

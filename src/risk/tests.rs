@@ -412,9 +412,25 @@ fn lake_copy(src: &Location) -> (tempfile::TempDir, Location) {
 }
 
 #[test]
-fn escape_makes_control_and_bidi_characters_visible() {
-    assert_eq!(escape("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
-    assert_eq!(escape("x\u{202e}gpj.exe"), "x\\u{202e}gpj.exe");
-    assert_eq!(escape("/tmp/.x/kdevtmpfsi"), "/tmp/.x/kdevtmpfsi");
-    assert_eq!(escape("a\\b\nc"), "a\\\\b\\u{a}c");
+fn hostile_object_names_are_escaped_in_the_table_and_markdown_and_exact_in_json() {
+    let at = t(AT);
+    let node = "n1\u{1b}[2J\u{202e}x";
+    let v: Vec<Event> = (0..4)
+        .map(|i| {
+            ev(
+                "prod",
+                node,
+                "process_new_path",
+                at - Duration::minutes(10 + i),
+                i as usize,
+            )
+        })
+        .collect();
+    let e = one(&sorted_events(v), at, &settings(false));
+    let s = RiskSummary::of(&e);
+    assert_eq!(s.incidents[0].risk.risk_object_value, node, "exact in JSON");
+    for text in [table(&s), markdown(&s)] {
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{text}");
+        assert!(text.contains("\\x1b") || text.contains("\\u{1b}"), "{text}");
+    }
 }

@@ -12,7 +12,11 @@ mod fuzz_regressions;
 mod ground_truth;
 mod hostile;
 mod land;
+#[cfg(unix)]
+mod leftovers;
 mod proxy;
 mod risk;
 mod s3;
 mod security;
+#[cfg(unix)]
+mod untrusted;

@@ -193,7 +193,7 @@ fn risk_json_rolls_findings_up_per_cluster_qualified_node_and_backfill_equals_ho
         &["risk", "--lake", &lake_a, "--at", &at_b, "--format", "markdown"],
         a.dir.path(),
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("## Incident: node `prod/n1` — score 100"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("## Incident: node prod/n1 — score 100"));
 
     // Hourly: a second lake, one `detect --at` per hour in order; same incidents, same uids.
     let h = TestLake::new();

@@ -134,3 +134,47 @@ fn s3_prefix_as_input_lands_into_a_local_lake() {
     .expect("one object");
     assert_eq!(one.len(), 1);
 }
+
+#[test]
+fn s3_prefix_with_spaces_and_percent_encoding_lands_and_detects() {
+    let Some((url, store)) = s3_prefix("pct") else { return };
+    // A lake prefix holding a space, a `%` and a `+`: as typed, and percent-encoded.
+    let typed = format!("{url}/team lake/100%25 k8s+x");
+    let encoded = format!("{url}/team%20lake/100%25%20k8s+x");
+    let lake = Location::open(&typed, &store, true).expect("s3 lake with a spaced prefix");
+    let local = TestLake::new();
+    let f = local.dir.path().join("e.jsonl");
+    std::fs::write(&f, otlp_lines(&golden_like())).expect("write");
+    let inputs = kubeseen::ingest::discover(&[f.display().to_string()], &store).expect("discover");
+    let o = LandOptions {
+        now: t("2030-01-01T00:00:00Z"),
+        ..LandOptions::default()
+    };
+    let r = land::land(&lake, &inputs, &o).expect("land");
+    assert_eq!(r.points_landed as usize, golden_like().len());
+    // The objects are under the decoded prefix, not a doubly encoded one (`team%2520lake`).
+    let root = Location::open(&url, &store, false).expect("run prefix");
+    let objects: Vec<String> = root.list("").expect("list").into_iter().map(|(k, _)| k).collect();
+    assert!(
+        !objects.is_empty() && objects.iter().all(|k| k.starts_with("team lake/100% k8s+x/metrics/")),
+        "{objects:?}"
+    );
+    // Both spellings name the same lake, and Polars' scans find its points.
+    let same = Location::open(&encoded, &store, false).expect("encoded spelling");
+    assert_eq!(same.list("metrics").expect("list").len(), objects.len());
+    let run = detect::run(&same, &spec(), &opts("2026-11-20T12:00:00Z")).expect("detect");
+    assert_eq!(
+        keys(&run.findings),
+        vec![
+            ("prod".into(), "n1".into(), "/opt/tool".into()),
+            ("prod".into(), "n1".into(), "/tmp/.x/xmrig".into())
+        ]
+    );
+    let (written, _) = kubeseen::report::write(&lake, &run, &[]).expect("write findings");
+    // Named as the user spelled the lake.
+    assert!(written.findings.starts_with(&typed), "{}", written.findings);
+    assert_eq!(same.list("findings").expect("list").len(), 1);
+    // An input prefix with a space lists too, and one object of it by its encoded URL.
+    let inputs = kubeseen::ingest::discover(&[format!("{encoded}/metrics/")], &store).expect("discover input prefix");
+    assert_eq!(inputs.len(), objects.len());
+}
