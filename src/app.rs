@@ -21,6 +21,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         Command::Demo(a) => cmd::demo::run(a, &store),
         Command::Compact(a) => cmd::compact::run(a, &store),
         Command::Baseline(a) => cmd::baseline::run(a, &store),
+        Command::Risk(a) => cmd::risk::run(a, &store),
     }
 }
 

@@ -21,7 +21,7 @@ ESCU \"Abnormal Kubernetes Behavior\" detections on it as lazy Polars queries.\n
 Exit codes: 0 success; 1 error; 2 usage error; 3 land: some input was rejected in part or whole, \
 its content or the input itself (unreadable even after the retries, or a symlink or special file \
 in an input folder; the rest landed, _kubeseen/rejects/ says why); 4 detect/backfill with \
---fail-on-findings: findings were produced; 5 storage failed: the lake's object store or folder \
+--fail-on-findings: findings were produced (risk with --fail-on-incidents: an incident was raised); 5 storage failed: the lake's object store or folder \
 (after the retries), or the listing of an input prefix in an object store (nothing partial was \
 written, re-run); 6 the lake is locked by another run (--lock-timeout passed) or this run lost its lock. \
 The rule between 3 and 5: one input's bytes are that input's problem (3, the rest lands); the lake, \
@@ -101,6 +101,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Build the missing or stale hourly rollups of a lake (landing keeps them up to date).
     Compact(CompactArgs),
+    /// Add up the findings' risk per object over a sliding window (24 h) and raise incidents.
+    Risk(RiskArgs),
     /// Build the SPL's weekly lookup baselines (B1–B4) that --splunk-compat reads, as Parquet.
     Baseline(BaselineArgs),
 }
@@ -307,4 +309,40 @@ pub struct DemoArgs {
     /// Regenerate the data even if the folder already holds this demo's data.
     #[arg(long)]
     pub fresh: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum RiskFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// `kubeseen risk` (see `cmd::risk`).
+#[derive(Debug, Args)]
+pub struct RiskArgs {
+    /// The lake: a local folder or an object-store URL.
+    #[arg(long, env = "KUBESEEN_LAKE", default_value = "./data/lake")]
+    pub lake: String,
+    /// End of the risk window (RFC 3339, exclusive); default: the end of the last full hour.
+    #[arg(long, value_parser = parse_instant)]
+    pub at: Option<DateTime<Utc>>,
+    /// The sliding window each object's risk is added up over: [at − window, at).
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    pub window: Duration,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: RiskFormat,
+    /// Read the events of --splunk-compat runs (bare host values) and use the stock rules (> 100).
+    #[arg(long)]
+    pub splunk_compat: bool,
+    /// Incident rules from this folder instead of the built-in queries/risk/.
+    #[arg(long, env = "KUBESEEN_RISK_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Exit with code 4 when an incident is raised.
+    #[arg(long)]
+    pub fail_on_incidents: bool,
+    /// Take "now" from here instead of the system clock (RFC 3339), for reproducible runs.
+    #[arg(long, env = "KUBESEEN_NOW", hide = true, value_parser = parse_instant)]
+    pub now: Option<DateTime<Utc>>,
 }

@@ -10,6 +10,8 @@
 //! detect   queries/<detection>.toml → lazy Polars plan (current window anti-join baseline)
 //!   │
 //! report   findings Parquet + summary JSON/Markdown under the lake + a table on stdout
+//!   │
+//! risk     each finding → a risk event on its object; per object over 24 h → incidents
 //! ```
 //!
 //! `storage` hides local folders and object stores behind one `Location`; `config` holds the
@@ -27,6 +29,7 @@ pub mod generate;
 pub mod ingest;
 pub mod lake;
 pub mod report;
+pub mod risk;
 pub mod storage;
 /// Test-only pause points (see the module): not part of the product.
 mod testhook;

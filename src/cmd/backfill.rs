@@ -14,7 +14,6 @@ use crate::cli::{BackfillArgs, OutputFormat};
 use crate::config::fmt_instant;
 use crate::detect;
 use crate::lake::stale;
-use crate::report;
 use crate::storage::{Location, StoreOptions};
 
 /// The findings of one window of one detection.
@@ -37,6 +36,8 @@ struct Backfilled {
     skipped_up_to_date: usize,
     elapsed_seconds: f64,
     per_window: Vec<WindowFindings>,
+    /// The risk step at every window end of the range (`risk::after_detect`).
+    risk: Option<crate::risk::RiskSummary>,
 }
 
 /// The summary of `backfill --stale-only`.
@@ -48,6 +49,7 @@ struct StaleRerun {
     windows: usize,
     findings: u64,
     per_window: Vec<WindowFindings>,
+    risk: Option<crate::risk::RiskSummary>,
 }
 
 pub fn run(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
@@ -102,7 +104,7 @@ fn backfill(a: &BackfillArgs, lake: &Location) -> Result<i32> {
         // The same empty findings for every cleared window (built once per detection).
         let template = detect::empty_findings(spec, &p.opts, *first)?;
         let write = |run: &detect::Run| -> Result<()> {
-            report::write(p.lake, run, &[])?;
+            crate::risk::write_run(p.lake, run, &[])?;
             if let Some(b) = &bar {
                 b.inc(1);
             }
@@ -131,7 +133,10 @@ fn backfill(a: &BackfillArgs, lake: &Location) -> Result<i32> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    // The risk step at every window end of the range, in one pass (as hourly runs would).
+    let risk = super::risk::after_detect(p.lake, &ends, p.opts.splunk_compat, a.common.queries.as_deref())?;
     let summary = Backfilled {
+        risk,
         from: fmt_instant(from),
         to: fmt_instant(to),
         every: a.every.text.clone(),
@@ -165,6 +170,9 @@ fn backfill(a: &BackfillArgs, lake: &Location) -> Result<i32> {
                 ends.len(),
                 started.elapsed().as_secs_f64()
             );
+            if let Some(r) = &summary.risk {
+                print!("{}", crate::risk::table(r));
+            }
         }
     }
     Ok(findings_exit(a.common.fail_on_findings, total))
@@ -196,7 +204,9 @@ fn stale_only(a: &BackfillArgs, p: &Prepared) -> Result<i32> {
             findings: s.findings_count as u64,
         })
         .collect();
+    let risk = super::detect::risk_step(p, &a.common, &summaries)?;
     super::print_sorted_json(&StaleRerun {
+        risk,
         from: fmt_instant(a.from),
         to: fmt_instant(a.to),
         stale_only: true,

@@ -1,5 +1,6 @@
-//! `kubeseen demo`: generate a small dataset, land it, detect the last hour, and check every
-//! injected scenario against the findings (the ground truth's own comparison).
+//! `kubeseen demo`: generate a small dataset, land it, detect the last hour, check every
+//! injected scenario against the findings (the ground truth's own comparison), and roll the
+//! findings up into risk incidents checked against the ground truth's risk labels.
 
 use std::path::Path;
 use std::time::Instant;
@@ -81,14 +82,14 @@ fn run_locked(a: &DemoArgs, lake: &Location, store: &StoreOptions) -> Result<i32
     let truth_at = generate::ground_truth_beside(&g.out, &out, &store)?;
     generate_data(a, &g, end, reuse, &store, &truth_at)?;
     println!(
-        "[2/4] landing the exports into {} …",
+        "[2/5] landing the exports into {} …",
         Escaped(&lake_dir.display().to_string())
     );
     land(lake, &g, clock, &store)?;
     std::fs::write(&stamp_path, serde_json::to_vec_pretty(&stamp)?)?;
 
     println!(
-        "[3/4] running the {} detections for the last hour [{} .. {}) …",
+        "[3/5] running the {} detections for the last hour [{} .. {}) …",
         detect::spec::BUILTIN.len(),
         fmt_instant(end - Duration::hours(1)),
         fmt_instant(end)
@@ -111,7 +112,7 @@ fn run_locked(a: &DemoArgs, lake: &Location, store: &StoreOptions) -> Result<i32
     for s in &summaries {
         print!("{}", report::table(s));
     }
-    println!("[4/4] checking the injected scenarios against the findings …");
+    println!("[4/5] checking the injected scenarios against the findings …");
     let ok = check(&truth_at, &summaries)?;
     for s in &summaries {
         println!(
@@ -120,9 +121,32 @@ fn run_locked(a: &DemoArgs, lake: &Location, store: &StoreOptions) -> Result<i32
             Escaped(&s.outputs.report_md)
         );
     }
+    // Risk: the findings rolled up per object over 24 h; the labelled nodes checked.
+    println!("[5/5] risk: adding up the findings per object over the 24 h before the end …");
+    let Some(risk) = super::risk::after_detect(lake, &[end], false, None)? else {
+        bail!("the risk step evaluated nothing");
+    };
+    print!("{}", crate::risk::table(&risk));
+    let truth_bytes = truth_at
+        .location
+        .get(&truth_at.key)
+        .context("reading the demo's ground truth")?;
+    let labels = generate::GroundTruth::from_json(&truth_bytes)
+        .context("parsing the demo's ground truth")?
+        .risk;
+    let (lines, risk_missed) = super::risk::demo_check(&labels, &risk);
+    for l in lines {
+        println!("{l}");
+    }
+    if let Some(o) = &risk.outputs {
+        println!("incidents: {}", Escaped(&o.report_md));
+    }
     println!("lake:     {}", Escaped(&lake_dir.display().to_string()));
     println!("done in {:.1}s", started.elapsed().as_secs_f64());
     ok?;
+    if risk_missed > 0 {
+        bail!("{risk_missed} risk label(s) not as expected");
+    }
     println!("every injected scenario was found, and nothing else.");
     Ok(exit::OK)
 }
@@ -138,7 +162,7 @@ fn generate_data(
 ) -> Result<()> {
     if reuse {
         println!(
-            "[1/4] reusing the data generated for {} in {}",
+            "[1/5] reusing the data generated for {} in {}",
             fmt_instant(end),
             Escaped(&a.dir.display().to_string())
         );
@@ -147,7 +171,7 @@ fn generate_data(
     // Everything but the writer lock this run holds.
     let lock = a.dir.join("lake").join(crate::lake::lock::WRITER);
     remove_all_but(&a.dir, &lock).with_context(|| format!("clearing {}", a.dir.display()))?;
-    println!("[1/4] generating 31 days of process, container and network metrics for 2 clusters × 3 nodes (OTLP/JSON, gzip, file-exporter layout) …");
+    println!("[1/5] generating 31 days of process, container and network metrics for 2 clusters × 3 nodes (OTLP/JSON, gzip, file-exporter layout) …");
     let out = Location::open(&g.out, store, true)?;
     let t = Instant::now();
     let s = generate::generate(&super::generate::options(g, end), &out, truth_at, true)?;

@@ -81,7 +81,7 @@ impl<'a> Prepared<'a> {
             tracing::warn!(detection = %spec.slug, "{w}");
         }
         let t = Instant::now();
-        let (_, mut summary) = report::write(self.lake, &run, &[("total_detect", detect_ms)])?;
+        let (_, mut summary) = crate::risk::write_run(self.lake, &run, &[("total_detect", detect_ms)])?;
         summary
             .timings_ms
             .insert("write".to_string(), t.elapsed().as_millis() as u64);
@@ -116,10 +116,22 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// The `detect --format json` output: `{"runs": [summary, …]}`.
+/// The `detect --format json` output: `{"runs": [summary, …], "risk": …}`.
 #[derive(serde::Serialize)]
 struct Runs<'a> {
     runs: &'a [Summary],
+    /// The risk step's evaluation, `null` when nothing ran.
+    risk: Option<&'a crate::risk::RiskSummary>,
+}
+
+/// The risk step after detection runs: the 24 h risk of every object at each window end the
+/// summaries name (see `risk::after_detect`); `null` when nothing ran.
+pub fn risk_step(p: &Prepared, c: &DetectCommon, summaries: &[Summary]) -> Result<Option<crate::risk::RiskSummary>> {
+    let ends: Vec<DateTime<Utc>> = summaries
+        .iter()
+        .filter_map(|s| crate::config::parse_instant(&s.window_end).ok())
+        .collect();
+    super::risk::after_detect(p.lake, &ends, p.opts.splunk_compat, c.queries.as_deref())
 }
 
 pub fn run(a: DetectArgs, store: &StoreOptions) -> Result<i32> {
@@ -137,9 +149,18 @@ fn detect(a: &DetectArgs, lake: &Location) -> Result<i32> {
     }
     let summaries = if a.stale { p.rerun_stale(None)? } else { p.window(a.at)? };
     let total: u64 = summaries.iter().map(|s| s.findings_count as u64).sum();
+    let risk = risk_step(&p, &a.common, &summaries)?;
     match a.common.format {
-        OutputFormat::Json => super::print_sorted_json(&Runs { runs: &summaries })?,
-        OutputFormat::Table => print_table(&summaries),
+        OutputFormat::Json => super::print_sorted_json(&Runs {
+            runs: &summaries,
+            risk: risk.as_ref(),
+        })?,
+        OutputFormat::Table => {
+            print_table(&summaries);
+            if let Some(r) = &risk {
+                print!("{}", crate::risk::table(r));
+            }
+        }
     }
     Ok(findings_exit(a.common.fail_on_findings, total))
 }

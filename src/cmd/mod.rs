@@ -13,6 +13,7 @@ pub mod demo;
 pub mod detect;
 pub mod generate;
 pub mod land;
+pub mod risk;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};

@@ -18,6 +18,7 @@ pub mod columns;
 pub mod new_value;
 pub mod outcome;
 pub mod plan;
+pub mod risk_object;
 pub mod rule;
 pub mod spec;
 pub mod statistical;

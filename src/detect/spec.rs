@@ -74,6 +74,8 @@ pub struct Spec {
     pub statistical: Option<crate::detect::statistical::spec::Statistical>,
     #[serde(default)]
     pub splunk_compat: Option<SplunkCompat>,
+    /// The risk object each finding puts risk on (see `risk_object`).
+    pub risk: super::risk_object::RiskSpec,
     /// The durations above, parsed once when the spec is loaded.
     #[serde(skip)]
     pub lengths: Lengths,
@@ -318,6 +320,7 @@ impl Spec {
         if spec.impact > 100 || spec.confidence > 100 {
             return Err("impact and confidence are 0..=100".into());
         }
+        spec.risk.validate(&spec.mitre_attack)?;
         let known = |c: &str| PROMOTED.iter().any(|(_, col)| *col == c) || c == "metric";
         let mut columns: Vec<(&str, &String)> = Vec::new();
         let statistical_columns = spec.validate_statistical()?;
@@ -492,9 +495,9 @@ impl Spec {
         Ok(())
     }
 
-    /// impact × confidence / 100, as ESCU computes it.
+    /// impact × confidence / 100, as ESCU computes it, unless `risk.score` overrides it.
     pub fn risk_score(&self) -> i64 {
-        (self.impact * self.confidence / 100) as i64
+        self.risk.score.unwrap_or(self.impact * self.confidence / 100) as i64
     }
 }
 

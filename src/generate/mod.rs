@@ -132,7 +132,11 @@
 //! one with no history —, `statistical_noise` (what the oracle finds that nothing planted:
 //! quiet processes whose sparse counters make one step "4σ") and `benign_shell_workload` (every other shell
 //! seen in the window — busybox `sh` of config-sync: the SPL's known noise, reported every
-//! hour; an allowlist suppresses it). Each scenario has an entry per detection it concerns
+//! hour; an allowlist suppresses it), `multi_stage_attack` (the last cluster's late node: the
+//! Kinsing miner dropped in `/tmp`, a `bash` it runs, the `kinsing` agent that starts — one
+//! risk incident; see [`MULTI_STAGE_STAGES`] for the statistical family's hook). The ground
+//! truth's `risk` entries label that node (one incident) and, with two clusters, cluster 0's
+//! late node (`noisy_benign_node`: no incident). Each scenario has an entry per detection it concerns
 //! (for example `shell_in_dev_shm`: `process_new_path`, `unseen_process` — false when the
 //! node already ran a process named `sh` —, and both shell rules keyed by its pid);
 //! negative entries (`expect_finding = false`) document what must not be reported.
@@ -155,6 +159,7 @@ mod cluster;
 mod encode;
 mod output;
 mod population;
+mod risk_truth;
 mod rng;
 mod sim;
 #[cfg(test)]
@@ -183,6 +188,8 @@ pub use population::{
     PROCESS_CPU_BURST, PROCESS_DIURNAL_PEAK, PROCESS_RATIO_FLIP, PROCESS_SHORT_SPIKE, RETURNS_AFTER_30_DAYS, SCENARIOS,
     SHELL_IN_DEV_SHM, STATISTICAL_NOISE,
 };
+pub use population::{MULTI_STAGE_ATTACK, MULTI_STAGE_STAGES};
+pub use risk_truth::{RiskFinding, RiskTruth, NOISY_BENIGN_NODE};
 pub use truth::{
     compare, key_columns, key_values, Comparison, DETECTIONS, NEW_TCP_EDGE, NEW_UDP_EDGE, PROCESS_NEW_PATH,
     PROCESS_RESOURCE_ANOMALY, PROCESS_RESOURCE_RATIO_ANOMALY, SHELL_ON_WORKER_NODE, SHELL_ON_WORKER_NODE_CPU,
@@ -424,6 +431,9 @@ pub struct GroundTruth {
     pub layout: Layout,
     pub nodes: Vec<NodeTruth>,
     pub scenarios: Vec<Scenario>,
+    /// Risk objects that must (not) be an incident at `end` (see `risk_truth`).
+    #[serde(default)]
+    pub risk: Vec<RiskTruth>,
 }
 
 impl GroundTruth {
@@ -700,6 +710,7 @@ pub fn generate(
         utilization: opts.utilization,
         format: opts.format,
         layout: opts.layout,
+        risk: risk_truth::labels(&run.nodes, &run.scenarios, &fmt_instant(output::utc(frame.end))),
         nodes: run.nodes,
         scenarios: run.scenarios.clone(),
     };

@@ -49,6 +49,27 @@ pub const PROCESS_RATIO_FLIP: &str = "process_ratio_flip";
 pub const PROCESS_SHORT_SPIKE: &str = "process_short_spike";
 pub const PROCESS_DIURNAL_PEAK: &str = "process_diurnal_peak";
 pub const STATISTICAL_NOISE: &str = "statistical_noise";
+/// One node, one attack in stages, for the risk roll-up: one incident, not four rows.
+pub const MULTI_STAGE_ATTACK: &str = "multi_stage_attack";
+
+/// The stages of `multi_stage_attack`, in order, and the detections each one is for. The last
+/// is the hook for the statistical family: the miner's CPU and memory spike is in the data
+/// already (kdevtmpfsi's profile) but no entry labels it until the resource detections exist —
+/// add them here (and their ground-truth entries in `build_node`) when they do.
+pub const MULTI_STAGE_STAGES: [(&str, &[&str]); 4] = [
+    ("dropped_miner", &[truth::PROCESS_NEW_PATH, truth::UNSEEN_PROCESS]),
+    (
+        "shell",
+        &[
+            truth::PROCESS_NEW_PATH,
+            truth::UNSEEN_PROCESS,
+            truth::SHELL_ON_WORKER_NODE,
+            truth::SHELL_ON_WORKER_NODE_CPU,
+        ],
+    ),
+    ("new_process", &[truth::PROCESS_NEW_PATH, truth::UNSEEN_PROCESS]),
+    ("resource_spike", &[]),
+];
 
 /// Scenarios placed on nodes with a complete history, in turn: node 0 of each cluster, then
 /// node 1, … (the first six keep the places they had before the image and shell scenarios).
@@ -72,7 +93,7 @@ const ROLES: [&str; 15] = [
 
 /// Every scenario, in ground-truth order. `edge_known_in_other_cluster` needs two clusters;
 /// `benign_shell_workload` has entries only when ordinary shells run in the window.
-pub const SCENARIOS: [&str; 21] = [
+pub const SCENARIOS: [&str; 22] = [
     MINER_IN_TMP,
     SHELL_IN_DEV_SHM,
     KNOWN_BINARY_UNUSUAL_PATH,
@@ -94,6 +115,7 @@ pub const SCENARIOS: [&str; 21] = [
     PROCESS_DIURNAL_PEAK,
     STATISTICAL_NOISE,
     BENIGN_SHELL_WORKLOAD,
+    MULTI_STAGE_ATTACK,
 ];
 
 pub(crate) struct Population {
@@ -353,6 +375,8 @@ struct NodeCtx<'a> {
     /// The node that `common_in_cluster_new_on_node` holds node-exporter back from, if in this cluster.
     held_back: bool,
     late_scenario: bool,
+    /// `multi_stage_attack` runs here (the last cluster's late node: no other scenario does).
+    multi_stage: bool,
     cluster_nodes: u32,
     receiver_first: u64,
 }
@@ -898,6 +922,9 @@ fn build_node(x: NodeCtx<'_>) -> Built {
             vec![Ask::Path(catalog::CRICTL.path), Ask::Name(catalog::CRICTL.name)],
         ));
     }
+    if x.multi_stage {
+        multi_stage(&mut sim, &mut asks, &mut shells, &x, victim(0));
+    }
     let truth = NodeTruth {
         k8s_cluster_name: x.cluster.name.clone(),
         k8s_node_name: node.clone(),
@@ -914,6 +941,81 @@ fn build_node(x: NodeCtx<'_>) -> Built {
         shells,
         complete,
     }
+}
+
+/// `multi_stage_attack` on this node: an exploited application (`v`) drops the Kinsing miner
+/// in /tmp and runs it, which spawns a shell that works for a few minutes, which starts the
+/// campaign's agent, a process never seen before. Each stage alone is one or two score-25
+/// findings; together they are one incident on the node.
+fn multi_stage(
+    sim: &mut NodeSim,
+    asks: &mut Vec<(&'static str, String, Vec<Ask>)>,
+    shells: &mut Vec<ShellPlan>,
+    x: &NodeCtx<'_>,
+    v: PlannedPod,
+) {
+    let f = x.frame;
+    let boot = sim.slots[0].not_before;
+    let app = sim.slots[v.last].exe;
+    let at = [f.end - 50 * MINUTE, f.end - 41 * MINUTE, f.end - 32 * MINUTE];
+    let miner = sim.add_slot(
+        catalog::KDEVTMPFSI,
+        Some(v.pod),
+        Parent::Slot(v.last),
+        Life::Windows(vec![(at[0], NEVER)]),
+        boot,
+    );
+    let shell_end = at[1] + f.len(11 * MINUTE);
+    let shell = sim.add_slot(
+        catalog::DROPPER_BASH,
+        Some(v.pod),
+        Parent::Slot(miner),
+        Life::Windows(vec![(at[1], shell_end)]),
+        boot,
+    );
+    sim.add_slot(
+        catalog::KINSING,
+        Some(v.pod),
+        Parent::Slot(shell),
+        Life::Windows(vec![(at[2], NEVER)]),
+        boot,
+    );
+    let description = format!(
+        "Stage {{}} of one attack on this node{}: {} ({}) is exploited and drops the Kinsing miner /tmp/kdevtmpfsi at {}, which takes most of the CPU (a resource spike: the statistical family's stage, not labelled yet); the miner runs /bin/bash at {} for {} minutes (both shell rules); bash starts the campaign's agent /var/tmp/.ssh/kinsing at {}. Each stage alone is a finding or two of score 25; the risk roll-up makes them one incident on the node.",
+        within(sim, Some(v.pod)),
+        app.name,
+        app.path,
+        minutes_before_end(&f, at[0]),
+        minutes_before_end(&f, at[1]),
+        (shell_end - at[1]) / MINUTE,
+        minutes_before_end(&f, at[2]),
+    );
+    let stage = |k: usize| description.replacen("{}", &format!("{} ({})", k + 1, MULTI_STAGE_STAGES[k].0), 1);
+    asks.push((
+        MULTI_STAGE_ATTACK,
+        stage(0),
+        vec![Ask::Path(catalog::KDEVTMPFSI.path), Ask::Name(catalog::KDEVTMPFSI.name)],
+    ));
+    shells.push(ShellPlan {
+        scenario: MULTI_STAGE_ATTACK,
+        description: stage(1),
+        node: x.index,
+        slot: shell,
+        cpu: true,
+    });
+    asks.push((
+        MULTI_STAGE_ATTACK,
+        stage(1),
+        vec![
+            Ask::Path(catalog::DROPPER_BASH.path),
+            Ask::Name(catalog::DROPPER_BASH.name),
+        ],
+    ));
+    asks.push((
+        MULTI_STAGE_ATTACK,
+        stage(2),
+        vec![Ask::Path(catalog::KINSING.path), Ask::Name(catalog::KINSING.name)],
+    ));
 }
 
 /// The catalog's workloads in a fixed order (what a cluster's topology is built from).
@@ -1080,6 +1182,7 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
                 roles: roles.get(&(c, n)).cloned().unwrap_or_default(),
                 held_back: held_back == (c, n),
                 late_scenario: late && c == 0,
+                multi_stage: late && c + 1 == opts.clusters,
                 cluster_nodes: opts.nodes,
                 receiver_first: timing[c as usize].0,
             }));

@@ -7,6 +7,7 @@
 //! <lake>/rollups/moments/<shape>/date=/hour=/<sources>.parquet       per-hour statistical moments
 //! <lake>/lookups/<name>/<run>.parquet                                  the SPL's weekly lookups (compat)
 //! <lake>/reports/…                                                     run summaries
+//! <lake>/risk/events/…, risk/incidents/…                              risk events and incidents ([`risk`])
 //! <lake>/_kubeseen/rejects/<input hash>.json                           why an input was (partly) rejected
 //! <lake>/_kubeseen/locks/writer/<generation>.json                      the writer lock (see `lock`)
 //! ```
@@ -18,7 +19,8 @@
 //! This module is the only place that knows these paths: [`layout`] the partitions and their
 //! listings, [`keys`] the names of findings, reports and state objects, [`scan`] every Polars
 //! scan of the lake, [`stale`] the stale-window state, [`followup`] landing's follow-up work
-//! (stale marks, rollups), [`staging`] the sweep of killed writers' staging files. The items
+//! (stale marks, rollups), [`staging`] the sweep of killed writers' staging files, [`risk`] the
+//! risk events', incidents' and risk reports' keys and listings. The items
 //! re-exported here are for the stages above `lake`; the submodules import each other's
 //! modules directly, never this one.
 
@@ -29,6 +31,7 @@ pub mod land;
 pub mod layout;
 pub mod lock;
 pub mod moments;
+pub mod risk;
 pub mod rollup;
 pub mod scan;
 pub mod schema;

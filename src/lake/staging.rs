@@ -60,7 +60,7 @@ pub fn sweep_staging(lake: &Location, older_than: std::time::Duration) -> u64 {
     }
     let Some(root) = lake.local_root() else { return 0 };
     let mut removed = 0;
-    for folder in [METRICS, "rollups", FINDINGS, REPORTS, "_kubeseen"] {
+    for folder in [METRICS, "rollups", FINDINGS, REPORTS, "risk", "_kubeseen"] {
         sweep(&root.join(folder), older_than, &mut removed);
     }
     removed

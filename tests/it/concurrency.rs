@@ -273,10 +273,17 @@ fn two_detects_of_one_window_write_the_single_run_findings() {
                     .any(|k| k.starts_with("_kubeseen/stale/") || k.starts_with("_kubeseen/locks/")),
                 format!("round {round}: no stale mark and no lock left"),
             );
-            let reports = snap.keys().filter(|k| k.starts_with("reports/")).count();
+            let reports = snap.keys().filter(|k| k.starts_with("reports/detect/")).count();
             c.check(
                 reports == 2 * after.len(),
                 format!("round {round}: one JSON and one Markdown report per findings object"),
+            );
+            // The risk step of both runs evaluated the same instant: one incidents object and
+            // one report pair.
+            let risk = |p: &str| snap.keys().filter(|k| k.starts_with(p)).count();
+            c.check(
+                risk("risk/incidents/") == 1 && risk("reports/risk/") == 2,
+                format!("round {round}: one risk evaluation written"),
             );
         }
         c.finish(

@@ -15,6 +15,7 @@ mod land;
 #[cfg(unix)]
 mod leftovers;
 mod proxy;
+mod risk;
 mod s3;
 mod security;
 mod statistical;

@@ -429,7 +429,16 @@ fn assert_plain_keys(lake: &Path, files: &[PathBuf]) {
             .to_string_lossy()
             .to_string();
         assert!(
-            ["metrics", "rollups", "findings", "reports", "lookups", "_kubeseen"].contains(&top.as_str()),
+            [
+                "metrics",
+                "rollups",
+                "findings",
+                "reports",
+                "lookups",
+                "risk",
+                "_kubeseen"
+            ]
+            .contains(&top.as_str()),
             "unexpected top-level folder in the lake: {}",
             rel.display()
         );
