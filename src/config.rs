@@ -63,6 +63,28 @@ impl Given<Duration> {
     }
 }
 
+/// Every `*.toml` file of `dir`, sorted by path, as (display name, text): the reader behind
+/// `--queries` folders of detections and of incident rules. An error names the folder or file.
+pub fn toml_files(dir: &std::path::Path) -> Result<Vec<(String, String)>, (String, std::io::Error)> {
+    let rd = std::fs::read_dir(dir).map_err(|e| (dir.display().to_string(), e))?;
+    let mut files: Vec<_> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let name = f.display().to_string();
+            match std::fs::read_to_string(&f) {
+                Ok(text) => Ok((name, text)),
+                Err(e) => Err((name, e)),
+            }
+        })
+        .collect()
+}
+
 /// Renders an instant the way every output of kubeseen does: RFC 3339, UTC, `Z`.
 pub fn fmt_instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)

@@ -532,22 +532,8 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<Spec>, SpecError> {
             }
         }
         Some(dir) => {
-            let rd = std::fs::read_dir(dir).map_err(|source| SpecError::Read {
-                file: dir.display().to_string(),
-                source,
-            })?;
-            let mut files: Vec<_> = rd
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-                .collect();
-            files.sort();
-            for f in files {
-                let name = f.display().to_string();
-                let text = std::fs::read_to_string(&f).map_err(|source| SpecError::Read {
-                    file: name.clone(),
-                    source,
-                })?;
+            let files = crate::config::toml_files(dir).map_err(|(file, source)| SpecError::Read { file, source })?;
+            for (name, text) in files {
                 specs.push(Spec::parse(&name, &text)?);
             }
         }
