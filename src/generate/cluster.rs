@@ -17,8 +17,8 @@ use std::sync::Arc;
 use crate::ingest::model::{AttrValue, Attrs, Origin};
 use crate::ingest::otlp_proto::{any_value, AnyValue, KeyValue, Resource};
 
-use super::encode;
 use super::rng::Rng;
+use super::wire;
 
 /// Transport of an edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,10 +81,10 @@ impl Edge {
                 json_attrs.push(',');
             }
             json_attrs.push_str("{\"key\":");
-            encode::json_string(&mut json_attrs, k);
+            wire::json_string(&mut json_attrs, k);
             json_attrs.push_str(",\"value\":{\"stringValue\":");
             if let AttrValue::Str(v) = v {
-                encode::json_string(&mut json_attrs, v);
+                wire::json_string(&mut json_attrs, v);
             }
             json_attrs.push_str("}}");
         }
@@ -168,10 +168,10 @@ impl ClusterSim {
         };
         let mut json_resource =
             String::from("{\"resource\":{\"attributes\":[{\"key\":\"k8s.cluster.name\",\"value\":{\"stringValue\":");
-        encode::json_string(&mut json_resource, &name);
+        wire::json_string(&mut json_resource, &name);
         json_resource.push_str("}}]},\"scopeMetrics\":[{\"scope\":{},\"metrics\":[");
         ClusterSim {
-            proto_resource: encode::resource_proto(&origin),
+            proto_resource: wire::resource_proto(&origin),
             origin: Arc::new(origin),
             json_resource,
             name,

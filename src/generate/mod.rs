@@ -157,6 +157,9 @@
 mod catalog;
 mod cluster;
 mod encode;
+mod model;
+mod names;
+mod options;
 mod output;
 mod population;
 mod risk_truth;
@@ -166,35 +169,31 @@ mod sim;
 mod tests;
 mod truth;
 mod truth_stat;
+mod wire;
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
-
-use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::fmt_instant;
-use crate::storage::{Location, StorageError};
+use crate::storage::Location;
 
+use model::{utc, Frame, HOUR, NS};
+use options::validate;
 use output::{Batch, FileExporter, LakeWriter, Otlp, Output, S3Exporter, Stream, Written};
-use population::Frame;
-use sim::{Step, Want, DAY, HOUR, NS};
+use sim::{Step, Want};
 
-pub use population::{
-    BENIGN_SHELL_WORKLOAD, COMMON_IN_CLUSTER_NEW_ON_NODE, EDGE_KNOWN_IN_OTHER_CLUSTER, IDLE_SHELL,
-    IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE, IMAGE_TAG_BUMP, INTERACTIVE_SHELL, KNOWN_BINARY_UNUSUAL_PATH, MINER_IN_TMP,
-    NEW_IMAGE_ON_NODE, NEW_PATH_ON_LATE_NODE, NEW_PID_KNOWN_PATH, NEW_TCP_EDGE_LATERAL, NEW_UDP_EDGE_STATSD,
-    PROCESS_CPU_BURST, PROCESS_DIURNAL_PEAK, PROCESS_RATIO_FLIP, PROCESS_SHORT_SPIKE, RETURNS_AFTER_30_DAYS, SCENARIOS,
-    SHELL_IN_DEV_SHM, STATISTICAL_NOISE,
+pub use model::{NodeTruth, Scenario};
+pub use names::{
+    key_columns, BENIGN_SHELL_WORKLOAD, COMMON_IN_CLUSTER_NEW_ON_NODE, DETECTIONS, EDGE_KNOWN_IN_OTHER_CLUSTER,
+    IDLE_SHELL, IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE, IMAGE_TAG_BUMP, INTERACTIVE_SHELL, KNOWN_BINARY_UNUSUAL_PATH,
+    MINER_IN_TMP, MULTI_STAGE_ATTACK, MULTI_STAGE_STAGES, NEW_IMAGE_ON_NODE, NEW_PATH_ON_LATE_NODE, NEW_PID_KNOWN_PATH,
+    NEW_TCP_EDGE, NEW_TCP_EDGE_LATERAL, NEW_UDP_EDGE, NEW_UDP_EDGE_STATSD, PROCESS_CPU_BURST, PROCESS_DIURNAL_PEAK,
+    PROCESS_NEW_PATH, PROCESS_RATIO_FLIP, PROCESS_RESOURCE_ANOMALY, PROCESS_RESOURCE_RATIO_ANOMALY,
+    PROCESS_SHORT_SPIKE, RETURNS_AFTER_30_DAYS, SCENARIOS, SHELL_IN_DEV_SHM, SHELL_ON_WORKER_NODE,
+    SHELL_ON_WORKER_NODE_CPU, STATISTICAL_NOISE, UNSEEN_CONTAINER_IMAGE, UNSEEN_PROCESS,
 };
-pub use population::{MULTI_STAGE_ATTACK, MULTI_STAGE_STAGES};
+pub use options::{GenerateError, GenerateOptions, Layout, OutputFormat};
 pub use risk_truth::{RiskFinding, RiskTruth, NOISY_BENIGN_NODE};
-pub use truth::{
-    compare, key_columns, key_values, Comparison, DETECTIONS, NEW_TCP_EDGE, NEW_UDP_EDGE, PROCESS_NEW_PATH,
-    PROCESS_RESOURCE_ANOMALY, PROCESS_RESOURCE_RATIO_ANOMALY, SHELL_ON_WORKER_NODE, SHELL_ON_WORKER_NODE_CPU,
-    UNSEEN_CONTAINER_IMAGE, UNSEEN_PROCESS,
-};
+pub use truth::{compare, key_values, Comparison};
 
 /// The ground truth's file name ends so: `<out name>.ground_truth.json`, beside the output.
 pub const GROUND_TRUTH: &str = "ground_truth.json";
@@ -252,121 +251,6 @@ pub fn ground_truth_beside(
 /// Lake output: buffered rows are written out past this many (estimated) heap bytes.
 pub const LAKE_FLUSH_BYTES: usize = 256 << 20;
 
-#[derive(Debug, Clone)]
-pub struct GenerateOptions {
-    pub clusters: u32,
-    /// Per cluster.
-    pub nodes: u32,
-    /// Application processes per node (host daemons, add-ons and shims come on top).
-    pub processes: u32,
-    pub days: u32,
-    /// Scrape interval (also the cluster receiver's and the reducer's).
-    pub interval: Duration,
-    /// Data ends just before this instant (exclusive).
-    pub end: DateTime<Utc>,
-    pub seed: u64,
-    pub format: OutputFormat,
-    pub layout: Layout,
-    /// Also emit `process.cpu.utilization` and `process.memory.utilization` (off by default,
-    /// as in the Collector).
-    pub utilization: bool,
-}
-
-impl Default for GenerateOptions {
-    fn default() -> Self {
-        let now = crate::config::Clock::system().last_full_hour();
-        GenerateOptions {
-            clusters: 2,
-            nodes: 4,
-            processes: 30,
-            days: 31,
-            interval: Duration::seconds(60),
-            end: now,
-            seed: 1,
-            format: OutputFormat::OtlpJson,
-            layout: Layout::FileExporter,
-            utilization: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OutputFormat {
-    OtlpJson,
-    OtlpJsonGz,
-    OtlpProto,
-    Lake,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layout {
-    FileExporter,
-    S3Exporter,
-}
-
-impl OutputFormat {
-    pub const ALL: [OutputFormat; 4] = [
-        OutputFormat::OtlpJson,
-        OutputFormat::OtlpJsonGz,
-        OutputFormat::OtlpProto,
-        OutputFormat::Lake,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutputFormat::OtlpJson => "otlp-json",
-            OutputFormat::OtlpJsonGz => "otlp-json-gz",
-            OutputFormat::OtlpProto => "otlp-proto",
-            OutputFormat::Lake => "lake",
-        }
-    }
-}
-
-impl Layout {
-    pub const ALL: [Layout; 2] = [Layout::FileExporter, Layout::S3Exporter];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Layout::FileExporter => "file-exporter",
-            Layout::S3Exporter => "s3-exporter",
-        }
-    }
-}
-
-impl fmt::Display for OutputFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for Layout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OutputFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("unknown format {s:?} (otlp-json, otlp-json-gz, otlp-proto, lake)"))
-    }
-}
-
-impl FromStr for Layout {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("unknown layout {s:?} (file-exporter, s3-exporter)"))
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct GenerateSummary {
     /// Data objects written (exports or part files; not the ground truth).
@@ -380,37 +264,6 @@ pub struct GenerateSummary {
     pub scenarios: Vec<Scenario>,
     /// Where the ground truth was written (as users see the output location).
     pub ground_truth: String,
-}
-
-/// One expectation of the ground truth: what a detection reports (or not) for one key of one
-/// scenario. A scenario has an entry per detection it is about.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Scenario {
-    pub name: String,
-    pub description: String,
-    /// The detection slug (one of [`DETECTIONS`]).
-    pub detection: String,
-    /// The findings key: column → value ([`key_columns`]; `process_pid` as decimal text).
-    pub key: BTreeMap<String, String>,
-    /// RFC 3339 end of the hourly window in which a correct run finds it (start inclusive/end exclusive)
-    pub window_end: String,
-    pub expect_finding: bool,
-    /// New-value detections: the `baseline_complete` a correct finding carries.
-    pub expect_baseline_complete: Option<bool>,
-}
-
-/// A node of the dataset, as the ground truth lists it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct NodeTruth {
-    pub k8s_cluster_name: String,
-    pub k8s_node_name: String,
-    pub host_name: String,
-    /// RFC 3339 time of the node's first scrape.
-    pub first_scrape: String,
-    /// Joined part-way through the data.
-    pub joined_late: bool,
-    /// What a detection at `end` reports as `baseline_complete` for findings on this node.
-    pub expect_baseline_complete: bool,
 }
 
 /// The content of `ground_truth.json`.
@@ -441,88 +294,6 @@ impl GroundTruth {
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(bytes)
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum GenerateError {
-    #[error("invalid generate options: {0}")]
-    Options(String),
-    #[error("writing {object}: {source}")]
-    Write {
-        object: String,
-        #[source]
-        source: Box<StorageError>,
-    },
-    #[error("compressing {object}: {source}")]
-    Compress {
-        object: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("encoding Parquet for {object}: {source}")]
-    Parquet {
-        object: String,
-        #[source]
-        source: Box<polars::prelude::PolarsError>,
-    },
-    #[error("encoding {object}: {source}")]
-    Json {
-        object: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The generator's labels and its oracle disagree (a generator bug; nothing is written).
-    #[error("ground truth for seed {seed} disagrees with the generated points: {detail}")]
-    GroundTruth { seed: u64, detail: String },
-}
-
-fn validate(opts: &GenerateOptions) -> Result<Frame, GenerateError> {
-    let bad = |m: String| Err(GenerateError::Options(m));
-    if opts.clusters == 0 || opts.clusters > 1000 {
-        return bad(format!("clusters must be 1 to 1000, not {}", opts.clusters));
-    }
-    if opts.nodes < 2 || opts.nodes > 10_000 {
-        return bad(format!(
-            "nodes must be 2 to 10000 per cluster (the last one joins late), not {}",
-            opts.nodes
-        ));
-    }
-    if opts.processes > 10_000 {
-        return bad(format!(
-            "processes must be at most 10000 per node, not {}",
-            opts.processes
-        ));
-    }
-    if opts.days < 2 || opts.days > 3660 {
-        return bad(format!(
-            "days must be 2 to 3660 (daily jobs need a previous day in the baseline), not {}",
-            opts.days
-        ));
-    }
-    let interval = opts.interval.num_nanoseconds().unwrap_or(0);
-    if !(1_000_000_000..=900_000_000_000).contains(&interval) {
-        return bad(format!(
-            "interval must be 1 s to 15 min, not {} s",
-            opts.interval.num_milliseconds() as f64 / 1000.0
-        ));
-    }
-    let end = opts.end.timestamp_nanos_opt().unwrap_or(-1);
-    let span = i64::from(opts.days) * DAY as i64;
-    // Nodes booted up to 45 days before the data; the lake rejects points before 2000.
-    let earliest = crate::config::CUTOFF_UNIX_SECONDS * NS as i64 + 46 * DAY as i64;
-    if end < 0 || end - span < earliest {
-        return bad(format!(
-            "end {} minus {} days starts before 2000-02-16",
-            fmt_instant(opts.end),
-            opts.days
-        ));
-    }
-    Ok(Frame {
-        start: (end - span) as u64,
-        end: end as u64,
-        interval: interval as u64,
-        days: opts.days,
-    })
 }
 
 /// What a run produced, before the ground truth is written.
@@ -700,8 +471,8 @@ pub fn generate(
     let truth = GroundTruth {
         generator: format!("kubeseen generate {}", env!("CARGO_PKG_VERSION")),
         seed: opts.seed,
-        start: fmt_instant(output::utc(frame.start)),
-        end: fmt_instant(output::utc(frame.end)),
+        start: fmt_instant(utc(frame.start)),
+        end: fmt_instant(utc(frame.end)),
         interval_seconds: frame.interval as f64 / NS as f64,
         clusters: opts.clusters,
         nodes_per_cluster: opts.nodes,
@@ -710,7 +481,7 @@ pub fn generate(
         utilization: opts.utilization,
         format: opts.format,
         layout: opts.layout,
-        risk: risk_truth::labels(&run.nodes, &run.scenarios, &fmt_instant(output::utc(frame.end))),
+        risk: risk_truth::labels(&run.nodes, &run.scenarios, &fmt_instant(utc(frame.end))),
         nodes: run.nodes,
         scenarios: run.scenarios.clone(),
     };
@@ -731,7 +502,7 @@ pub fn generate(
         if run.points == 0 {
             String::new()
         } else {
-            fmt_instant(output::utc(ns))
+            fmt_instant(utc(ns))
         }
     };
     tracing::info!(

@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
-use chrono::{DateTime, Utc};
 use flate2::write::GzEncoder;
 use prost::Message;
 
@@ -22,9 +21,10 @@ use crate::storage::Location;
 
 use super::cluster::ClusterSim;
 use super::encode::{self, MetricSet, PointRef};
+use super::model::{utc, MINUTE, NS};
+use super::options::GenerateError;
 use super::rng::Rng;
-use super::sim::{Incarnation, NodeSim, ReadyPoint, Sample, MINUTE, NS};
-use super::GenerateError;
+use super::sim::{Incarnation, NodeSim, ReadyPoint, Sample};
 
 /// Objects and bytes written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -140,10 +140,6 @@ pub(crate) trait Output {
     fn end_stream_hour(&mut self, stream: Stream<'_>, hour_start: u64) -> Result<(), GenerateError>;
     fn end_hour(&mut self, hour_end: u64) -> Result<(), GenerateError>;
     fn finish(&mut self) -> Result<Written, GenerateError>;
-}
-
-pub(crate) fn utc(ns: u64) -> DateTime<Utc> {
-    DateTime::from_timestamp_nanos(ns.min(i64::MAX as u64) as i64)
 }
 
 fn put(out: &Location, key: &str, bytes: Vec<u8>, w: &mut Written) -> Result<(), GenerateError> {

@@ -5,19 +5,18 @@
 //! start — never from the points: a key is new for a detection when something with that key is
 //! observed in the window (a scrape or receiver tick falls in a run) and nothing with it is
 //! observed in the baseline. Shell processes get their pids from the simulation
-//! ([`ShellPlan`], resolved by `truth::resolve`).
+//! ([`ShellPlan`], resolved by `resolve`).
 
 use std::collections::{BTreeSet, HashMap};
 
 use super::catalog::{self, Exe, Schedule, Workload, BUILD_TAG};
 use super::cluster::{comm, ClusterSim, Edge, Endpoint, Proto};
+use super::model::{entry, utc, Frame, NodeTruth, Scenario, Windows, DAY, HOUR, MINUTE, NEVER, NS};
+use super::names::*;
+use super::options::GenerateOptions;
 use super::rng::Rng;
-use super::sim::{tag_at, Life, NodeSim, NodeSpec, Parent, Shape, Want, DAY, HOUR, MINUTE, NEVER, NS, SAFE, SHELLS};
-use super::truth::{self, Windows};
-use super::{GenerateOptions, NodeTruth, Scenario};
+use super::sim::{tag_at, Life, NodeSim, NodeSpec, Parent, Shape, Want, SAFE, SHELLS};
 use crate::config::fmt_instant;
-
-use super::output::utc;
 
 const TAG_CLUSTER: u64 = 1;
 const TAG_NODE: u64 = 2;
@@ -26,50 +25,6 @@ const TAG_TOPOLOGY: u64 = 4;
 const TAG_REDUCER: u64 = 5;
 const TAG_TIMING: u64 = 6;
 const TAG_SALT: u64 = 7;
-
-/// Scenario names.
-pub const MINER_IN_TMP: &str = "miner_in_tmp";
-pub const SHELL_IN_DEV_SHM: &str = "shell_in_dev_shm";
-pub const KNOWN_BINARY_UNUSUAL_PATH: &str = "known_binary_unusual_path";
-pub const RETURNS_AFTER_30_DAYS: &str = "returns_after_30_days";
-pub const COMMON_IN_CLUSTER_NEW_ON_NODE: &str = "common_in_cluster_new_on_node";
-pub const NEW_PID_KNOWN_PATH: &str = "new_pid_known_path";
-pub const NEW_IMAGE_ON_NODE: &str = "new_image_on_node";
-pub const IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE: &str = "image_common_in_cluster_new_on_node";
-pub const IMAGE_TAG_BUMP: &str = "image_tag_bump";
-pub const INTERACTIVE_SHELL: &str = "interactive_shell";
-pub const IDLE_SHELL: &str = "idle_shell";
-pub const NEW_TCP_EDGE_LATERAL: &str = "new_tcp_edge_lateral";
-pub const NEW_UDP_EDGE_STATSD: &str = "new_udp_edge_statsd";
-pub const EDGE_KNOWN_IN_OTHER_CLUSTER: &str = "edge_known_in_other_cluster";
-pub const NEW_PATH_ON_LATE_NODE: &str = "new_path_on_late_node";
-pub const BENIGN_SHELL_WORKLOAD: &str = "benign_shell_workload";
-pub const PROCESS_CPU_BURST: &str = "process_cpu_burst";
-pub const PROCESS_RATIO_FLIP: &str = "process_ratio_flip";
-pub const PROCESS_SHORT_SPIKE: &str = "process_short_spike";
-pub const PROCESS_DIURNAL_PEAK: &str = "process_diurnal_peak";
-pub const STATISTICAL_NOISE: &str = "statistical_noise";
-/// One node, one attack in stages, for the risk roll-up: one incident, not four rows.
-pub const MULTI_STAGE_ATTACK: &str = "multi_stage_attack";
-
-/// The stages of `multi_stage_attack`, in order, and the detections each one is for. The last
-/// is the hook for the statistical family: the miner's CPU and memory spike is in the data
-/// already (kdevtmpfsi's profile) but no entry labels it until the resource detections exist —
-/// add them here (and their ground-truth entries in `build_node`) when they do.
-pub const MULTI_STAGE_STAGES: [(&str, &[&str]); 4] = [
-    ("dropped_miner", &[truth::PROCESS_NEW_PATH, truth::UNSEEN_PROCESS]),
-    (
-        "shell",
-        &[
-            truth::PROCESS_NEW_PATH,
-            truth::UNSEEN_PROCESS,
-            truth::SHELL_ON_WORKER_NODE,
-            truth::SHELL_ON_WORKER_NODE_CPU,
-        ],
-    ),
-    ("new_process", &[truth::PROCESS_NEW_PATH, truth::UNSEEN_PROCESS]),
-    ("resource_spike", &[]),
-];
 
 /// Scenarios placed on nodes with a complete history, in turn: node 0 of each cluster, then
 /// node 1, … (the first six keep the places they had before the image and shell scenarios).
@@ -89,33 +44,6 @@ const ROLES: [&str; 15] = [
     PROCESS_RATIO_FLIP,
     PROCESS_SHORT_SPIKE,
     PROCESS_DIURNAL_PEAK,
-];
-
-/// Every scenario, in ground-truth order. `edge_known_in_other_cluster` needs two clusters;
-/// `benign_shell_workload` has entries only when ordinary shells run in the window.
-pub const SCENARIOS: [&str; 22] = [
-    MINER_IN_TMP,
-    SHELL_IN_DEV_SHM,
-    KNOWN_BINARY_UNUSUAL_PATH,
-    RETURNS_AFTER_30_DAYS,
-    COMMON_IN_CLUSTER_NEW_ON_NODE,
-    NEW_PID_KNOWN_PATH,
-    NEW_IMAGE_ON_NODE,
-    IMAGE_COMMON_IN_CLUSTER_NEW_ON_NODE,
-    IMAGE_TAG_BUMP,
-    INTERACTIVE_SHELL,
-    IDLE_SHELL,
-    NEW_TCP_EDGE_LATERAL,
-    NEW_UDP_EDGE_STATSD,
-    EDGE_KNOWN_IN_OTHER_CLUSTER,
-    NEW_PATH_ON_LATE_NODE,
-    PROCESS_CPU_BURST,
-    PROCESS_RATIO_FLIP,
-    PROCESS_SHORT_SPIKE,
-    PROCESS_DIURNAL_PEAK,
-    STATISTICAL_NOISE,
-    BENIGN_SHELL_WORKLOAD,
-    MULTI_STAGE_ATTACK,
 ];
 
 pub(crate) struct Population {
@@ -143,37 +71,6 @@ pub(crate) struct ShellPlan {
     pub node: usize,
     pub slot: usize,
     pub cpu: bool,
-}
-
-/// Data-time frame of a run, in ns since the epoch.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Frame {
-    pub start: u64,
-    pub end: u64,
-    pub interval: u64,
-    pub days: u32,
-}
-
-impl Frame {
-    /// When a node that joins part-way joins: two days before the end (less for short runs,
-    /// but always more than a day and an hour, so its daily jobs are already in its baseline).
-    pub(crate) fn late_join(&self) -> u64 {
-        self.end - (2 * DAY).min(u64::from(self.days) * 18 * HOUR)
-    }
-
-    /// A scenario run of nominal length `nominal`, at least one interval and a minute, so at
-    /// least one scrape sees it.
-    fn len(&self, nominal: u64) -> u64 {
-        nominal.max(self.interval + MINUTE)
-    }
-
-    pub(crate) fn windows(&self) -> Windows {
-        Windows {
-            window_start: self.end - HOUR,
-            baseline_start: self.end.saturating_sub(30 * DAY),
-            end: self.end,
-        }
-    }
 }
 
 struct ClusterPlan {
@@ -575,8 +472,8 @@ fn build_node(x: NodeCtx<'_>) -> Built {
                         Ask::Path(exe.path),
                         Ask::Name(exe.name),
                         // New: no history, so the statistical detections do not judge it.
-                        Ask::Stat { detection: truth::PROCESS_RESOURCE_ANOMALY, name: exe.name, expect: false },
-                        Ask::Stat { detection: truth::PROCESS_RESOURCE_RATIO_ANOMALY, name: exe.name, expect: false },
+                        Ask::Stat { detection: PROCESS_RESOURCE_ANOMALY, name: exe.name, expect: false },
+                        Ask::Stat { detection: PROCESS_RESOURCE_RATIO_ANOMALY, name: exe.name, expect: false },
                     ],
                 ));
             }
@@ -888,12 +785,12 @@ fn build_node(x: NodeCtx<'_>) -> Built {
                     description,
                     vec![
                         Ask::Stat {
-                            detection: truth::PROCESS_RESOURCE_ANOMALY,
+                            detection: PROCESS_RESOURCE_ANOMALY,
                             name: exe.name,
                             expect: nine,
                         },
                         Ask::Stat {
-                            detection: truth::PROCESS_RESOURCE_RATIO_ANOMALY,
+                            detection: PROCESS_RESOURCE_RATIO_ANOMALY,
                             name: exe.name,
                             expect: ten,
                         },
@@ -1403,15 +1300,15 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
         for (name, description, asks) in &b.asks {
             for ask in asks {
                 let (detection, value) = match ask {
-                    Ask::Path(p) => (truth::PROCESS_NEW_PATH, *p),
-                    Ask::Name(n) => (truth::UNSEEN_PROCESS, *n),
-                    Ask::Image(i) => (truth::UNSEEN_CONTAINER_IMAGE, *i),
+                    Ask::Path(p) => (PROCESS_NEW_PATH, *p),
+                    Ask::Name(n) => (UNSEEN_PROCESS, *n),
+                    Ask::Image(i) => (UNSEEN_CONTAINER_IMAGE, *i),
                     Ask::Stat {
                         detection,
                         name: n,
                         expect,
                     } => {
-                        entries.push(truth::entry(
+                        entries.push(entry(
                             name,
                             description,
                             detection,
@@ -1423,7 +1320,7 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
                         continue;
                     }
                 };
-                entries.push(truth::entry(
+                entries.push(entry(
                     name,
                     description,
                     detection,
@@ -1438,10 +1335,10 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
     }
     for (name, c, (p, s, d), _, description) in &scenario_edges {
         let detection = match p {
-            Proto::Tcp => truth::NEW_TCP_EDGE,
-            Proto::Udp => truth::NEW_UDP_EDGE,
+            Proto::Tcp => NEW_TCP_EDGE,
+            Proto::Udp => NEW_UDP_EDGE,
         };
-        entries.push(truth::entry(
+        entries.push(entry(
             name,
             description,
             detection,

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::population::MULTI_STAGE_ATTACK;
-use super::{NodeTruth, Scenario};
+use super::model::{NodeTruth, Scenario};
+use super::names::MULTI_STAGE_ATTACK;
 
 /// A node whose findings add up, or must not add up, to an incident.
 pub const NOISY_BENIGN_NODE: &str = "noisy_benign_node";

@@ -21,15 +21,9 @@ use crate::ingest::model::{AttrValue, Attrs, Origin};
 use crate::ingest::otlp_proto::Resource;
 
 use super::catalog::{Exe, Workload, BUILD_TAG};
-use super::encode;
+use super::model::{utc, DAY, HOUR, MINUTE, NEVER, NS};
 use super::rng::{mix, Rng};
-
-pub(crate) const NS: u64 = 1_000_000_000;
-pub(crate) const MINUTE: u64 = 60 * NS;
-pub(crate) const HOUR: u64 = 60 * MINUTE;
-pub(crate) const DAY: u64 = 24 * HOUR;
-/// "Not scheduled" / "runs until the end of the data".
-pub(crate) const NEVER: u64 = u64::MAX;
+use super::wire;
 
 const PID_MAX: i64 = 4_194_304;
 /// The executable names the shell rules look for.
@@ -353,7 +347,7 @@ pub(crate) fn tag_at(image: &str, tag: &str, t: u64) -> String {
     if tag != BUILD_TAG {
         return tag.to_string();
     }
-    let day = super::output::utc(t).format("%Y.%m.%d");
+    let day = utc(t).format("%Y.%m.%d");
     format!("{day}-{}", hex_id(fnv(image) ^ (t / HOUR), 7))
 }
 
@@ -577,17 +571,17 @@ impl NodeSim {
         ];
         let origin = Origin {
             resource,
-            scope_name: encode::CLUSTER_SCOPE_NAME.to_string(),
-            scope_version: encode::SCOPE_VERSION.to_string(),
+            scope_name: wire::CLUSTER_SCOPE_NAME.to_string(),
+            scope_version: wire::SCOPE_VERSION.to_string(),
             scope_attributes: Vec::new(),
         };
         ContainerRes {
             json: if self.spec.want.json {
-                encode::resource_json(&origin)
+                wire::resource_json(&origin)
             } else {
                 String::new()
             },
-            proto: self.spec.want.proto.then(|| encode::resource_proto(&origin)),
+            proto: self.spec.want.proto.then(|| wire::resource_proto(&origin)),
             origin: Arc::new(origin),
         }
     }
@@ -753,11 +747,11 @@ impl NodeSim {
         };
         let origin = Arc::new(self.origin(i, pid, ppid));
         let json = if self.spec.want.json {
-            encode::resource_json(&origin)
+            wire::resource_json(&origin)
         } else {
             String::new()
         };
-        let proto = self.spec.want.proto.then(|| encode::resource_proto(&origin));
+        let proto = self.spec.want.proto.then(|| wire::resource_proto(&origin));
         let counters = self.counters(i, t);
         // gopsutil: boot time + start ticks (1/100 s) from /proc/<pid>/stat.
         let start_ns = t - t % (NS / 100);
@@ -863,8 +857,8 @@ impl NodeSim {
         r.push(("k8s.cluster.name".into(), s(&self.spec.cluster)));
         Origin {
             resource: r,
-            scope_name: encode::SCOPE_NAME.to_string(),
-            scope_version: encode::SCOPE_VERSION.to_string(),
+            scope_name: wire::SCOPE_NAME.to_string(),
+            scope_version: wire::SCOPE_VERSION.to_string(),
             scope_attributes: Vec::new(),
         }
     }

@@ -7,12 +7,12 @@ use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::TimeZone;
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use polars::prelude::{ParquetReader, SerReader};
 
 use super::encode::PointRef;
+use super::model::{DAY, HOUR, MINUTE};
 use super::output::{Batch, Output, Stream};
-use super::sim::{DAY, HOUR, MINUTE};
 use super::*;
 use crate::ingest::model::{AttrValue, MetricInfo, MetricKind, Origin, Point, VecSink};
 use crate::lake::schema::Row;
@@ -463,8 +463,8 @@ fn json_export_decodes_to_exactly_the_summary() {
     );
     let end_ns = end().timestamp_nanos_opt().expect("in range") as u64;
     assert!(hi < end_ns && lo >= end_ns - 2 * DAY);
-    assert_eq!(summary.first_point, fmt_instant(output::utc(lo)));
-    assert_eq!(summary.last_point, fmt_instant(output::utc(hi)));
+    assert_eq!(summary.first_point, fmt_instant(model::utc(lo)));
+    assert_eq!(summary.last_point, fmt_instant(model::utc(hi)));
     for p in &sink.points {
         if p.metric.temporality == 1 {
             assert_eq!(p.start_time_unix_nano, 0, "the reducer sets no start time");
@@ -1411,7 +1411,7 @@ fn multi_stage_attack_is_labelled_one_incident_and_the_benign_node_none() {
         let labels = super::risk_truth::labels(
             &run.nodes,
             &run.scenarios,
-            &crate::config::fmt_instant(super::output::utc(frame.end)),
+            &crate::config::fmt_instant(super::model::utc(frame.end)),
         );
         let names: Vec<&str> = labels.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, vec![MULTI_STAGE_ATTACK, super::NOISY_BENIGN_NODE]);

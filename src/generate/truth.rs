@@ -24,51 +24,10 @@ use std::sync::{Arc, Weak};
 use crate::ingest::model::{AttrValue, Origin};
 
 use super::encode::PointRef;
-use super::population::{Labels, BENIGN_SHELL_WORKLOAD, SCENARIOS};
-use super::sim::{NodeSim, HOUR, MINUTE, SHELLS};
-use super::Scenario;
-
-pub const PROCESS_NEW_PATH: &str = "process_new_path";
-pub const UNSEEN_PROCESS: &str = "unseen_process";
-pub const UNSEEN_CONTAINER_IMAGE: &str = "unseen_container_image";
-pub const NEW_TCP_EDGE: &str = "new_tcp_edge";
-pub const NEW_UDP_EDGE: &str = "new_udp_edge";
-pub const SHELL_ON_WORKER_NODE: &str = "shell_on_worker_node";
-pub const SHELL_ON_WORKER_NODE_CPU: &str = "shell_on_worker_node_cpu";
-
-pub use super::truth_stat::{PROCESS_RESOURCE_ANOMALY, PROCESS_RESOURCE_RATIO_ANOMALY};
-
-/// Every detection the ground truth covers.
-pub const DETECTIONS: [&str; 9] = [
-    PROCESS_NEW_PATH,
-    UNSEEN_PROCESS,
-    UNSEEN_CONTAINER_IMAGE,
-    NEW_TCP_EDGE,
-    NEW_UDP_EDGE,
-    SHELL_ON_WORKER_NODE,
-    SHELL_ON_WORKER_NODE_CPU,
-    PROCESS_RESOURCE_ANOMALY,
-    PROCESS_RESOURCE_RATIO_ANOMALY,
-];
-
-/// The findings columns that key a detection's findings (an entry's `key` has exactly these).
-pub fn key_columns(detection: &str) -> &'static [&'static str] {
-    match detection {
-        PROCESS_NEW_PATH => &["k8s_cluster_name", "k8s_node_name", "process_executable_path"],
-        UNSEEN_PROCESS | PROCESS_RESOURCE_ANOMALY | PROCESS_RESOURCE_RATIO_ANOMALY => {
-            &["k8s_cluster_name", "k8s_node_name", "process_executable_name"]
-        }
-        UNSEEN_CONTAINER_IMAGE => &["k8s_cluster_name", "k8s_node_name", "container_image_name"],
-        NEW_TCP_EDGE | NEW_UDP_EDGE => &["k8s_cluster_name", "source_workload_name", "dest_workload_name"],
-        SHELL_ON_WORKER_NODE | SHELL_ON_WORKER_NODE_CPU => &[
-            "k8s_cluster_name",
-            "k8s_node_name",
-            "process_pid",
-            "process_executable_name",
-        ],
-        _ => &[],
-    }
-}
+use super::model::{entry, Scenario, Windows, HOUR, MINUTE};
+use super::names::*;
+use super::population::Labels;
+use super::sim::{NodeSim, SHELLS};
 
 /// How many leading key columns name the entity whose baseline coverage counts (new-value
 /// detections only): the node, or for edges the cluster.
@@ -77,39 +36,6 @@ fn entity_len(detection: &str) -> Option<usize> {
         PROCESS_NEW_PATH | UNSEEN_PROCESS | UNSEEN_CONTAINER_IMAGE => Some(2),
         NEW_TCP_EDGE | NEW_UDP_EDGE => Some(1),
         _ => None,
-    }
-}
-
-/// The detections' windows, ns since the epoch.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Windows {
-    pub window_start: u64,
-    pub baseline_start: u64,
-    pub end: u64,
-}
-
-/// One expectation: `values` in [`key_columns`] order.
-pub(crate) fn entry(
-    name: &str,
-    description: &str,
-    detection: &str,
-    values: Vec<String>,
-    window_end: &str,
-    expect_finding: bool,
-    expect_baseline_complete: Option<bool>,
-) -> Scenario {
-    Scenario {
-        name: name.to_string(),
-        description: description.to_string(),
-        detection: detection.to_string(),
-        key: key_columns(detection)
-            .iter()
-            .map(|c| c.to_string())
-            .zip(values)
-            .collect(),
-        window_end: window_end.to_string(),
-        expect_finding,
-        expect_baseline_complete,
     }
 }
 
@@ -296,7 +222,7 @@ pub(crate) fn label_statistical_noise(entries: &mut Vec<Scenario>, verdict: &Ver
                 continue;
             }
             entries.push(entry(
-                super::population::STATISTICAL_NOISE,
+                STATISTICAL_NOISE,
                 &format!(
                     "Not planted: {} on {} has a value above its baseline average + 4σ in more than 5 buckets of the window. Quiet processes whose counters move in rare whole steps (an idle CPU tick, a page written now and then) have a tiny σ, so one step is \"4σ\": the known noise of a z-score on sparse counters; an allowlist suppresses it.",
                     key[2], key[1]

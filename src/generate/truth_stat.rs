@@ -24,9 +24,7 @@ use std::collections::{BTreeSet, HashMap};
 use crate::ingest::model::{AttrValue, Origin};
 
 use super::encode::{AttrsRef, PointRef};
-
-pub const PROCESS_RESOURCE_ANOMALY: &str = "process_resource_anomaly";
-pub const PROCESS_RESOURCE_RATIO_ANOMALY: &str = "process_resource_ratio_anomaly";
+use super::names::{PROCESS_RESOURCE_ANOMALY, PROCESS_RESOURCE_RATIO_ANOMALY};
 
 /// #9's metrics, and whether each is a cumulative counter.
 const METRICS: [(&str, bool); 8] = [
