@@ -313,10 +313,69 @@ fn within(sim: &NodeSim, pod: Option<usize>) -> String {
 
 fn build_node(x: NodeCtx<'_>) -> Built {
     let f = x.frame;
+    let (c, n) = (u64::from(x.c), u64::from(x.n));
+    let mut rng = Rng::derive(x.opts.seed, &[TAG_NODE, c, n]);
+    let (node, ip) = x.cluster.nodes[x.n as usize].clone();
+    let (mut sim, boot, first_scrape) = new_node(&x, &mut rng, &node, ip);
+    let daemons = add_host(&mut sim, &mut rng, f, boot);
+    let mut pods: Vec<PlannedPod> = Vec::new();
+    let exporter_start = f.end - 38 * MINUTE;
+    let kube_proxy = add_addons(&mut sim, &mut pods, &x, boot, exporter_start);
+    let (apps, shipper) = add_apps(&mut sim, &mut pods, &mut rng, &x, boot);
+
+    // Scenarios.
+    let complete = !x.late && x.opts.days >= 30;
+    let mut p = Placing {
+        x: &x,
+        f,
+        boot,
+        sim,
+        pods,
+        victims: Victims {
+            apps,
+            shipper,
+            kube_proxy,
+        },
+        daemons,
+        exporter_start,
+        asks: Vec::new(),
+        shells: Vec::new(),
+        stat_taken: Vec::new(),
+    };
+    for &role in &x.roles {
+        p.place(role);
+    }
+    if x.late_scenario {
+        p.new_path_on_late_node(first_scrape);
+    }
+    if x.multi_stage {
+        let v = p.victims.get(0);
+        multi_stage(&mut p.sim, &mut p.asks, &mut p.shells, &x, v);
+    }
+    let truth = NodeTruth {
+        k8s_cluster_name: x.cluster.name.clone(),
+        k8s_node_name: node.clone(),
+        host_name: node,
+        first_scrape: fmt_instant(utc(first_scrape)),
+        joined_late: x.late,
+        expect_baseline_complete: complete,
+    };
+    Built {
+        sim: p.sim,
+        truth,
+        pods: p.pods,
+        asks: p.asks,
+        shells: p.shells,
+        complete,
+    }
+}
+
+/// A node's simulation before anything runs on it (its size, scrape grid and collector), with
+/// its boot time and first scrape: `(sim, boot, first_scrape)`.
+fn new_node(x: &NodeCtx<'_>, rng: &mut Rng, node: &str, ip: String) -> (NodeSim, u64, u64) {
+    let f = x.frame;
     let seed = x.opts.seed;
     let (c, n) = (u64::from(x.c), u64::from(x.n));
-    let mut rng = Rng::derive(seed, &[TAG_NODE, c, n]);
-    let (node, ip) = x.cluster.nodes[x.n as usize].clone();
     let phase = rng.range(0, f.interval / 1_000_000) * 1_000_000;
     let (boot, first_scrape, since) = if x.late {
         let join = f.late_join();
@@ -331,7 +390,7 @@ fn build_node(x: NodeCtx<'_>) -> Built {
     let cores = [4u32, 8, 8, 16][rng.range(0, 4) as usize];
     let spec = NodeSpec {
         cluster: x.cluster.name.clone(),
-        node: node.clone(),
+        node: node.to_string(),
         ip,
         cores,
         mem_bytes: u64::from(cores) * (4 << 30),
@@ -345,9 +404,12 @@ fn build_node(x: NodeCtx<'_>) -> Built {
         window_start: f.end - HOUR,
         salt: Rng::derive(seed, &[TAG_SALT, c, n]).next_u64(),
     };
-    let mut sim = NodeSim::new(spec, Rng::derive(seed, &[TAG_NODE_SIM, c, n]), boot);
+    let sim = NodeSim::new(spec, Rng::derive(seed, &[TAG_NODE_SIM, c, n]), boot);
+    (sim, boot, first_scrape)
+}
 
-    // Host: systemd, daemons, scheduled jobs.
+/// The host: systemd, the daemons and the scheduled jobs. Returns the daemons' slots.
+fn add_host(sim: &mut NodeSim, rng: &mut Rng, f: Frame, boot: u64) -> Vec<usize> {
     let systemd = sim.add_slot(
         catalog::SYSTEMD,
         None,
@@ -384,38 +446,56 @@ fn build_node(x: NodeCtx<'_>) -> Built {
         };
         sim.add_slot(exe, None, parent, life, boot);
     }
+    daemons
+}
 
-    // Cluster add-ons.
-    let mut pods: Vec<PlannedPod> = Vec::new();
+/// The cluster add-ons (DaemonSets, node-exporter unless held back until `exporter_start`,
+/// coredns on two nodes, the singletons on node 0). Returns kube-proxy's pod.
+fn add_addons(
+    sim: &mut NodeSim,
+    pods: &mut Vec<PlannedPod>,
+    x: &NodeCtx<'_>,
+    boot: u64,
+    exporter_start: u64,
+) -> PlannedPod {
     let mut t = boot + 30 * NS;
     let mut kube_proxy = None;
     for w in &catalog::ADDONS {
-        let p = add_long(&mut sim, &mut pods, w, t);
+        let p = add_long(sim, pods, w, t);
         kube_proxy = kube_proxy.or(Some(p));
         t += 5 * NS;
     }
-    let exporter_start = f.end - 38 * MINUTE;
     if x.held_back {
-        add_workload(&mut sim, &catalog::NODE_EXPORTER, t, Some(exporter_start));
+        add_workload(sim, &catalog::NODE_EXPORTER, t, Some(exporter_start));
     } else {
-        add_long(&mut sim, &mut pods, &catalog::NODE_EXPORTER, t);
+        add_long(sim, pods, &catalog::NODE_EXPORTER, t);
     }
     if x.n < 2 && !x.late {
-        add_long(&mut sim, &mut pods, &catalog::COREDNS, t + 2 * NS);
+        add_long(sim, pods, &catalog::COREDNS, t + 2 * NS);
     }
     if x.n == 0 {
         for (k, w) in catalog::SINGLETONS.iter().enumerate() {
-            add_long(&mut sim, &mut pods, w, t + (3 + k as u64) * NS);
+            add_long(sim, pods, w, t + (3 + k as u64) * NS);
         }
     }
+    kube_proxy.expect("the add-ons include kube-proxy")
+}
 
-    // Applications: the log shipper DaemonSet, then Deployments from the cluster's pool.
+/// The applications: the log shipper DaemonSet, then Deployments from the cluster's pool
+/// until `--processes` is used up. Returns the Deployments' pods and the shipper's.
+fn add_apps(
+    sim: &mut NodeSim,
+    pods: &mut Vec<PlannedPod>,
+    rng: &mut Rng,
+    x: &NodeCtx<'_>,
+    boot: u64,
+) -> (Vec<PlannedPod>, Option<PlannedPod>) {
     let mut remaining = x.opts.processes as usize;
     let mut t = boot + 60 * NS;
     let mut apps: Vec<PlannedPod> = Vec::new();
     let mut shipper = None;
     if remaining > 0 {
-        let p = add_long(&mut sim, &mut pods, &catalog::LOG_SHIPPER, t);
+        let p = add_long(sim, pods, &catalog::LOG_SHIPPER, t);
         shipper = Some(p);
         remaining -= catalog::LOG_SHIPPER.procs.len();
     }
@@ -427,389 +507,480 @@ fn build_node(x: NodeCtx<'_>) -> Built {
             .iter()
             .filter(|(i, _)| catalog::APPS[*i].procs.len() <= remaining)
             .collect();
-        let Some(&(i, _)) = pick(&mut rng, &fits) else { break };
+        let Some(&(i, _)) = pick(rng, &fits) else { break };
         let w = &catalog::APPS[i];
-        let p = add_long(&mut sim, &mut pods, w, t);
+        let p = add_long(sim, pods, w, t);
         apps.push(p);
         remaining -= w.procs.len();
     }
+    (apps, shipper)
+}
 
-    // Scenarios.
-    let complete = !x.late && x.opts.days >= 30;
-    let mut asks: Vec<(&'static str, String, Vec<Ask>)> = Vec::new();
-    let mut shells: Vec<ShellPlan> = Vec::new();
-    let mut stat_taken: Vec<usize> = Vec::new();
-    let kube_proxy = kube_proxy.expect("the add-ons include kube-proxy");
-    // Victims: application pods (else the log shipper, else kube-proxy).
-    let victim = |k: usize| -> PlannedPod { apps.get(k).or(apps.first()).copied().or(shipper).unwrap_or(kube_proxy) };
-    for role in &x.roles {
-        match *role {
-            MINER_IN_TMP => {
-                let v = victim(0);
-                let start = f.end - 47 * MINUTE;
-                let pexe = sim.slots[v.last].exe;
-                let exe = Exe {
-                    owner: pexe.owner,
-                    ..catalog::XMRIG
-                };
-                sim.add_slot(
-                    exe,
-                    Some(v.pod),
-                    Parent::Slot(v.last),
-                    Life::Windows(vec![(start, NEVER)]),
-                    boot,
-                );
-                asks.push((
-                    MINER_IN_TMP,
-                    format!(
-                        "A cryptominer dropped in a hidden folder under /tmp, started by {} ({}){} at {} and running until the end, using most of the node's CPU. The path never ran anywhere before.",
-                        pexe.name,
-                        pexe.path,
-                        within(&sim, Some(v.pod)),
-                        minutes_before_end(&f, start)
-                    ),
-                    vec![
-                        Ask::Path(exe.path),
-                        Ask::Name(exe.name),
-                        // New: no history, so the statistical detections do not judge it.
-                        Ask::Stat { detection: PROCESS_RESOURCE_ANOMALY, name: exe.name, expect: false },
-                        Ask::Stat { detection: PROCESS_RESOURCE_RATIO_ANOMALY, name: exe.name, expect: false },
-                    ],
-                ));
-            }
-            SHELL_IN_DEV_SHM => {
-                let v = victim(1);
-                let start = f.end - 33 * MINUTE;
-                let end = start + f.len(12 * MINUTE);
-                let pexe = sim.slots[v.last].exe;
-                let exe = Exe {
-                    owner: pexe.owner,
-                    ..catalog::DEV_SHM_SH
-                };
-                let slot = sim.add_slot(
-                    exe,
-                    Some(v.pod),
-                    Parent::Slot(v.last),
-                    Life::Windows(vec![(start, end)]),
-                    boot,
-                );
-                let description = format!(
-                    "A shell copied to the tmpfs /dev/shm and run interactively by {}{} from {} for {} minutes. /dev/shm/sh never ran before; its name is sh, so the shell rules report it too (a fresh process: its CPU time counts as activity).",
-                    pexe.name,
-                    within(&sim, Some(v.pod)),
-                    minutes_before_end(&f, start),
-                    (end - start) / MINUTE
-                );
-                shells.push(ShellPlan {
-                    scenario: SHELL_IN_DEV_SHM,
-                    description: description.clone(),
-                    node: x.index,
-                    slot,
-                    cpu: true,
-                });
-                asks.push((
-                    SHELL_IN_DEV_SHM,
-                    description,
-                    vec![Ask::Path(exe.path), Ask::Name(exe.name)],
-                ));
-            }
-            KNOWN_BINARY_UNUSUAL_PATH => {
-                let start = f.end - 21 * MINUTE;
-                sim.add_slot(
-                    catalog::TMP_PYTHON,
-                    None,
-                    Parent::Init,
-                    Life::Windows(vec![(start, NEVER)]),
-                    boot,
-                );
-                asks.push((
-                    KNOWN_BINARY_UNUSUAL_PATH,
-                    format!(
-                        "A copy of python3 in /var/tmp runs a reverse shell on the host (reparented to init) from {}. The executable name is common (python3 runs from /usr/bin or /usr/local/bin in many containers); the path is not.",
-                        minutes_before_end(&f, start)
-                    ),
-                    vec![Ask::Path(catalog::TMP_PYTHON.path), Ask::Name(catalog::TMP_PYTHON.name)],
-                ));
-            }
-            RETURNS_AFTER_30_DAYS => {
-                let early = if x.opts.days >= 36 {
-                    Some(f.end - 35 * DAY)
-                } else if x.opts.days >= 31 {
-                    Some(f.start + HOUR)
-                } else {
-                    None
-                };
-                let start = f.end - 52 * MINUTE;
-                let mut windows = Vec::new();
-                if let Some(e) = early {
-                    windows.push((e, e + f.len(10 * MINUTE)));
-                }
-                windows.push((start, start + f.len(10 * MINUTE)));
-                sim.add_slot(catalog::TCPDUMP, None, Parent::Init, Life::Windows(windows), boot);
-                let before = match early {
-                    Some(e) => format!(
-                        "ran on this node once before, at {} ({:.1} days before the end, outside the 30-day baseline), and",
-                        fmt_instant(utc(e)),
-                        (f.end - e) as f64 / DAY as f64
-                    ),
-                    None => format!(
-                        "would have run on this node ~35 days before the end, but the dataset only covers {} days (--days 36 or more emits that sighting; 31 to 35 puts it just before the baseline), so it simply",
-                        x.opts.days
-                    ),
-                };
-                asks.push((
-                    RETURNS_AFTER_30_DAYS,
-                    format!(
-                        "tcpdump {before} runs again from {} for {} minutes: new within the baseline window.",
-                        minutes_before_end(&f, start),
-                        f.len(10 * MINUTE) / MINUTE
-                    ),
-                    vec![Ask::Path(catalog::TCPDUMP.path), Ask::Name(catalog::TCPDUMP.name)],
-                ));
-            }
-            COMMON_IN_CLUSTER_NEW_ON_NODE => {
-                let w = &catalog::NODE_EXPORTER;
-                asks.push((
-                    COMMON_IN_CLUSTER_NEW_ON_NODE,
-                    format!(
-                        "The node-exporter DaemonSet ran on every other node of the cluster ({} others) all along, but its pod was kept off this node (a taint) until {}: its path, process name and image ({}) are new on this node, with cluster prevalence > 0.",
-                        x.cluster_nodes - 1,
-                        minutes_before_end(&f, exporter_start),
-                        w.image
-                    ),
-                    vec![
-                        Ask::Path(w.procs[0].exe.path),
-                        Ask::Name(w.procs[0].exe.name),
-                        Ask::Image(w.image),
-                    ],
-                ));
-            }
-            NEW_PID_KNOWN_PATH => {
-                let v = victim(0);
-                let slot = if v.pod == kube_proxy.pod {
-                    daemons[catalog::CONTAINERD]
-                } else {
-                    v.last
-                };
-                let at = f.end - 29 * MINUTE;
-                sim.force_restart(slot, at);
-                let exe = sim.slots[slot].exe;
-                asks.push((
-                    NEW_PID_KNOWN_PATH,
-                    format!(
-                        "Negative control: {} ({}) restarts at {} with a new pid; the path and name ran on this node all along, so they are not new (only --splunk-compat, whose key includes the pid, reports it when process.memory.utilization is emitted).",
-                        exe.name,
-                        exe.path,
-                        minutes_before_end(&f, at)
-                    ),
-                    vec![Ask::Path(exe.path), Ask::Name(exe.name)],
-                ));
-            }
-            NEW_IMAGE_ON_NODE => {
-                let w = &catalog::EVIL_MINER;
-                let start = f.end - 44 * MINUTE;
-                add_workload(&mut sim, w, boot, Some(start));
-                asks.push((
-                    NEW_IMAGE_ON_NODE,
-                    format!(
-                        "A pod nobody deployed ({}, namespace {}) pulls {}:{} — an image no node of any cluster ever ran — at {} and mines Monero with {}: the image, the path and the process name are new on this node.",
-                        w.name,
-                        w.namespace,
-                        w.image,
-                        w.tag,
-                        minutes_before_end(&f, start),
-                        w.procs[0].exe.path
-                    ),
-                    vec![
-                        Ask::Image(w.image),
-                        Ask::Path(w.procs[0].exe.path),
-                        Ask::Name(w.procs[0].exe.name),
-                    ],
-                ));
-            }
-            IMAGE_TAG_BUMP => {
-                let v = apps.last().copied().or(shipper).unwrap_or(kube_proxy);
-                let w = v.workload;
-                let at = f.end - 25 * MINUTE;
-                let tag = bumped_tag(w.image, w.tag, at);
-                sim.force_rollout(v.pod, at, tag.clone());
-                let main = w.procs[0].exe;
-                asks.push((
-                    IMAGE_TAG_BUMP,
-                    format!(
-                        "Negative control: the {} Deployment rolls out a new image tag ({}:{}) at {}; new pod, new container ids and pids, but the image name ran on this node all along, so it is not new (nor are its paths).",
-                        w.name,
-                        w.image,
-                        tag,
-                        minutes_before_end(&f, at)
-                    ),
-                    vec![Ask::Image(w.image), Ask::Path(main.path), Ask::Name(main.name)],
-                ));
-            }
-            INTERACTIVE_SHELL => {
-                let v = victim(2);
-                let start = f.end - 18 * MINUTE;
-                let end = start + f.len(11 * MINUTE);
-                let shim = sim.pod_shim(v.pod).expect("pods have a shim");
-                let exe = Exe {
-                    owner: sim.slots[v.last].exe.owner,
-                    ..catalog::EXEC_BASH
-                };
-                let slot = sim.add_slot(
-                    exe,
-                    Some(v.pod),
-                    Parent::Slot(shim),
-                    Life::Windows(vec![(start, end)]),
-                    boot,
-                );
-                let description = format!(
-                    "Someone runs `kubectl exec -it … -- bash`{} from {} for {} minutes and types commands: both shell rules report it (CPU activity), and bash ran nowhere on this node before.",
-                    within(&sim, Some(v.pod)),
-                    minutes_before_end(&f, start),
-                    (end - start) / MINUTE
-                );
-                shells.push(ShellPlan {
-                    scenario: INTERACTIVE_SHELL,
-                    description: description.clone(),
-                    node: x.index,
-                    slot,
-                    cpu: true,
-                });
-                asks.push((
-                    INTERACTIVE_SHELL,
-                    description,
-                    vec![Ask::Path(exe.path), Ask::Name(exe.name)],
-                ));
-            }
-            IDLE_SHELL => {
-                let v = victim(3);
-                let start = f.end - 3 * HOUR - 7 * MINUTE;
-                let shim = sim.pod_shim(v.pod).expect("pods have a shim");
-                let exe = Exe {
-                    owner: sim.slots[v.last].exe.owner,
-                    ..catalog::EXEC_IDLE_SH
-                };
-                let slot = sim.add_slot(
-                    exe,
-                    Some(v.pod),
-                    Parent::Slot(shim),
-                    Life::Windows(vec![(start, NEVER)]),
-                    boot,
-                );
-                let description = format!(
-                    "A `kubectl exec -it … -- sh` session{} opened at {} and left idle: the shell (dash, named sh) holds memory but never uses CPU, so shell_on_worker_node reports it and shell_on_worker_node_cpu does not; it started before the window, so it is not new either.",
-                    within(&sim, Some(v.pod)),
-                    minutes_before_end(&f, start)
-                );
-                shells.push(ShellPlan {
-                    scenario: IDLE_SHELL,
-                    description: description.clone(),
-                    node: x.index,
-                    slot,
-                    cpu: false,
-                });
-                asks.push((IDLE_SHELL, description, vec![Ask::Path(exe.path), Ask::Name(exe.name)]));
-            }
+/// Whom the scenarios pick on: application pods (else the log shipper, else kube-proxy).
+struct Victims {
+    apps: Vec<PlannedPod>,
+    shipper: Option<PlannedPod>,
+    kube_proxy: PlannedPod,
+}
+
+impl Victims {
+    /// The `k`-th application pod (else the first, else the log shipper, else kube-proxy).
+    fn get(&self, k: usize) -> PlannedPod {
+        self.apps
+            .get(k)
+            .or(self.apps.first())
+            .copied()
+            .or(self.shipper)
+            .unwrap_or(self.kube_proxy)
+    }
+}
+
+/// One node while its scenarios are placed: its simulation, its long-running pods, and what
+/// the labels will ask about it. Each method places one scenario (its description says what
+/// happens); none draws from the node's random stream.
+struct Placing<'a> {
+    x: &'a NodeCtx<'a>,
+    f: Frame,
+    boot: u64,
+    sim: NodeSim,
+    pods: Vec<PlannedPod>,
+    victims: Victims,
+    daemons: Vec<usize>,
+    exporter_start: u64,
+    asks: Vec<(&'static str, String, Vec<Ask>)>,
+    shells: Vec<ShellPlan>,
+    /// Slots the statistical scenarios must not use (touched by another scenario, or taken).
+    stat_taken: Vec<usize>,
+}
+
+impl Placing<'_> {
+    /// Places one role of [`ROLES`].
+    fn place(&mut self, role: &'static str) {
+        match role {
+            MINER_IN_TMP => self.miner_in_tmp(),
+            SHELL_IN_DEV_SHM => self.shell_in_dev_shm(),
+            KNOWN_BINARY_UNUSUAL_PATH => self.known_binary_unusual_path(),
+            RETURNS_AFTER_30_DAYS => self.returns_after_30_days(),
+            COMMON_IN_CLUSTER_NEW_ON_NODE => self.common_in_cluster_new_on_node(),
+            NEW_PID_KNOWN_PATH => self.new_pid_known_path(),
+            NEW_IMAGE_ON_NODE => self.new_image_on_node(),
+            IMAGE_TAG_BUMP => self.image_tag_bump(),
+            INTERACTIVE_SHELL => self.interactive_shell(),
+            IDLE_SHELL => self.idle_shell(),
             PROCESS_CPU_BURST | PROCESS_RATIO_FLIP | PROCESS_SHORT_SPIKE | PROCESS_DIURNAL_PEAK => {
-                // Application pods first, then the other long-running pods; never a pod another
-                // scenario restarts, rolls out or runs something in.
-                if stat_taken.is_empty() {
-                    stat_taken.extend((0..4).map(|k| victim(k).last));
-                    stat_taken.extend(apps.last().map(|p| p.last));
-                    stat_taken.push(kube_proxy.last);
-                }
-                let candidates: Vec<PlannedPod> = apps.iter().chain(pods.iter()).copied().collect();
-                let Some(slot) = stat_victim(&sim, &candidates, &stat_taken) else {
-                    continue;
-                };
-                stat_taken.push(slot);
-                let exe = sim.slots[slot].exe;
-                let pod = sim.slots[slot].pod;
-                let w = f.windows();
-                let ok = stat_judgeable(&sim, &w);
-                let (shape, nine, ten, description) = match *role {
-                    PROCESS_CPU_BURST => {
-                        let from = f.end - 45 * MINUTE;
-                        let n = scrapes_between(&sim, from, f.end);
-                        (
-                            Shape { from, to: NEVER, cpu: 12.0, rss: 1.0, diurnal: None },
-                            ok && n > 5,
-                            ok && n > 5,
-                            format!(
-                                "A cryptominer injected into {} ({}){} from {}: its CPU time grows 12 times faster than usual in {n} scrapes of the window; memory, disk and threads stay as they were. #9 sees the CPU far above its 30-day baseline, #10 sees CPU per memory and per thread flip (when more than 5 scrapes fall in the burst and the baseline is judged).",
-                                exe.name, exe.path, within(&sim, pod), minutes_before_end(&f, from)
-                            ),
-                        )
-                    }
-                    PROCESS_RATIO_FLIP => {
-                        let from = f.end - 45 * MINUTE;
-                        let n = scrapes_between(&sim, from, f.end);
-                        (
-                            Shape { from, to: NEVER, cpu: 1.0, rss: 0.1, diurnal: None },
-                            false,
-                            ok && n > 5,
-                            format!(
-                                "{} ({}){} keeps its usual CPU from {} while its resident memory falls to a tenth (its heap swapped out and replaced by a small injected payload): no metric rises, so #9 is silent, but CPU per memory is ten times its baseline in {n} scrapes (#10).",
-                                exe.name, exe.path, within(&sim, pod), minutes_before_end(&f, from)
-                            ),
-                        )
-                    }
-                    PROCESS_SHORT_SPIKE => {
-                        let from = f.end - 20 * MINUTE;
-                        (
-                            Shape { from, to: from + 30 * NS, cpu: 20.0, rss: 1.0, diurnal: None },
-                            false,
-                            false,
-                            format!(
-                                "Negative control: {} ({}){} burns 20 times its CPU for 30 seconds at {}: at most one scrape interval is high, never more than 5 anomalous buckets.",
-                                exe.name, exe.path, within(&sim, pod), minutes_before_end(&f, from)
-                            ),
-                        )
-                    }
-                    _ => {
-                        let peak = (f.end - 30 * MINUTE) % DAY;
-                        (
-                            Shape { from: 0, to: 0, cpu: 1.0, rss: 1.0, diurnal: Some((0.6, peak)) },
-                            false,
-                            false,
-                            format!(
-                                "Negative control: {} ({}){} follows a strong daily load curve (±60 %) that peaks in the window, as it does every day: the peak is inside its baseline's spread.",
-                                exe.name, exe.path, within(&sim, pod)
-                            ),
-                        )
-                    }
-                };
-                sim.set_shape(slot, shape);
-                asks.push((
-                    role,
-                    description,
-                    vec![
-                        Ask::Stat {
-                            detection: PROCESS_RESOURCE_ANOMALY,
-                            name: exe.name,
-                            expect: nine,
-                        },
-                        Ask::Stat {
-                            detection: PROCESS_RESOURCE_RATIO_ANOMALY,
-                            name: exe.name,
-                            expect: ten,
-                        },
-                    ],
-                ));
+                self.statistical(role)
             }
             _ => {}
         }
     }
-    if x.late_scenario {
+
+    /// Places `miner_in_tmp` on this node.
+    fn miner_in_tmp(&mut self) {
+        let (f, boot) = (self.f, self.boot);
+        let v = self.victims.get(0);
+        let start = f.end - 47 * MINUTE;
+        let pexe = self.sim.slots[v.last].exe;
+        let exe = Exe {
+            owner: pexe.owner,
+            ..catalog::XMRIG
+        };
+        self.sim.add_slot(
+            exe,
+            Some(v.pod),
+            Parent::Slot(v.last),
+            Life::Windows(vec![(start, NEVER)]),
+            boot,
+        );
+        self.asks.push((
+            MINER_IN_TMP,
+            format!(
+                "A cryptominer dropped in a hidden folder under /tmp, started by {} ({}){} at {} and running until the end, using most of the node's CPU. The path never ran anywhere before.",
+                pexe.name,
+                pexe.path,
+                within(&self.sim, Some(v.pod)),
+                minutes_before_end(&f, start)
+            ),
+            vec![
+                Ask::Path(exe.path),
+                Ask::Name(exe.name),
+                // New: no history, so the statistical detections do not judge it.
+                Ask::Stat { detection: PROCESS_RESOURCE_ANOMALY, name: exe.name, expect: false },
+                Ask::Stat { detection: PROCESS_RESOURCE_RATIO_ANOMALY, name: exe.name, expect: false },
+            ],
+        ));
+    }
+
+    /// Places `shell_in_dev_shm` on this node.
+    fn shell_in_dev_shm(&mut self) {
+        let (x, f, boot) = (self.x, self.f, self.boot);
+        let v = self.victims.get(1);
+        let start = f.end - 33 * MINUTE;
+        let end = start + f.len(12 * MINUTE);
+        let pexe = self.sim.slots[v.last].exe;
+        let exe = Exe {
+            owner: pexe.owner,
+            ..catalog::DEV_SHM_SH
+        };
+        let slot = self.sim.add_slot(
+            exe,
+            Some(v.pod),
+            Parent::Slot(v.last),
+            Life::Windows(vec![(start, end)]),
+            boot,
+        );
+        let description = format!(
+            "A shell copied to the tmpfs /dev/shm and run interactively by {}{} from {} for {} minutes. /dev/shm/sh never ran before; its name is sh, so the shell rules report it too (a fresh process: its CPU time counts as activity).",
+            pexe.name,
+            within(&self.sim, Some(v.pod)),
+            minutes_before_end(&f, start),
+            (end - start) / MINUTE
+        );
+        self.shells.push(ShellPlan {
+            scenario: SHELL_IN_DEV_SHM,
+            description: description.clone(),
+            node: x.index,
+            slot,
+            cpu: true,
+        });
+        self.asks.push((
+            SHELL_IN_DEV_SHM,
+            description,
+            vec![Ask::Path(exe.path), Ask::Name(exe.name)],
+        ));
+    }
+
+    /// Places `known_binary_unusual_path` on this node.
+    fn known_binary_unusual_path(&mut self) {
+        let (f, boot) = (self.f, self.boot);
+        let start = f.end - 21 * MINUTE;
+        self.sim.add_slot(
+            catalog::TMP_PYTHON,
+            None,
+            Parent::Init,
+            Life::Windows(vec![(start, NEVER)]),
+            boot,
+        );
+        self.asks.push((
+            KNOWN_BINARY_UNUSUAL_PATH,
+            format!(
+                "A copy of python3 in /var/tmp runs a reverse shell on the host (reparented to init) from {}. The executable name is common (python3 runs from /usr/bin or /usr/local/bin in many containers); the path is not.",
+                minutes_before_end(&f, start)
+            ),
+            vec![Ask::Path(catalog::TMP_PYTHON.path), Ask::Name(catalog::TMP_PYTHON.name)],
+        ));
+    }
+
+    /// Places `returns_after_30_days` on this node.
+    fn returns_after_30_days(&mut self) {
+        let (x, f, boot) = (self.x, self.f, self.boot);
+        let early = if x.opts.days >= 36 {
+            Some(f.end - 35 * DAY)
+        } else if x.opts.days >= 31 {
+            Some(f.start + HOUR)
+        } else {
+            None
+        };
+        let start = f.end - 52 * MINUTE;
+        let mut windows = Vec::new();
+        if let Some(e) = early {
+            windows.push((e, e + f.len(10 * MINUTE)));
+        }
+        windows.push((start, start + f.len(10 * MINUTE)));
+        self.sim
+            .add_slot(catalog::TCPDUMP, None, Parent::Init, Life::Windows(windows), boot);
+        let before = match early {
+            Some(e) => format!(
+                "ran on this node once before, at {} ({:.1} days before the end, outside the 30-day baseline), and",
+                fmt_instant(utc(e)),
+                (f.end - e) as f64 / DAY as f64
+            ),
+            None => format!(
+                "would have run on this node ~35 days before the end, but the dataset only covers {} days (--days 36 or more emits that sighting; 31 to 35 puts it just before the baseline), so it simply",
+                x.opts.days
+            ),
+        };
+        self.asks.push((
+            RETURNS_AFTER_30_DAYS,
+            format!(
+                "tcpdump {before} runs again from {} for {} minutes: new within the baseline window.",
+                minutes_before_end(&f, start),
+                f.len(10 * MINUTE) / MINUTE
+            ),
+            vec![Ask::Path(catalog::TCPDUMP.path), Ask::Name(catalog::TCPDUMP.name)],
+        ));
+    }
+
+    /// Places `common_in_cluster_new_on_node` on this node.
+    fn common_in_cluster_new_on_node(&mut self) {
+        let (x, f) = (self.x, self.f);
+        let w = &catalog::NODE_EXPORTER;
+        self.asks.push((
+            COMMON_IN_CLUSTER_NEW_ON_NODE,
+            format!(
+                "The node-exporter DaemonSet ran on every other node of the cluster ({} others) all along, but its pod was kept off this node (a taint) until {}: its path, process name and image ({}) are new on this node, with cluster prevalence > 0.",
+                x.cluster_nodes - 1,
+                minutes_before_end(&f, self.exporter_start),
+                w.image
+            ),
+            vec![
+                Ask::Path(w.procs[0].exe.path),
+                Ask::Name(w.procs[0].exe.name),
+                Ask::Image(w.image),
+            ],
+        ));
+    }
+
+    /// Places `new_pid_known_path` on this node.
+    fn new_pid_known_path(&mut self) {
+        let f = self.f;
+        let v = self.victims.get(0);
+        let slot = if v.pod == self.victims.kube_proxy.pod {
+            self.daemons[catalog::CONTAINERD]
+        } else {
+            v.last
+        };
+        let at = f.end - 29 * MINUTE;
+        self.sim.force_restart(slot, at);
+        let exe = self.sim.slots[slot].exe;
+        self.asks.push((
+            NEW_PID_KNOWN_PATH,
+            format!(
+                "Negative control: {} ({}) restarts at {} with a new pid; the path and name ran on this node all along, so they are not new (only --splunk-compat, whose key includes the pid, reports it when process.memory.utilization is emitted).",
+                exe.name,
+                exe.path,
+                minutes_before_end(&f, at)
+            ),
+            vec![Ask::Path(exe.path), Ask::Name(exe.name)],
+        ));
+    }
+
+    /// Places `new_image_on_node` on this node.
+    fn new_image_on_node(&mut self) {
+        let (f, boot) = (self.f, self.boot);
+        let w = &catalog::EVIL_MINER;
+        let start = f.end - 44 * MINUTE;
+        add_workload(&mut self.sim, w, boot, Some(start));
+        self.asks.push((
+            NEW_IMAGE_ON_NODE,
+            format!(
+                "A pod nobody deployed ({}, namespace {}) pulls {}:{} — an image no node of any cluster ever ran — at {} and mines Monero with {}: the image, the path and the process name are new on this node.",
+                w.name,
+                w.namespace,
+                w.image,
+                w.tag,
+                minutes_before_end(&f, start),
+                w.procs[0].exe.path
+            ),
+            vec![
+                Ask::Image(w.image),
+                Ask::Path(w.procs[0].exe.path),
+                Ask::Name(w.procs[0].exe.name),
+            ],
+        ));
+    }
+
+    /// Places `image_tag_bump` on this node.
+    fn image_tag_bump(&mut self) {
+        let f = self.f;
+        let v = self
+            .victims
+            .apps
+            .last()
+            .copied()
+            .or(self.victims.shipper)
+            .unwrap_or(self.victims.kube_proxy);
+        let w = v.workload;
+        let at = f.end - 25 * MINUTE;
+        let tag = bumped_tag(w.image, w.tag, at);
+        self.sim.force_rollout(v.pod, at, tag.clone());
+        let main = w.procs[0].exe;
+        self.asks.push((
+            IMAGE_TAG_BUMP,
+            format!(
+                "Negative control: the {} Deployment rolls out a new image tag ({}:{}) at {}; new pod, new container ids and pids, but the image name ran on this node all along, so it is not new (nor are its paths).",
+                w.name,
+                w.image,
+                tag,
+                minutes_before_end(&f, at)
+            ),
+            vec![Ask::Image(w.image), Ask::Path(main.path), Ask::Name(main.name)],
+        ));
+    }
+
+    /// Places `interactive_shell` on this node.
+    fn interactive_shell(&mut self) {
+        let (x, f, boot) = (self.x, self.f, self.boot);
+        let v = self.victims.get(2);
+        let start = f.end - 18 * MINUTE;
+        let end = start + f.len(11 * MINUTE);
+        let shim = self.sim.pod_shim(v.pod).expect("pods have a shim");
+        let exe = Exe {
+            owner: self.sim.slots[v.last].exe.owner,
+            ..catalog::EXEC_BASH
+        };
+        let slot = self.sim.add_slot(
+            exe,
+            Some(v.pod),
+            Parent::Slot(shim),
+            Life::Windows(vec![(start, end)]),
+            boot,
+        );
+        let description = format!(
+            "Someone runs `kubectl exec -it … -- bash`{} from {} for {} minutes and types commands: both shell rules report it (CPU activity), and bash ran nowhere on this node before.",
+            within(&self.sim, Some(v.pod)),
+            minutes_before_end(&f, start),
+            (end - start) / MINUTE
+        );
+        self.shells.push(ShellPlan {
+            scenario: INTERACTIVE_SHELL,
+            description: description.clone(),
+            node: x.index,
+            slot,
+            cpu: true,
+        });
+        self.asks.push((
+            INTERACTIVE_SHELL,
+            description,
+            vec![Ask::Path(exe.path), Ask::Name(exe.name)],
+        ));
+    }
+
+    /// Places `idle_shell` on this node.
+    fn idle_shell(&mut self) {
+        let (x, f, boot) = (self.x, self.f, self.boot);
+        let v = self.victims.get(3);
+        let start = f.end - 3 * HOUR - 7 * MINUTE;
+        let shim = self.sim.pod_shim(v.pod).expect("pods have a shim");
+        let exe = Exe {
+            owner: self.sim.slots[v.last].exe.owner,
+            ..catalog::EXEC_IDLE_SH
+        };
+        let slot = self.sim.add_slot(
+            exe,
+            Some(v.pod),
+            Parent::Slot(shim),
+            Life::Windows(vec![(start, NEVER)]),
+            boot,
+        );
+        let description = format!(
+            "A `kubectl exec -it … -- sh` session{} opened at {} and left idle: the shell (dash, named sh) holds memory but never uses CPU, so shell_on_worker_node reports it and shell_on_worker_node_cpu does not; it started before the window, so it is not new either.",
+            within(&self.sim, Some(v.pod)),
+            minutes_before_end(&f, start)
+        );
+        self.shells.push(ShellPlan {
+            scenario: IDLE_SHELL,
+            description: description.clone(),
+            node: x.index,
+            slot,
+            cpu: false,
+        });
+        self.asks
+            .push((IDLE_SHELL, description, vec![Ask::Path(exe.path), Ask::Name(exe.name)]));
+    }
+
+    /// A statistical scenario (#9/#10): a long-running process of its own changes its resource
+    /// shape in the window (or, for the negative controls, keeps within its baseline's spread).
+    fn statistical(&mut self, role: &'static str) {
+        let f = self.f;
+        // Application pods first, then the other long-running pods; never a pod another
+        // scenario restarts, rolls out or runs something in.
+        if self.stat_taken.is_empty() {
+            self.stat_taken.extend((0..4).map(|k| self.victims.get(k).last));
+            self.stat_taken.extend(self.victims.apps.last().map(|p| p.last));
+            self.stat_taken.push(self.victims.kube_proxy.last);
+        }
+        let candidates: Vec<PlannedPod> = self.victims.apps.iter().chain(self.pods.iter()).copied().collect();
+        let Some(slot) = stat_victim(&self.sim, &candidates, &self.stat_taken) else {
+            return;
+        };
+        self.stat_taken.push(slot);
+        let exe = self.sim.slots[slot].exe;
+        let pod = self.sim.slots[slot].pod;
+        let w = f.windows();
+        let ok = stat_judgeable(&self.sim, &w);
+        let (shape, nine, ten, description) = match role {
+            PROCESS_CPU_BURST => {
+                let from = f.end - 45 * MINUTE;
+                let n = scrapes_between(&self.sim, from, f.end);
+                (
+                    Shape { from, to: NEVER, cpu: 12.0, rss: 1.0, diurnal: None },
+                    ok && n > 5,
+                    ok && n > 5,
+                    format!(
+                        "A cryptominer injected into {} ({}){} from {}: its CPU time grows 12 times faster than usual in {n} scrapes of the window; memory, disk and threads stay as they were. #9 sees the CPU far above its 30-day baseline, #10 sees CPU per memory and per thread flip (when more than 5 scrapes fall in the burst and the baseline is judged).",
+                        exe.name, exe.path, within(&self.sim, pod), minutes_before_end(&f, from)
+                    ),
+                )
+            }
+            PROCESS_RATIO_FLIP => {
+                let from = f.end - 45 * MINUTE;
+                let n = scrapes_between(&self.sim, from, f.end);
+                (
+                    Shape { from, to: NEVER, cpu: 1.0, rss: 0.1, diurnal: None },
+                    false,
+                    ok && n > 5,
+                    format!(
+                        "{} ({}){} keeps its usual CPU from {} while its resident memory falls to a tenth (its heap swapped out and replaced by a small injected payload): no metric rises, so #9 is silent, but CPU per memory is ten times its baseline in {n} scrapes (#10).",
+                        exe.name, exe.path, within(&self.sim, pod), minutes_before_end(&f, from)
+                    ),
+                )
+            }
+            PROCESS_SHORT_SPIKE => {
+                let from = f.end - 20 * MINUTE;
+                (
+                    Shape { from, to: from + 30 * NS, cpu: 20.0, rss: 1.0, diurnal: None },
+                    false,
+                    false,
+                    format!(
+                        "Negative control: {} ({}){} burns 20 times its CPU for 30 seconds at {}: at most one scrape interval is high, never more than 5 anomalous buckets.",
+                        exe.name, exe.path, within(&self.sim, pod), minutes_before_end(&f, from)
+                    ),
+                )
+            }
+            _ => {
+                let peak = (f.end - 30 * MINUTE) % DAY;
+                (
+                    Shape { from: 0, to: 0, cpu: 1.0, rss: 1.0, diurnal: Some((0.6, peak)) },
+                    false,
+                    false,
+                    format!(
+                        "Negative control: {} ({}){} follows a strong daily load curve (±60 %) that peaks in the window, as it does every day: the peak is inside its baseline's spread.",
+                        exe.name, exe.path, within(&self.sim, pod)
+                    ),
+                )
+            }
+        };
+        self.sim.set_shape(slot, shape);
+        self.asks.push((
+            role,
+            description,
+            vec![
+                Ask::Stat {
+                    detection: PROCESS_RESOURCE_ANOMALY,
+                    name: exe.name,
+                    expect: nine,
+                },
+                Ask::Stat {
+                    detection: PROCESS_RESOURCE_RATIO_ANOMALY,
+                    name: exe.name,
+                    expect: ten,
+                },
+            ],
+        ));
+    }
+
+    /// Places `new_path_on_late_node` on this node (it joined part-way, at `first_scrape`).
+    fn new_path_on_late_node(&mut self, first_scrape: u64) {
+        let (f, boot) = (self.f, self.boot);
         let start = f.end - (15 * MINUTE).max(f.interval + MINUTE);
-        sim.add_slot(
+        self.sim.add_slot(
             catalog::CRICTL,
             None,
             Parent::Init,
             Life::Windows(vec![(start, NEVER)]),
             boot,
         );
-        asks.push((
+        self.asks.push((
             NEW_PATH_ON_LATE_NODE,
             format!(
                 "This node joined the cluster at {} and has less than 30 days of history. An operator follows container logs with crictl from {}: a new path, reported with baseline_complete = false.",
@@ -818,25 +989,6 @@ fn build_node(x: NodeCtx<'_>) -> Built {
             ),
             vec![Ask::Path(catalog::CRICTL.path), Ask::Name(catalog::CRICTL.name)],
         ));
-    }
-    if x.multi_stage {
-        multi_stage(&mut sim, &mut asks, &mut shells, &x, victim(0));
-    }
-    let truth = NodeTruth {
-        k8s_cluster_name: x.cluster.name.clone(),
-        k8s_node_name: node.clone(),
-        host_name: node,
-        first_scrape: fmt_instant(utc(first_scrape)),
-        joined_late: x.late,
-        expect_baseline_complete: complete,
-    };
-    Built {
-        sim,
-        truth,
-        pods,
-        asks,
-        shells,
-        complete,
     }
 }
 
@@ -1031,11 +1183,61 @@ fn is_new(sim: &NodeSim, ask: &Ask, w: &Windows) -> bool {
 /// and labelled.
 pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Population {
     let f = frame;
-    let w = f.windows();
     let window_end = fmt_instant(utc(f.end));
     let plans: Vec<ClusterPlan> = (0..opts.clusters)
         .map(|c| cluster_plan(opts.seed, c, opts.nodes))
         .collect();
+    let timing = collector_timing(opts, f);
+    let (mut built, cluster_nodes, complete) = build_nodes(opts, frame, want, &plans, &timing);
+    image_common_in_cluster_new_on_node(&mut built, &cluster_nodes, &complete, f);
+    let (mut topologies, presents) = topologies(opts, &built, &cluster_nodes);
+    let scenario_edges = scenario_edges(opts, f, &plans, &mut topologies, &presents);
+    let clusters = cluster_sims(opts, f, &plans, &topologies, &scenario_edges, &timing);
+    let (entries, shells) = label(opts, f, &mut built, &plans, &topologies, &scenario_edges, &window_end);
+    let mut nodes = Vec::new();
+    let mut node_truth = Vec::new();
+    for b in built {
+        nodes.push(b.sim);
+        node_truth.push(b.truth);
+    }
+    Population {
+        nodes,
+        clusters,
+        cluster_nodes,
+        labels: Labels {
+            entries,
+            shells,
+            window_end,
+        },
+        node_truth,
+    }
+}
+
+/// Cluster-wide collectors, per cluster: when the cluster receiver and the reducer first tick,
+/// and since when the receiver runs: `(receiver_first, reducer_first, receiver_start)`.
+fn collector_timing(opts: &GenerateOptions, f: Frame) -> Vec<(u64, u64, u64)> {
+    (0..opts.clusters)
+        .map(|c| {
+            let mut rng = Rng::derive(opts.seed, &[TAG_TIMING, u64::from(c)]);
+            let phase = |rng: &mut Rng| rng.range(0, f.interval / 1_000_000) * 1_000_000;
+            let receiver_first = f.start + phase(&mut rng);
+            let reducer_first = f.start + phase(&mut rng);
+            let receiver_start = f.start - rng.range(HOUR / NS, 20 * DAY / NS) * NS;
+            (receiver_first, reducer_first, receiver_start)
+        })
+        .collect()
+}
+
+/// Every node of every cluster with its roles placed: the nodes, the range of each cluster's,
+/// and the nodes with a full history as (cluster, node), in the order roles go round them.
+#[allow(clippy::type_complexity)]
+fn build_nodes(
+    opts: &GenerateOptions,
+    frame: Frame,
+    want: Want,
+    plans: &[ClusterPlan],
+    timing: &[(u64, u64, u64)],
+) -> (Vec<Built>, Vec<std::ops::Range<usize>>, Vec<(u32, u32)>) {
     let late_index = opts.nodes - 1;
     // Nodes with a full history, spread over clusters: node 0 of each cluster, then node 1, …
     let complete: Vec<(u32, u32)> = (0..late_index)
@@ -1046,19 +1248,6 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
         roles.entry(complete[i % complete.len()]).or_default().push(role);
     }
     let held_back = complete[4 % complete.len()];
-
-    // Cluster-wide collectors: when the cluster receiver and the reducer tick, and since when
-    // the receiver runs.
-    let timing: Vec<(u64, u64, u64)> = (0..opts.clusters)
-        .map(|c| {
-            let mut rng = Rng::derive(opts.seed, &[TAG_TIMING, u64::from(c)]);
-            let phase = |rng: &mut Rng| rng.range(0, f.interval / 1_000_000) * 1_000_000;
-            let receiver_first = f.start + phase(&mut rng);
-            let reducer_first = f.start + phase(&mut rng);
-            let receiver_start = f.start - rng.range(HOUR / NS, 20 * DAY / NS) * NS;
-            (receiver_first, reducer_first, receiver_start)
-        })
-        .collect();
 
     let mut built: Vec<Built> = Vec::new();
     let mut cluster_nodes = Vec::new();
@@ -1086,8 +1275,17 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
         }
         cluster_nodes.push(first..built.len());
     }
+    (built, cluster_nodes, complete)
+}
 
-    // An application image running elsewhere in the cluster comes to a node for the first time.
+/// `image_common_in_cluster_new_on_node`: an application image running elsewhere in the cluster
+/// comes to a node (the eighth with a full history) for the first time.
+fn image_common_in_cluster_new_on_node(
+    built: &mut [Built],
+    cluster_nodes: &[std::ops::Range<usize>],
+    complete: &[(u32, u32)],
+    f: Frame,
+) {
     let common_at = complete[7 % complete.len()];
     let common_node = cluster_nodes[common_at.0 as usize].start + common_at.1 as usize;
     let range = cluster_nodes[common_at.0 as usize].clone();
@@ -1139,8 +1337,16 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
             asks,
         ));
     }
+}
 
-    // Topologies: the workloads that run all along on each cluster's full-history nodes.
+/// Topologies: the workloads that run all along on each cluster's full-history nodes
+/// (`presents`), and who talks to whom among them.
+#[allow(clippy::type_complexity)]
+fn topologies(
+    opts: &GenerateOptions,
+    built: &[Built],
+    cluster_nodes: &[std::ops::Range<usize>],
+) -> (Vec<Vec<EdgeKey>>, Vec<Vec<&'static str>>) {
     let mut topologies: Vec<Vec<EdgeKey>> = Vec::new();
     let mut presents: Vec<Vec<&'static str>> = Vec::new();
     for (c, range) in cluster_nodes.iter().enumerate() {
@@ -1154,114 +1360,169 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
         topologies.push(topology(&present, &mut rng));
         presents.push(present);
     }
+    (topologies, presents)
+}
 
-    // Scenario edges: (scenario, cluster, edge, start, description).
-    let mut scenario_edges: Vec<(&'static str, usize, EdgeKey, u64, String)> = Vec::new();
+/// A scenario edge: (scenario, cluster, edge, start, description).
+type ScenarioEdge = (&'static str, usize, EdgeKey, u64, String);
+
+/// The edge scenarios, in ground-truth order (`edge_known_in_other_cluster` needs two
+/// clusters; it may take an edge away from the second cluster's topology).
+fn scenario_edges(
+    opts: &GenerateOptions,
+    f: Frame,
+    plans: &[ClusterPlan],
+    topologies: &mut [Vec<EdgeKey>],
+    presents: &[Vec<&'static str>],
+) -> Vec<ScenarioEdge> {
+    let mut scenario_edges: Vec<ScenarioEdge> = Vec::new();
     if opts.clusters >= 2 {
-        let (a, b) = (0usize, 1usize);
-        let pick = |topo_b: &[EdgeKey]| {
-            topologies[a].iter().copied().find(|e| {
-                e.0 == Proto::Tcp && presents[b].contains(&e.1) && presents[b].contains(&e.2) && !topo_b.contains(e)
-            })
-        };
-        let edge = match pick(&topologies[b]) {
-            Some(e) => e,
-            None => {
-                // Every shared pair is an edge in both clusters: cluster B loses one.
-                let shared = topologies[a]
-                    .iter()
-                    .copied()
-                    .filter(|e| e.0 == Proto::Tcp && topologies[b].contains(e))
-                    .min_by_key(|e| catalog::TELEMETRY.contains(&e.1))
-                    .expect("the telemetry pipeline is in every cluster");
-                topologies[b].retain(|e| *e != shared);
-                shared
-            }
-        };
-        let start = f.end - 41 * MINUTE;
-        scenario_edges.push((
-            EDGE_KNOWN_IN_OTHER_CLUSTER,
-            b,
-            edge,
-            start,
-            format!(
-                "{} talks TCP to {} in cluster {} all along; in cluster {} it never did until {}. New in this cluster (intent mode); --splunk-compat, whose baseline ignores the cluster, does not report it.",
-                edge.1,
-                edge.2,
-                plans[a].name,
-                plans[b].name,
-                minutes_before_end(&f, start)
-            ),
-        ));
+        edge_known_in_other_cluster(f, plans, topologies, presents, &mut scenario_edges);
     }
+    new_tcp_edge_lateral(f, topologies, presents, &mut scenario_edges);
+    new_udp_edge_statsd(opts, f, presents, &mut scenario_edges);
+    scenario_edges
+}
+
+/// `edge_known_in_other_cluster`: a TCP edge of the first cluster appears in the second.
+fn edge_known_in_other_cluster(
+    f: Frame,
+    plans: &[ClusterPlan],
+    topologies: &mut [Vec<EdgeKey>],
+    presents: &[Vec<&'static str>],
+    scenario_edges: &mut Vec<ScenarioEdge>,
+) {
+    let (a, b) = (0usize, 1usize);
+    let pick = |topo_b: &[EdgeKey]| {
+        topologies[a].iter().copied().find(|e| {
+            e.0 == Proto::Tcp && presents[b].contains(&e.1) && presents[b].contains(&e.2) && !topo_b.contains(e)
+        })
+    };
+    let edge = match pick(&topologies[b]) {
+        Some(e) => e,
+        None => {
+            // Every shared pair is an edge in both clusters: cluster B loses one.
+            let shared = topologies[a]
+                .iter()
+                .copied()
+                .filter(|e| e.0 == Proto::Tcp && topologies[b].contains(e))
+                .min_by_key(|e| catalog::TELEMETRY.contains(&e.1))
+                .expect("the telemetry pipeline is in every cluster");
+            topologies[b].retain(|e| *e != shared);
+            shared
+        }
+    };
+    let start = f.end - 41 * MINUTE;
+    scenario_edges.push((
+        EDGE_KNOWN_IN_OTHER_CLUSTER,
+        b,
+        edge,
+        start,
+        format!(
+            "{} talks TCP to {} in cluster {} all along; in cluster {} it never did until {}. New in this cluster (intent mode); --splunk-compat, whose baseline ignores the cluster, does not report it.",
+            edge.1,
+            edge.2,
+            plans[a].name,
+            plans[b].name,
+            minutes_before_end(&f, start)
+        ),
+    ));
+}
+
+/// `new_tcp_edge_lateral`: in the first cluster, a web-tier workload opens TCP connections to
+/// a data-tier one (no cluster has that edge).
+fn new_tcp_edge_lateral(
+    f: Frame,
+    topologies: &[Vec<EdgeKey>],
+    presents: &[Vec<&'static str>],
+    scenario_edges: &mut Vec<ScenarioEdge>,
+) {
     let known_anywhere = |e: &EdgeKey, extra: &[(&str, usize, EdgeKey, u64, String)]| {
         topologies.iter().any(|t| t.contains(e)) || extra.iter().any(|x| x.2 == *e)
     };
-    {
-        let c = 0usize;
-        let present = &presents[c];
-        let fronts = ["web-frontend", "storefront", "cms", "api-gateway"];
-        let backs = ["db", "cache", "queue", "search"];
-        let mut candidates: Vec<EdgeKey> = Vec::new();
-        for s in fronts {
-            for d in backs {
-                candidates.push((Proto::Tcp, workload(s).name, workload(d).name));
-            }
+    let c = 0usize;
+    let present = &presents[c];
+    let fronts = ["web-frontend", "storefront", "cms", "api-gateway"];
+    let backs = ["db", "cache", "queue", "search"];
+    let mut candidates: Vec<EdgeKey> = Vec::new();
+    for s in fronts {
+        for d in backs {
+            candidates.push((Proto::Tcp, workload(s).name, workload(d).name));
         }
-        for s in present {
-            for d in present {
-                candidates.push((Proto::Tcp, s, d));
-            }
+    }
+    for s in present {
+        for d in present {
+            candidates.push((Proto::Tcp, s, d));
         }
-        let edge = candidates
-            .into_iter()
-            .find(|e| {
-                e.1 != e.2 && present.contains(&e.1) && present.contains(&e.2) && !known_anywhere(e, &scenario_edges)
-            })
-            .expect("a cluster runs more workloads than it has edges among them");
-        let start = f.end - 35 * MINUTE;
-        scenario_edges.push((
-            NEW_TCP_EDGE_LATERAL,
-            c,
-            edge,
-            start,
-            format!(
-                "Lateral movement: {} ({}) suddenly opens TCP connections to {} ({}) at {}; the web tier never talks to the data tier directly, in no cluster.",
-                edge.1,
-                workload(edge.1).namespace,
-                edge.2,
-                workload(edge.2).namespace,
-                minutes_before_end(&f, start)
-            ),
-        ));
     }
-    {
-        let c = usize::from(opts.clusters > 1);
-        let present = &presents[c];
-        let gateway = catalog::SINGLETONS[0].name;
-        let src = ["task-worker", "reports", "checkout", "orders"]
-            .into_iter()
-            .chain(catalog::APPS.iter().map(|a| a.name))
-            .chain(catalog::DNS_CLIENTS)
-            .find(|s| present.contains(s) && *s != gateway)
-            .expect("the telemetry pipeline is in every cluster");
-        let edge = (Proto::Udp, workload(src).name, gateway);
-        let start = f.end - 27 * MINUTE;
-        scenario_edges.push((
-            NEW_UDP_EDGE_STATSD,
-            c,
-            edge,
-            start,
-            format!(
-                "{} starts sending UDP datagrams (StatsD) to {} at {}; it only ever sent UDP to coredns (DNS) before.",
-                edge.1,
-                edge.2,
-                minutes_before_end(&f, start)
-            ),
-        ));
-    }
+    let edge = candidates
+        .into_iter()
+        .find(|e| {
+            e.1 != e.2
+                && present.contains(&e.1)
+                && present.contains(&e.2)
+                && !known_anywhere(e, scenario_edges.as_slice())
+        })
+        .expect("a cluster runs more workloads than it has edges among them");
+    let start = f.end - 35 * MINUTE;
+    scenario_edges.push((
+        NEW_TCP_EDGE_LATERAL,
+        c,
+        edge,
+        start,
+        format!(
+            "Lateral movement: {} ({}) suddenly opens TCP connections to {} ({}) at {}; the web tier never talks to the data tier directly, in no cluster.",
+            edge.1,
+            workload(edge.1).namespace,
+            edge.2,
+            workload(edge.2).namespace,
+            minutes_before_end(&f, start)
+        ),
+    ));
+}
 
-    // The clusters' telemetry.
+/// `new_udp_edge_statsd`: a workload starts sending StatsD datagrams to the gateway.
+fn new_udp_edge_statsd(
+    opts: &GenerateOptions,
+    f: Frame,
+    presents: &[Vec<&'static str>],
+    scenario_edges: &mut Vec<ScenarioEdge>,
+) {
+    let c = usize::from(opts.clusters > 1);
+    let present = &presents[c];
+    let gateway = catalog::SINGLETONS[0].name;
+    let src = ["task-worker", "reports", "checkout", "orders"]
+        .into_iter()
+        .chain(catalog::APPS.iter().map(|a| a.name))
+        .chain(catalog::DNS_CLIENTS)
+        .find(|s| present.contains(s) && *s != gateway)
+        .expect("the telemetry pipeline is in every cluster");
+    let edge = (Proto::Udp, workload(src).name, gateway);
+    let start = f.end - 27 * MINUTE;
+    scenario_edges.push((
+        NEW_UDP_EDGE_STATSD,
+        c,
+        edge,
+        start,
+        format!(
+            "{} starts sending UDP datagrams (StatsD) to {} at {}; it only ever sent UDP to coredns (DNS) before.",
+            edge.1,
+            edge.2,
+            minutes_before_end(&f, start)
+        ),
+    ));
+}
+
+/// The clusters' telemetry: each cluster's reducer with its topology's edges and the edge
+/// scenarios placed in it.
+fn cluster_sims(
+    opts: &GenerateOptions,
+    f: Frame,
+    plans: &[ClusterPlan],
+    topologies: &[Vec<EdgeKey>],
+    scenario_edges: &[ScenarioEdge],
+    timing: &[(u64, u64, u64)],
+) -> Vec<ClusterSim> {
     let mut clusters = Vec::new();
     for (c, plan) in plans.iter().enumerate() {
         let mut rng = Rng::derive(opts.seed, &[TAG_REDUCER, c as u64]);
@@ -1269,7 +1530,7 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
             .iter()
             .map(|(p, s, d)| Edge::new(*p, endpoint(workload(s)), endpoint(workload(d)), f.start, &mut rng))
             .collect();
-        for (_, sc, (p, s, d), start, _) in &scenario_edges {
+        for (_, sc, (p, s, d), start, _) in scenario_edges {
             if *sc == c {
                 edges.push(Edge::new(
                     *p,
@@ -1291,11 +1552,24 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
             rng,
         ));
     }
+    clusters
+}
 
-    // Labels.
+/// The labels: each node's questions answered from the population (`is_new`), the edge
+/// scenarios' entries, and the shells whose pids the run decides.
+fn label(
+    opts: &GenerateOptions,
+    f: Frame,
+    built: &mut [Built],
+    plans: &[ClusterPlan],
+    topologies: &[Vec<EdgeKey>],
+    scenario_edges: &[ScenarioEdge],
+    window_end: &str,
+) -> (Vec<Scenario>, Vec<ShellPlan>) {
+    let w = f.windows();
     let mut entries = Vec::new();
     let mut shells = Vec::new();
-    for b in &mut built {
+    for b in built.iter_mut() {
         let complete = Some(b.complete);
         for (name, description, asks) in &b.asks {
             for ask in asks {
@@ -1313,7 +1587,7 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
                             description,
                             detection,
                             vec![b.sim.cluster().to_string(), b.sim.node().to_string(), n.to_string()],
-                            &window_end,
+                            window_end,
                             *expect,
                             None,
                         ));
@@ -1325,7 +1599,7 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
                     description,
                     detection,
                     vec![b.sim.cluster().to_string(), b.sim.node().to_string(), value.to_string()],
-                    &window_end,
+                    window_end,
                     is_new(&b.sim, ask, &w),
                     complete,
                 ));
@@ -1333,7 +1607,7 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
         }
         shells.append(&mut b.shells);
     }
-    for (name, c, (p, s, d), _, description) in &scenario_edges {
+    for (name, c, (p, s, d), _, description) in scenario_edges {
         let detection = match p {
             Proto::Tcp => NEW_TCP_EDGE,
             Proto::Udp => NEW_UDP_EDGE,
@@ -1343,29 +1617,12 @@ pub(crate) fn build(opts: &GenerateOptions, frame: Frame, want: Want) -> Populat
             description,
             detection,
             vec![plans[*c].name.clone(), s.to_string(), d.to_string()],
-            &window_end,
+            window_end,
             !topologies[*c].contains(&(*p, *s, *d)),
             Some(opts.days >= 30),
         ));
     }
-
-    let mut nodes = Vec::new();
-    let mut node_truth = Vec::new();
-    for b in built {
-        nodes.push(b.sim);
-        node_truth.push(b.truth);
-    }
-    Population {
-        nodes,
-        clusters,
-        cluster_nodes,
-        labels: Labels {
-            entries,
-            shells,
-            window_end,
-        },
-        node_truth,
-    }
+    (entries, shells)
 }
 
 #[cfg(test)]
