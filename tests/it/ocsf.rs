@@ -405,3 +405,50 @@ fn detect_writes_validated_ocsf_and_reruns_replace_their_objects() {
     ));
     assert_eq!(ocsf_objects(&lake), fewer);
 }
+
+#[test]
+fn backfill_writes_ocsf_for_every_window() {
+    let l = crate::detect::golden_lake();
+    let lake = l.path();
+    let lake_s = lake.display().to_string();
+    let args = [
+        "backfill",
+        "--lake",
+        &lake_s,
+        "--detection",
+        "process_new_path",
+        "--from",
+        "2026-11-20T10:00:00Z",
+        "--to",
+        crate::detect::AT,
+    ];
+    let mut with_format = args.to_vec();
+    with_format.extend(["--format", "ocsf"]);
+    let out = kubeseen(&with_format, l.dir.path());
+    assert!(
+        !out.status.success(),
+        "backfill prints no records: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format ocsf"));
+    let out = kubeseen(&args, l.dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let objects = ocsf_objects(&lake);
+    for stem in ["20261120T110000Z-1h", "20261120T120000Z-1h"] {
+        assert!(
+            objects.contains(&keys::ocsf_jsonl("process_new_path", "2026-11-20", stem)),
+            "{stem}: {objects:?}"
+        );
+    }
+    let jl = std::fs::read_to_string(lake.join(keys::ocsf_jsonl(
+        "process_new_path",
+        "2026-11-20",
+        "20261120T120000Z-1h",
+    )))
+    .expect("jsonl");
+    assert_eq!(jl.lines().count(), 6, "the golden window's six findings");
+    if let Some(py) = python() {
+        let (code, verdict) = validate(&py, &[&lake.join("ocsf")]);
+        assert_eq!((code, &verdict["errors"]), (0, &serde_json::json!([])), "{verdict}");
+    }
+}
