@@ -75,6 +75,8 @@ SCALES = {
     "small": Scale("small", 1, 4, 20, "60s"),
     "medium": Scale("medium", 2, 10, 50, "60s"),
     "large": Scale("large", 2, 20, 100, "120s"),
+    # For trying the harness itself in a minute or two, not for figures.
+    "tiny": Scale("tiny", 1, 2, 4, "300s"),
 }
 
 # The landing micro-benchmark: 1 × 4 × 20 over 2 days at 60 s is 4.5 M points, 1.8 GB of
@@ -147,6 +149,9 @@ class Row:
     ratio_to: "Row | None" = None
     note: str = ""
     query_seconds: list[float] = field(default_factory=list)
+    # What README's generated block quotes this row as (see readme_blocks); "" = not quoted.
+    tag: str = ""
+    extra: dict = field(default_factory=dict)
 
     @property
     def walls(self) -> list[float]:
@@ -347,6 +352,7 @@ def bench_scale(scale: Scale, problems: list[str]) -> list[Row]:
     land.lake_mb = tree_bytes(os.path.join(landlake, "metrics")) / 1e6
     land.throughput = f"{statistics.median(pps) / 1e6:.2f} M points/s, {statistics.median(mbps):.0f} MB/s"
     land.ratio_to = None
+    land.tag = "land-kubeseen"
     rows.append(land)
 
     # Detection at the end of the data, kubeseen and the peers on the same lake, interleaved.
@@ -355,8 +361,10 @@ def bench_scale(scale: Scale, problems: list[str]) -> list[Row]:
     op = "detect 1h window, 30d baseline (raw points)"
     det = Row(scale.name, points, lake_mb, "kubeseen", op)
     det.ratio_to = det
+    det.tag = "raw-kubeseen"
     peers = {e: Row(scale.name, points, lake_mb, f"{e} (peers.py)", op) for e in ("duckdb", "polars")}
     results: dict[str, list[dict]] = {}
+    mismatched: set[str] = set()
     for i in range(RUNS):
         log(f"{scale.name}: detect round {i + 1}/{RUNS}")
         s = measure([BIN, "detect", "--lake", lake, "--at", END, "--detection", DETECTION, "--format", "json", "--no-rollups"])
@@ -373,74 +381,199 @@ def bench_scale(scale: Scale, problems: list[str]) -> list[Row]:
             r.query_seconds.append(q["query_seconds"])
             r.note = f"query (median) {statistics.median(r.query_seconds):.2f}s of the wall"
             results[e] = [norm(f) for f in json.load(open(out))]
+        # Every round is checked, not only the last: a flaky difference must not hide.
+        for e, r in peers.items():
+            d = diff(e, results["kubeseen"], results[e])
+            if d:
+                problems.append(f"{scale.name}, round {i + 1}: {d}")
+                mismatched.add(e)
     det.findings = len(results["kubeseen"])
     with open(os.path.join(findings_dir, "kubeseen.json"), "w") as fh:
         json.dump(results["kubeseen"], fh, indent=1)
     for e, r in peers.items():
         r.ratio_to = det
         r.findings = len(results[e])
-        d = diff(e, results["kubeseen"], results[e])
-        if d:
-            problems.append(f"{scale.name}: {d}")
-            r.note += "; FINDINGS MISMATCH"
+        r.note += f"; findings equal to kubeseen's in all {RUNS} rounds" if e not in mismatched else "; FINDINGS MISMATCH"
     if not results["kubeseen"]:
         problems.append(f"{scale.name}: kubeseen found nothing at {END}: the equality check is vacuous "
                         "(the generator should inject new paths in the last hour)")
+    peers["duckdb"].tag = "raw-duckdb"
     rows += [det, *peers.values()]
     rows += rollup_rows(scale, lake, points, lake_mb, det, peers["duckdb"], results["kubeseen"], problems)
     return rows
 
 
+def lake_findings(lake: str, frm: datetime, to: datetime) -> dict[str, list[dict]]:
+    """The findings kubeseen wrote into the lake for the windows ending in (frm, to], read back
+    from the findings Parquet (not from its stdout), by window end (RFC 3339)."""
+    import pyarrow.parquet as pq
+
+    out: dict[str, list[dict]] = {}
+    root = os.path.join(lake, "findings", f"detection={DETECTION}")
+    for d, _, files in os.walk(root):
+        for f in files:
+            m = re.fullmatch(r"(\d{8}T\d{6}Z)-1h\.parquet", f)
+            if not m:
+                continue  # other window lengths, --splunk-compat runs
+            at = datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+            if not (frm < at <= to):
+                continue
+            rows = []
+            for r in pq.read_table(os.path.join(d, f)).to_pylist():
+                g = {k: r.get(k) for k in COMPARED}
+                for k in ("first_seen", "last_seen"):
+                    v = g[k]
+                    if isinstance(v, datetime):
+                        us = (v - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+                        g[k] = fmt_us(us)
+                g["process_pids"] = sorted(int(x) for x in (g["process_pids"] or []) if x is not None)
+                rows.append(g)
+            out[iso(at)] = sorted(rows, key=lambda f: tuple(f[k] for k in KEY))
+    return out
+
+
+def fmt_us(us: int) -> str:
+    secs, frac = divmod(us, 1_000_000)
+    base = datetime.fromtimestamp(secs, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return base + ("Z" if frac == 0 else f".{frac // 1000:03d}Z" if frac % 1000 == 0 else f".{frac:06d}Z")
+
+
+def iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def by_window(findings: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for f in findings:
+        out.setdefault(f["at"], []).append(norm(f))
+    return {k: sorted(v, key=lambda f: tuple(f[c] for c in KEY)) for k, v in out.items()}
+
+
+def diff_windows(name: str, ref: dict[str, list[dict]], got: dict[str, list[dict]], windows: list[str]) -> list[str]:
+    """Per-window differences between kubeseen's backfill (ref) and a peer, over `windows`."""
+    out = []
+    for w in windows:
+        d = diff(name, ref.get(w, []), got.get(w, []))
+        if d:
+            out.append(f"window ending {w}: {d}")
+    return out
+
+
 def rollup_rows(scale, lake, points, lake_mb, raw, duck, raw_findings, problems) -> list:
-    """Hourly detection with rollups, backfill of 720 windows, and DuckDB's per-window loop."""
+    """Precomputed baselines and backfills, each engine given the same advantage:
+    kubeseen's rollups (built by `compact`) next to DuckDB's materialized presence table (built
+    by fair.py), both build costs shown; kubeseen's single-pass backfill next to DuckDB's single
+    pass (fair.py) and DuckDB's naive per-window loop (peers.py on 5 sampled windows). The
+    backfill's findings are read back from the lake and diffed per window against both."""
     rows = []
-    comp = Row(scale.name, points, lake_mb, "kubeseen", "compact (build hour + day rollups of the whole lake)")
+    base = os.path.dirname(lake)
+    findings_dir = os.path.join(base, "findings")
+    fair = os.path.join(HERE, "fair.py")
+
+    comp = Row(scale.name, points, lake_mb, "kubeseen", "build: hourly + daily rollups of the whole lake (compact)")
     log(f"{scale.name}: compact")
     shutil.rmtree(os.path.join(lake, "rollups"), ignore_errors=True)
-    s = measure([BIN, "compact", "--lake", lake])
-    comp.samples.append(s)
-    comp.note = "one run; land keeps rollups up to date for the hours it writes"
-    rows.append(comp)
+    comp.samples.append(measure([BIN, "compact", "--lake", lake]))
+    comp.ratio_to = comp
+    comp.note = ("one run; every rollup family (presence and the statistical family's moments), while DuckDB's table "
+                 "is presence only; afterwards land keeps rollups up to date for the hours it writes")
+    db = os.path.join(base, "fair.duckdb")
+    mat = Row(scale.name, points, lake_mb, "duckdb (fair.py)", "build: hourly presence table of the whole lake (materialize)")
+    log(f"{scale.name}: fair.py materialize")
+    for f in (db, db + ".wal"):
+        if os.path.exists(f):
+            os.remove(f)
+    s = measure([sys.executable, fair, "materialize", "--lake", lake, "--db", db])
+    mat.samples.append(s)
+    mat.ratio_to = comp
+    mat.note = f"one run; {json.loads(s.stdout.strip().splitlines()[-1])['rows']} (key, hour) rows"
+    comp.tag, mat.tag = "build-kubeseen", "build-duckdb"
+    rows += [comp, mat]
 
-    hourly = Row(scale.name, points, lake_mb, "kubeseen", "detect 1h window, 30d baseline (rollups)")
-    hourly.ratio_to = raw
+    op = "detect 1h window, 30d baseline (precomputed baseline)"
+    hourly = Row(scale.name, points, lake_mb, "kubeseen", op + ": rollups")
+    hourly.ratio_to = hourly
+    fdet = Row(scale.name, points, lake_mb, "duckdb (fair.py)", op + ": materialized table")
+    fdet.ratio_to = hourly
+    fair_out = os.path.join(findings_dir, "duckdb-fair.json")
     for i in range(RUNS):
-        log(f"{scale.name}: detect with rollups {i + 1}/{RUNS}")
+        log(f"{scale.name}: detect with rollups / materialized table {i + 1}/{RUNS}")
         s = measure([BIN, "detect", "--lake", lake, "--at", END, "--detection", DETECTION, "--format", "json"])
         hourly.samples.append(s)
         run0 = json.loads(s.stdout)["runs"][0]
         hourly.findings = len(run0["findings"])
-        if kubeseen_findings(s.stdout) != raw_findings:
-            problems.append(f"{scale.name}: findings with rollups differ from raw points")
-    hourly.note = (f"{run0['scanned']['rollup_hours']} baseline hours from rollups; "
-                   f"DuckDB raw / this = {duck.median() / hourly.median():.1f}x")
-    rows.append(hourly)
+        d = diff("kubeseen --no-rollups", kubeseen_findings(s.stdout), raw_findings)
+        if d:
+            problems.append(f"{scale.name}, round {i + 1}: with rollups vs raw points: {d}")
+        s = measure([sys.executable, fair, "detect", "--lake", lake, "--db", db, "--at", END, "--out", fair_out])
+        fdet.samples.append(s)
+        fdet.query_seconds.append(json.loads(s.stdout.strip().splitlines()[-1])["query_seconds"])
+        got = [norm(f) for f in json.load(open(fair_out))]
+        fdet.findings = len(got)
+        d = diff("duckdb (fair.py)", raw_findings, got)
+        if d:
+            problems.append(f"{scale.name}, round {i + 1}: {d}")
+    hourly.note = (f"{run0['scanned']['rollup_hours']} baseline hours from rollups; findings equal to --no-rollups in every "
+                   f"round; DuckDB raw / this = {duck.median() / hourly.median():.1f}x; with the build: compact "
+                   f"{comp.median():.1f}s once")
+    fdet.note = (f"query (median) {statistics.median(fdet.query_seconds):.2f}s; findings compared with kubeseen's in every "
+                 f"round; with the build: materialize {mat.median():.1f}s once")
+    hourly.tag, fdet.tag = "pre-kubeseen", "pre-duckdb"
+    rows += [hourly, fdet]
 
     end = datetime.fromisoformat(END.replace("Z", "+00:00"))
-    frm = (end - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    back = Row(scale.name, points, lake_mb, "kubeseen", "backfill 720 hourly windows (single pass, rollups)")
-    back.ratio_to = raw
+    frm = end - timedelta(days=30)
+    windows = [iso(frm + timedelta(hours=k)) for k in range(1, 721)]
+    op = "backfill 720 hourly windows"
+    back = Row(scale.name, points, lake_mb, "kubeseen", op + ": single pass, rollups")
+    back.ratio_to = back
+    fback = Row(scale.name, points, lake_mb, "duckdb (fair.py)", op + ": single pass (lag), materialized table")
+    fback.ratio_to = back
+    fback_out = os.path.join(findings_dir, "duckdb-fair-backfill.json")
+    lake_found: dict[str, list[dict]] = {}
     for i in range(RUNS):
         log(f"{scale.name}: backfill {i + 1}/{RUNS}")
-        s = measure([BIN, "backfill", "--lake", lake, "--from", frm, "--to", END, "--detection", DETECTION, "--format", "json"])
+        s = measure([BIN, "backfill", "--lake", lake, "--from", iso(frm), "--to", END, "--detection", DETECTION, "--format", "json"])
         back.samples.append(s)
         doc = json.loads(s.stdout)
         back.findings = doc["findings"]
-    back.note = (f"{doc['windows']} windows, single pass {doc['single_pass']}; "
-                 f"= {back.median() / raw.median():.2f}x one cold (raw) window")
-    rows.append(back)
+        lake_found = lake_findings(lake, frm, end)
+        s = measure([sys.executable, fair, "backfill", "--lake", lake, "--db", db, "--from", iso(frm), "--to", END,
+                     "--out", fback_out])
+        fback.samples.append(s)
+        fair_found = by_window(json.load(open(fback_out)))
+        fback.findings = sum(len(v) for v in fair_found.values())
+        for d in diff_windows("duckdb single pass (fair.py)", lake_found, fair_found, windows):
+            problems.append(f"{scale.name}, backfill round {i + 1}: {d}")
+    nonempty = sum(1 for w in windows if lake_found.get(w))
+    if not nonempty:
+        problems.append(f"{scale.name}: the backfill found nothing in 720 windows: its comparison proves nothing")
+    back.note = (f"{doc['windows']} windows, single pass {doc['single_pass']}; findings read back from the lake: "
+                 f"{nonempty} non-empty windows, equal to DuckDB's single pass per window in every round; "
+                 f"= {back.median() / raw.median():.2f}x one raw-point window")
+    fback.note = "findings compared per window with kubeseen's (read back from its lake) in every round"
+    back.tag, fback.tag = "back-kubeseen", "back-duckdb"
+    rows += [back, fback]
 
-    loop = Row(scale.name, points, lake_mb, "duckdb (peers.py)", "720 windows as a loop (5 sampled, x144)")
+    loop = Row(scale.name, points, lake_mb, "duckdb (peers.py)", op + ": a loop of per-window queries (5 sampled, x144)")
+    loop.ratio_to = None  # its walls are of one window each; the extrapolation is in the note
     sample_walls = []
+    compared = 0
     for k in (1, 150, 300, 450, 600):
-        at = (end - timedelta(hours=k)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        out = os.path.join(os.path.dirname(lake), "findings", "duck-loop.json")
+        at = iso(end - timedelta(hours=k))
+        out = os.path.join(findings_dir, f"duck-loop-{at}.json")
         s = measure([sys.executable, os.path.join(HERE, "peers.py"), "--engine", "duckdb", "--lake", lake, "--at", at, "--out", out])
         sample_walls.append(s.wall)
         loop.samples.append(s)
+        got = sorted((norm(f) for f in json.load(open(out))), key=lambda f: tuple(f[c] for c in KEY))
+        compared += len(got)
+        for d in diff_windows("duckdb separate run (peers.py)", lake_found, {at: got}, [at]):
+            problems.append(f"{scale.name}: {d}")
     est = statistics.mean(sample_walls) * 720
-    loop.note = (f"extrapolated: {est:.0f}s for 720 windows (mean of 5 sampled windows x 720); "
-                 f"kubeseen backfill is {est / back.median():.0f}x faster")
+    loop.note = (f"extrapolated: {est:.0f}s for 720 windows (mean of 5 sampled windows x 720); each sampled window's "
+                 f"findings ({compared} in all) equal to the backfill's for that window; kubeseen backfill is "
+                 f"{est / back.median():.0f}x faster than this loop, {fback.median() / back.median():.1f}x than DuckDB's single pass")
+    loop.tag, loop.extra["estimate"] = "loop-duckdb", est
     rows.append(loop)
     return rows
 
@@ -464,6 +597,12 @@ def versions() -> dict:
     return v
 
 
+def machine_line() -> str:
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0) / 1048576
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB"
+
+
 def machine() -> str:
     cpu = "?"
     for line in open("/proc/cpuinfo"):
@@ -480,8 +619,9 @@ def report(title: str, rows: list[Row], extra: str, problems: list[str], started
     text = table(rows)
     print("\n" + text)
     wall = time.perf_counter() - started
+    heading = f"{title} — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}"
     block = [
-        f"## {title} — {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}\n",
+        f"## {heading}\n",
         f"Command: `{os.environ.get('KUBESEEN_BENCH_COMMAND', shlex.join(sys.argv))}` (total wall {wall:.0f}s)\n",
         machine(),
         f"- kubeseen: {v['kubeseen']} at git {v['git']}, binary sha256 {v['binary']}; duckdb {v['duckdb']}, polars {v['polars']}, "
@@ -500,10 +640,79 @@ def report(title: str, rows: list[Row], extra: str, problems: list[str], started
                          "for what each row measures.\n\n")
             fh.write(md)
         log(f"appended to {RESULTS}")
+        kind = "land" if title.startswith("land") else "run"
+        # README quotes the largest scale of the run; not a run with problems.
+        big = [r for r in rows if r.scale == rows[-1].scale] if kind == "run" else rows
+        block = None if problems else readme_block(kind, big, v, heading)
+        if block:
+            update_readme(kind, block)
     log(f"total wall {wall:.0f}s")
     if problems:
         print("\n" + "\n\n".join(problems), file=sys.stderr)
         die(f"{len(problems)} problem(s), see above (findings mismatches are bugs in kubeseen or in bench/peers.py)")
+
+
+README = os.path.join(REPO, "README.md")
+
+
+def quote(r: Row) -> str:
+    return f"{r.median():.2f} s" if r.samples else "—"
+
+
+def readme_block(title: str, rows: list[Row], v: dict, heading: str) -> str | None:
+    """The lines README quotes from this run, every figure a row of the table appended to
+    RESULTS.md under `heading` (median wall of that row; peak RSS where shown)."""
+    t = {r.tag: r for r in rows if r.tag}
+    src = (f"Measured by `{os.environ.get('KUBESEEN_BENCH_COMMAND', shlex.join(sys.argv))}` at commit `{v['git']}` on "
+           f"{machine_line()}, {datetime.now(timezone.utc).strftime('%Y-%m-%d')}: the rows of `bench/RESULTS.md`, "
+           f"section \"{heading}\" (medians of {RUNS} runs"
+           + ("; peers measured in the same run, findings compared)." if title == "run" else ")."))
+    if title == "run" and "raw-kubeseen" in t:
+        sc = t["raw-kubeseen"]
+        lines = [src, "",
+                 f"Data: scale {sc.scale}, {fmt_int(sc.points)} points over 31 days, {fmt_mb(sc.lake_mb)} MB of Parquet.", "",
+                 "| operation | kubeseen | DuckDB |", "|---|---|---|"]
+
+        def row(label, k, d, dnote=""):
+            if k in t:
+                lines.append(f"| {label} | {quote(t[k])} | {quote(t[d]) + dnote if d in t else '—'} |")
+
+        row("one hourly window, 30-day baseline, from raw points", "raw-kubeseen", "raw-duckdb")
+        row("build the precomputed baseline of the whole lake (once)", "build-kubeseen", "build-duckdb",
+            " (materialized presence table)")
+        row("one hourly window from the precomputed baseline", "pre-kubeseen", "pre-duckdb")
+        row("backfill of 720 hourly windows, single pass", "back-kubeseen", "back-duckdb", " (lag over a materialized table)")
+        if "loop-duckdb" in t and "back-kubeseen" in t:
+            lines.append(f"| backfill of 720 hourly windows, one query per window | — | ≈ {t['loop-duckdb'].extra['estimate']:.0f} s "
+                         "(mean of 5 sampled windows × 720) |")
+        if "land-kubeseen" in t:
+            r = t["land-kubeseen"]
+            json_mb = r.note.split(' → ')[-1].split(';')[0].replace(" JSON", "")
+            lines.append(f"| land {json_mb} of OTLP/JSON, gzip ({fmt_int(r.points)} points) | "
+                         f"{quote(r)}, {max(x.rss_kib for x in r.samples) / 1024:.0f} MiB peak | — |")
+        return "\n".join(lines)
+    if title == "land" and "micro-land" in t:
+        r, d, z = t["micro-land"], t.get("micro-decode"), t.get("micro-gzip")
+        lines = [src, "",
+                 f"Landing {r.extra.get('json_mb', 0):.0f} MB of OTLP/JSON ({fmt_int(r.points)} points, gzip): "
+                 f"`land` {quote(r)} with {max(x.rss_kib for x in r.samples) / 1024:.0f} MiB peak"
+                 + (f"; decoding alone (`--decode-only`) {quote(d)}" if d and d.samples else "")
+                 + (f"; `gzip -dc` alone {quote(z)}" if z and z.samples else "") + "."]
+        return "\n".join(lines)
+    return None
+
+
+def update_readme(kind: str, block: str) -> None:
+    """Replaces README's `<!-- bench:<kind> -->` … `<!-- /bench:<kind> -->` block."""
+    text = open(README, encoding="utf-8").read()
+    begin, end = f"<!-- bench:{kind} -->", f"<!-- /bench:{kind} -->"
+    if begin not in text or end not in text:
+        log(f"README.md has no {begin} block; not updated")
+        return
+    a, b = text.index(begin) + len(begin), text.index(end)
+    with open(README, "w", encoding="utf-8") as fh:
+        fh.write(text[:a] + "\n" + block + "\n" + text[b:])
+    log(f"README.md: {begin} block regenerated from this run")
 
 
 def cmd_run(args: list[str]) -> None:
@@ -591,6 +800,8 @@ def cmd_land(args: list[str]) -> None:
              f"{gz_bytes / 1e6:.0f} MB gzip, {(decoded_bytes or 0) / 1e6:.0f} MB JSON, {fmt_int(land.points)} points. "
              "MB/s are of uncompressed JSON; ratios are to the full `land`.\n\n")
     rows = [zcat, dec, land]
+    land.tag, dec.tag, zcat.tag = "micro-land", "micro-decode", "micro-gzip"
+    land.extra["json_mb"] = (decoded_bytes or 0) / 1e6
     report("land.sh", rows, extra, problems, started)
 
 
@@ -601,6 +812,12 @@ def main() -> None:
         die(f"{TIME} missing: apt-get install -y time")
     if RUNS < 1:
         die("KUBESEEN_BENCH_RUNS must be >= 1")
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                            ":!bench/RESULTS.md", ":!README.md"], capture_output=True, text=True).stdout.strip()
+    if dirty and os.environ.get("KUBESEEN_BENCH_NO_RESULTS") != "1" and os.environ.get("KUBESEEN_BENCH_ALLOW_DIRTY") != "1":
+        die("the tree has uncommitted changes: RESULTS.md and README must name the commit that was measured. Commit "
+            "first, or set KUBESEEN_BENCH_NO_RESULTS=1 (trial run) or KUBESEEN_BENCH_ALLOW_DIRTY=1 (recorded as dirty).\n"
+            + dirty)
     if len(sys.argv) < 2 or sys.argv[1] not in ("run", "land"):
         die("usage: harness.py run [small|medium|large|all]... | harness.py land")
     {"run": cmd_run, "land": cmd_land}[sys.argv[1]](sys.argv[2:])

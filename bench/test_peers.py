@@ -51,6 +51,10 @@ ROWS = [
     # baseline end is exclusive: a point at START - 1µs is baseline, so known
     (START - US, "process.cpu.time", "c2", "n1", "/bin/edge", 10),
     (START + timedelta(minutes=2), "process.cpu.time", "c2", "n1", "/bin/edge", 10),
+    # last seen exactly 720 hours before the window hour 23:00 (one hour before the baseline of
+    # the window ending at 00:00): new there (a backfill off by one hour in either direction fails)
+    (datetime(2026, 10, 1, 23, 59, tzinfo=timezone.utc), "process.cpu.time", "c3", "n1", "/bin/edge720", 11),
+    (datetime(2026, 10, 31, 23, 10, tzinfo=timezone.utc), "process.cpu.time", "c3", "n1", "/bin/edge720", 11),
     # pids all null
     (START + timedelta(minutes=3), "process.cpu.time", "c2", "n1", "/bin/nopid", None),
 ]
@@ -105,7 +109,56 @@ def main() -> int:
             else:
                 failed += 1
                 print(f"FAIL {engine}\n got      {json.dumps(got)}\n expected {json.dumps(EXPECTED)}")
+        failed += check_fair(d)
     return 1 if failed else 0
+
+
+def run(*args: str) -> None:
+    subprocess.run([sys.executable, *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def check_fair(d: str) -> int:
+    """bench/fair.py (DuckDB with a materialized presence table and a single-pass backfill) must
+    give what peers.py gives: at AT (not on the hour: the baseline's partial edge hours come from
+    raw points), and in every hourly window of a backfill, against one peers.py run per window."""
+    failed = 0
+    db = os.path.join(d, "fair.duckdb")
+    fair = os.path.join(HERE, "fair.py")
+    run(fair, "materialize", "--lake", d, "--db", db)
+    out = os.path.join(d, "fair.json")
+    run(fair, "detect", "--lake", d, "--db", db, "--at", iso(AT), "--out", out)
+    got = json.load(open(out))
+    if got == EXPECTED:
+        print("ok   fair.py detect")
+    else:
+        failed += 1
+        print(f"FAIL fair.py detect\n got      {json.dumps(got)}\n expected {json.dumps(EXPECTED)}")
+    # Backfill hourly windows ending in (frm, to]: the window ending at 00:00 holds most cases,
+    # the one ending at 01:00 holds /tmp/old's and the pid-9 point at AT.
+    frm = datetime(2026, 10, 31, 20, tzinfo=timezone.utc)
+    to = datetime(2026, 11, 1, 2, tzinfo=timezone.utc)
+    run(fair, "backfill", "--lake", d, "--db", db, "--from", iso(frm), "--to", iso(to), "--out", out)
+    got = json.load(open(out))
+    want = []
+    at = frm + timedelta(hours=1)
+    while at <= to:
+        one = os.path.join(d, "one.json")
+        run(os.path.join(HERE, "peers.py"), "--engine", "duckdb", "--lake", d, "--at", iso(at), "--out", one)
+        want += [{"at": iso(at), **f} for f in json.load(open(one))]
+        at += timedelta(hours=1)
+    if not want:
+        failed += 1
+        print("FAIL fair.py backfill: the per-window runs found nothing, the comparison proves nothing")
+    elif got == want:
+        print(f"ok   fair.py backfill ({len(want)} findings in {int((to - frm) / timedelta(hours=1))} windows)")
+    else:
+        failed += 1
+        print(f"FAIL fair.py backfill\n got      {json.dumps(got)}\n expected {json.dumps(want)}")
+    return failed
 
 
 if __name__ == "__main__":

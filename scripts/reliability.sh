@@ -4,12 +4,14 @@
 # loopback S3 server started the way scripts/test.sh starts it, optionally the fuzzers; then
 # RELIABILITY.md at the repository root: every fault injected, how often, and the outcome.
 #
-#   scripts/reliability.sh [--fuzz] [--kills N] [--seed S] [--no-report]
+#   scripts/reliability.sh [--fuzz] [--kills N] [--seed S] [--no-report] [--allow-dirty]
 #
 #   --fuzz        also run scripts/fuzz.sh (when it exists; KUBESEEN_FUZZ_ARGS are passed to it)
 #   --kills N     SIGKILLs over the local targets (default 120; KUBESEEN_CRASH_KILLS)
 #   --seed S      the crash harness's seed (default: its own; KUBESEEN_CRASH_SEED)
 #   --no-report   leave RELIABILITY.md alone (results stay in the JSONL file)
+#   --allow-dirty write RELIABILITY.md from a tree with uncommitted changes (it says so); without
+#                 it the script refuses to start, so every published figure names a clean commit
 #
 # Results: every suite appends JSON lines to $KUBESEEN_RELIABILITY_OUT
 #   {"suite":…,"fault":…,"target":…,"count":n,"outcome":…,"ok":true|false}
@@ -25,17 +27,28 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 invocation="scripts/reliability.sh${*:+ $*}"
 fuzz=0
 report=1
+allow_dirty=0
 while (($#)); do
   case "$1" in
     --fuzz) fuzz=1 ;;
     --kills) shift; export KUBESEEN_CRASH_KILLS="${1:?--kills needs a number}" ;;
     --seed) shift; export KUBESEEN_CRASH_SEED="${1:?--seed needs a number}" ;;
     --no-report) report=0 ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --allow-dirty) allow_dirty=1 ;;
+    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "reliability.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+
+# RELIABILITY.md names the commit it was measured at: that commit must be what ran.
+dirty="$(git status --porcelain --untracked-files=no -- . ':!RELIABILITY.md' 2>/dev/null || true)"
+if ((report)) && [[ -n "$dirty" ]] && ((!allow_dirty)); then
+  echo "reliability.sh: the tree has uncommitted changes; commit them first (RELIABILITY.md must name" >&2
+  echo "the commit that ran), or pass --allow-dirty / --no-report:" >&2
+  echo "$dirty" >&2
+  exit 2
+fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kubeseen-target}"
 export KUBESEEN_CRASH_KILLS="${KUBESEEN_CRASH_KILLS:-120}"
@@ -115,8 +128,8 @@ if ((report)); then
   cpu="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)"
   mem="$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo 2>/dev/null || true)"
   rev="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
-  if [[ -n "$(git status --porcelain --untracked-files=no -- . ':!RELIABILITY.md' 2>/dev/null)" ]]; then
-    rev="$rev (with uncommitted changes)"
+  if [[ -n "$dirty" ]]; then
+    rev="$rev (with uncommitted changes: --allow-dirty)"
   fi
   R_DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     R_MACHINE="$(uname -srm) — ${cpu:-unknown CPU}, $(nproc) cores, ${mem:-? GiB} RAM" \
@@ -135,7 +148,7 @@ meta = {
     "s3_kills": env["KUBESEEN_CRASH_S3_KILLS"], "seed": env["R_SEED"], "filters": env["R_FILTERS"],
     "total": env["R_TOTAL"],
 }
-order = {"crash": 0, "faults": 1, "concurrency": 2, "hostile": 3, "security": 4, "fuzz": 5}
+order = {"crash": 0, "faults": 1, "concurrency": 2, "hostile": 3, "security": 4, "untrusted": 5, "fuzz": 6}
 rows = OrderedDict()
 bad_lines = 0
 with open(results_path, encoding="utf-8") as f:
@@ -177,10 +190,38 @@ out.append(f"| command | `{meta['invocation']}` (KUBESEEN_CRASH_KILLS={meta['kil
 out.append(f"| runs | `cargo test --release --test it -- {meta['filters']}` through `scripts/test.sh` (loopback S3 server) |")
 out.append(f"| wall time | {meta['total']} s |")
 out.append("")
-injected = sum(r["count"] for r in rows.values())
+# Each suite counts in its own unit; they are never added together. Fuzzing is reported apart:
+# its count is executions of a fuzz target, not faults.
+UNITS = {
+    "crash": "SIGKILLs at random moments, each followed by a clean re-run",
+    "faults": "S3 requests answered with an injected fault",
+    "concurrency": "rounds of commands racing on one lake",
+    "hostile": "hostile input files landed",
+    "security": "security checks",
+    "untrusted": "hostile names carried through land, detect and every output",
+    "fuzz": "fuzz target executions (coverage-guided; not faults)",
+}
 failed = [k for k, r in rows.items() if not r["ok"]]
-out.append(f"**{injected} faults injected over {len(rows)} fault/target pairs; "
-           + ("every outcome as required.**" if not failed and rows else f"{len(failed)} pair(s) FAILED.**") + "\n")
+out.append("**" + ("Every outcome as required" if not failed and rows else f"{len(failed)} fault/target pair(s) FAILED")
+           + f" ({len(rows)} fault/target pairs).** Totals per suite, each in its own unit:\n")
+out.append("| suite | total | unit | fault/target pairs | all ok |")
+out.append("|---|---:|---|---:|---|")
+suites = OrderedDict()
+for (suite, _f, _t), r in sorted(rows.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][0])):
+    t = suites.setdefault(suite, {"count": 0, "pairs": 0, "ok": True})
+    t["count"] += r["count"]
+    t["pairs"] += 1
+    t["ok"] = t["ok"] and r["ok"]
+for suite, t in suites.items():
+    if suite == "fuzz":
+        continue
+    out.append(f"| {cell(suite)} | {t['count']} | {UNITS.get(suite, 'events (unit not declared in reliability.sh)')} | {t['pairs']} | {'yes' if t['ok'] else '**NO**'} |")
+if "fuzz" in suites:
+    t = suites["fuzz"]
+    out.append(f"\nFuzzing, apart: {t['count']} {UNITS['fuzz']} over {t['pairs']} target(s); "
+               + ("no crash, hang or leak found." if t["ok"] else "**a target FAILED** (see the fuzz rows).")
+               )
+out.append("")
 out.append("## Faults and outcomes\n")
 out.append("| suite | fault injected | target | count | outcome | ok |")
 out.append("|---|---|---|---:|---|---|")

@@ -26,6 +26,7 @@
 //!   evaluations (backfill) reads once and carries the raised incidents forward, which gives
 //!   exactly what one evaluation per instant, in order, gives.
 
+pub mod model;
 pub mod rules;
 pub mod summary;
 
@@ -33,7 +34,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use polars::prelude::*;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{fmt_instant, parse_instant};
@@ -42,6 +42,8 @@ use crate::detect::{human, Run};
 use crate::lake::risk as keys;
 use crate::lake::risk::RiskLakeError;
 use crate::storage::Location;
+use model::mode;
+pub use model::{Evaluation, Event, Incident, ObjectId, ObjectRisk, Settings, Written};
 pub use rules::{IncidentRule, Measures};
 pub use summary::{escape, markdown, table, RiskSummary};
 
@@ -63,46 +65,6 @@ pub enum RiskError {
 
 /// The risk object type of every object under `--splunk-compat` (ESCU's `type: system`).
 pub const COMPAT_OBJECT_TYPE: &str = "system";
-
-/// Who a risk event is about: (type, cluster — `None` under `--splunk-compat` —, value).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ObjectId {
-    pub risk_object_type: String,
-    pub k8s_cluster_name: Option<String>,
-    pub value: String,
-}
-
-impl ObjectId {
-    /// What people read: `cluster/node` (qualified), the cluster alone, or the bare value.
-    pub fn display(&self) -> String {
-        match &self.k8s_cluster_name {
-            Some(c) if *c != self.value || self.risk_object_type != "cluster" => format!("{c}/{}", self.value),
-            _ => self.value.clone(),
-        }
-    }
-}
-
-/// One risk event: one finding's contribution to one object.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
-    pub time: DateTime<Utc>,
-    pub detection: String,
-    pub detection_id: String,
-    pub window_start: DateTime<Utc>,
-    pub window_end: DateTime<Utc>,
-    pub splunk_compat: bool,
-    pub object: ObjectId,
-    /// The finding's cluster (also under `--splunk-compat`, where it is not part of the object).
-    pub k8s_cluster_name: Option<String>,
-    pub risk_score: i64,
-    pub mitre_technique_ids: Vec<String>,
-    pub mitre_tactic_ids: Vec<String>,
-    pub source: String,
-    pub finding_uid: String,
-    pub message: String,
-    /// The finding's key (and `host_name`), column → value, in key order.
-    pub key: Vec<(String, Option<String>)>,
-}
 
 /// Text of a JSON cell (numbers as written, null as `None`).
 fn text(v: &Value) -> Option<String> {
@@ -189,14 +151,6 @@ fn list_column(name: &str, v: Vec<Vec<String>>) -> PolarsResult<Column> {
     Series::new(name.into(), series.as_slice())
         .cast(&DataType::List(Box::new(DataType::String)))
         .map(Column::from)
-}
-
-fn mode(splunk_compat: bool) -> &'static str {
-    if splunk_compat {
-        "splunk_compat"
-    } else {
-        "intent"
-    }
 }
 
 /// The events as the lake stores them (one row per event).
@@ -374,81 +328,6 @@ pub fn read_priors(
         }
     }
     Ok(out)
-}
-
-/// How an evaluation runs.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub window: Duration,
-    pub splunk_compat: bool,
-    pub rules: Vec<IncidentRule>,
-}
-
-/// One object's risk in the window.
-#[derive(Debug, Clone, Serialize)]
-pub struct ObjectRisk {
-    pub risk_object: String,
-    pub risk_object_type: String,
-    pub risk_object_value: String,
-    /// The object's cluster (default mode); under `--splunk-compat`, `None`.
-    pub k8s_cluster_name: Option<String>,
-    /// Every cluster its events came from (more than one only under `--splunk-compat`).
-    pub k8s_cluster_names: Vec<String>,
-    pub total_score: i64,
-    pub finding_count: usize,
-    pub detections: Vec<String>,
-    pub mitre_tactic_ids: Vec<String>,
-    pub mitre_technique_ids: Vec<String>,
-    pub sources: Vec<String>,
-    pub first_seen: String,
-    pub last_seen: String,
-    /// The rules this object meets.
-    pub rules: Vec<String>,
-    #[serde(skip)]
-    pub id: ObjectId,
-    /// Its events, in time order.
-    #[serde(skip)]
-    pub events: Vec<Event>,
-}
-
-impl ObjectRisk {
-    pub fn measures(&self) -> Measures {
-        Measures {
-            total_score: self.total_score,
-            distinct_detections: self.detections.len() as i64,
-            distinct_tactics: self.mitre_tactic_ids.len() as i64,
-            distinct_sources: self.sources.len() as i64,
-            findings: self.finding_count as i64,
-        }
-    }
-}
-
-/// An object that met a rule at `at`.
-#[derive(Debug, Clone)]
-pub struct Incident {
-    pub incident_uid: String,
-    pub risk: ObjectRisk,
-    /// For a suppressed repeat: the incident raised earlier in the window.
-    pub suppressed_by: Option<String>,
-}
-
-/// One evaluation at `at`.
-#[derive(Debug, Clone)]
-pub struct Evaluation {
-    pub at: DateTime<Utc>,
-    pub window: Duration,
-    pub splunk_compat: bool,
-    pub rules: Vec<IncidentRule>,
-    pub events: usize,
-    pub objects: Vec<ObjectRisk>,
-    pub incidents: Vec<Incident>,
-    pub suppressed: Vec<Incident>,
-}
-
-impl Evaluation {
-    pub fn window_start(&self) -> DateTime<Utc> {
-        self.at - self.window
-    }
 }
 
 fn sorted<I: IntoIterator<Item = String>>(i: I) -> Vec<String> {
@@ -632,14 +511,6 @@ pub fn incidents_frame(e: &Evaluation) -> PolarsResult<DataFrame> {
         )?,
     ];
     DataFrame::new(n, cols)
-}
-
-/// Where an evaluation's outputs went.
-#[derive(Debug, Clone, Serialize)]
-pub struct Written {
-    pub incidents: String,
-    pub report_json: String,
-    pub report_md: String,
 }
 
 /// Writes an evaluation's incidents (replacing that instant's) and its report.

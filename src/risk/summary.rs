@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{mode, risk_object, Evaluation, Event, Incident, ObjectRisk, Written};
+use super::model::{mode, Evaluation, Event, Incident, ObjectRisk, Written};
 use crate::config::fmt_instant;
 use crate::detect::human;
+use crate::detect::risk_object;
 
 /// One evaluation (or, from `detect`/`backfill`, a series: every instant's incidents).
 #[derive(Debug, Clone, Serialize)]
