@@ -37,6 +37,12 @@ export KUBESEEN_TEST_S3_BUCKET="${KUBESEEN_TEST_S3_BUCKET:-kubeseen-test}"
 scripts/s3-server.sh mkbucket "$KUBESEEN_TEST_S3_BUCKET"
 
 export KUBESEEN_REQUIRE_S3=1
+
+# The OCSF tests validate every record with py-ocsf-models (see scripts/py-env.sh); under this
+# script a missing Python environment fails them instead of skipping them.
+KUBESEEN_TEST_PYTHON="$(scripts/py-env.sh)"
+export KUBESEEN_TEST_PYTHON
+export KUBESEEN_REQUIRE_PYTHON=1
 echo "test.sh: S3 tests use ${KUBESEEN_TEST_S3_ENDPOINT} (moto, bucket ${KUBESEEN_TEST_S3_BUCKET})"
 
 cargo test --release "$@"

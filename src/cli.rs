@@ -184,6 +184,8 @@ pub struct LandArgs {
 pub enum OutputFormat {
     Table,
     Json,
+    /// `detect` only: one OCSF Detection Finding per finding, as JSON Lines.
+    Ocsf,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -498,10 +498,11 @@ impl Location {
         }
     }
 
-    /// Reads `key`; `Ok(None)` when it does not exist.
+    /// Reads `key`; `Ok(None)` when it does not exist. A read is idempotent: it is re-run after
+    /// any transient failure, a truncated body included.
     pub fn get_opt(&self, key: &str) -> Result<Option<bytes::Bytes>, StorageError> {
         let path = self.path(key);
-        match self.run(false, || async { self.store.get(&path).await?.bytes().await }) {
+        match self.run(true, || async { self.store.get(&path).await?.bytes().await }) {
             Ok(b) => Ok(Some(b)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(source) => Err(StorageError::Io {
@@ -514,7 +515,7 @@ impl Location {
 
     pub fn get(&self, key: &str) -> Result<bytes::Bytes, StorageError> {
         let path = self.path(key);
-        self.run(false, || async { self.store.get(&path).await?.bytes().await })
+        self.run(true, || async { self.store.get(&path).await?.bytes().await })
             .map_err(|source| StorageError::Io {
                 op: "reading",
                 location: self.describe(key),

@@ -53,6 +53,9 @@ struct StaleRerun {
 }
 
 pub fn run(a: BackfillArgs, store: &StoreOptions) -> Result<i32> {
+    if a.common.format == OutputFormat::Ocsf {
+        bail!("--format ocsf prints one window's records (`detect`); backfill writes every window's OCSF records to the lake under ocsf/");
+    }
     let lake = super::open_lake(&a.common.lake, store, false)?;
     super::locked(&lake, store, "backfill", |lake| backfill(&a, lake))
 }
@@ -156,7 +159,7 @@ fn backfill(a: &BackfillArgs, lake: &Location) -> Result<i32> {
     };
     match a.common.format {
         OutputFormat::Json => super::print_sorted_json(&summary)?,
-        OutputFormat::Table => {
+        OutputFormat::Ocsf | OutputFormat::Table => {
             for w in summary.per_window.iter().filter(|w| w.findings > 0) {
                 println!(
                     "{} {} {} finding(s)",

@@ -155,6 +155,10 @@ fn detect(a: &DetectArgs, lake: &Location) -> Result<i32> {
             runs: &summaries,
             risk: risk.as_ref(),
         })?,
+        OutputFormat::Ocsf => {
+            let records: Vec<serde_json::Value> = summaries.iter().flat_map(|s| s.ocsf.iter().cloned()).collect();
+            std::io::stdout().lock().write_all(&report::ocsf::jsonl(&records))?;
+        }
         OutputFormat::Table => {
             print_table(&summaries);
             if let Some(r) = &risk {

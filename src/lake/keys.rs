@@ -5,13 +5,15 @@
 //! reports/detect/detection=<slug>/date=<window start date>/<stem>.{json,md}
 //! _kubeseen/stale/<slug>.json
 //! lookups/<name>/<run>.parquet
+//! ocsf/jsonl/detection=<slug>/date=<window start date>/<stem>.jsonl
+//! ocsf/ext/kubeseen/region=<region>/accountId=c<xxh3 of the cluster>/eventDay=<YYYYMMDD>/<slug>-<stem>.parquet
 //! ```
 //! where `<stem>` is `<window end as %Y%m%dT%H%M%SZ>-<window length>[-splunk]`.
 //! Invariant: one name per (detection, window, mode), so a re-run replaces its objects.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::layout::{FINDINGS, REPORTS};
+use super::layout::{FINDINGS, OCSF, REPORTS};
 
 /// One written window of a detection, as its object names spell it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -85,6 +87,33 @@ pub fn lookup(name: &str, run: DateTime<Utc>) -> String {
     format!("lookups/{name}/{}.parquet", run.format("%Y%m%dT%H%M%SZ"))
 }
 
+/// The OCSF Detection Findings of a window as JSON Lines:
+/// `ocsf/jsonl/detection=<slug>/date=<date>/<stem>.jsonl`.
+pub fn ocsf_jsonl(slug: &str, date: &str, stem: &str) -> String {
+    format!("{OCSF}/jsonl/detection={slug}/date={date}/{stem}.jsonl")
+}
+
+/// The Security Lake custom-source prefix of kubeseen's OCSF Parquet in `region`.
+pub fn ocsf_source(region: &str) -> String {
+    format!("{OCSF}/ext/kubeseen/region={region}")
+}
+
+/// Security Lake's account partition of a cluster: `c` and the 16 hex digits of the xxh3 of
+/// its name (the lake has no cloud account; the cluster is the tenant its findings belong to).
+pub fn ocsf_account(cluster: &str) -> String {
+    format!("c{:016x}", xxhash_rust::xxh3::xxh3_64(cluster.as_bytes()))
+}
+
+/// The OCSF Parquet object of a window's findings of one cluster and event day, in Security
+/// Lake's custom-source layout:
+/// `ocsf/ext/kubeseen/region=<region>/accountId=<account>/eventDay=<YYYYMMDD>/<slug>-<stem>.parquet`.
+pub fn ocsf_parquet(region: &str, account: &str, event_day: &str, slug: &str, stem: &str) -> String {
+    format!(
+        "{}/accountId={account}/eventDay={event_day}/{slug}-{stem}.parquet",
+        ocsf_source(region)
+    )
+}
+
 /// The stale windows of a detection.
 pub fn stale(slug: &str) -> String {
     format!("_kubeseen/stale/{slug}.json")
@@ -107,5 +136,20 @@ mod tests {
         assert_eq!(crate::config::fmt_instant(w.window_end), "2026-11-23T15:00:00Z");
         assert!(parse_stem("garbage").is_none());
         assert_eq!(stem(w.window_end, "1h", true), "20261123T150000Z-1h-splunk");
+    }
+
+    #[test]
+    fn ocsf_keys_follow_security_lakes_layout() {
+        let account = ocsf_account("prod");
+        assert_eq!(account.len(), 17);
+        assert_ne!(account, ocsf_account("staging"));
+        assert_eq!(
+            ocsf_parquet("local", &account, "20261120", "unseen_process", "20261120T120000Z-1h"),
+            format!("ocsf/ext/kubeseen/region=local/accountId={account}/eventDay=20261120/unseen_process-20261120T120000Z-1h.parquet")
+        );
+        assert_eq!(
+            ocsf_jsonl("unseen_process", "2026-11-20", "20261120T120000Z-1h"),
+            "ocsf/jsonl/detection=unseen_process/date=2026-11-20/20261120T120000Z-1h.jsonl"
+        );
     }
 }

@@ -8,6 +8,8 @@ use crate::storage::{Location, StorageError};
 pub const METRICS: &str = "metrics";
 pub const FINDINGS: &str = "findings";
 pub const REPORTS: &str = "reports";
+/// OCSF Detection Findings beside the native findings (`lake::keys::ocsf_*`).
+pub const OCSF: &str = "ocsf";
 pub const REJECTS: &str = "_kubeseen/rejects";
 
 /// A frame as the lake stores every Parquet object: zstd, full column statistics, row groups of

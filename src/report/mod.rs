@@ -3,13 +3,16 @@
 //!
 //! In: a finished run. Out: the findings and report objects named by `lake::keys`
 //! (`findings/detection=<slug>/date=<window start date>/<window end>-<window>[-splunk].parquet`
-//! and `reports/detect/detection=<slug>/date=<…>/<same stem>.{json,md}`) and the [`Summary`].
+//! and `reports/detect/detection=<slug>/date=<…>/<same stem>.{json,md}`), the findings as OCSF
+//! Detection Findings ([`ocsf`]: `ocsf/jsonl/…` and Security Lake Parquet `ocsf/ext/kubeseen/…`)
+//! and the [`Summary`].
 //! Invariants: one findings object per (detection, window, mode), written in one `put`, so a
 //! re-run replaces it and never duplicates it; an empty result is written too (it replaces an
 //! older non-empty one); the report is written after the findings, so a report never names
 //! findings that are not there. JSON outputs list every object's keys sorted ([`sorted_json`]).
 
 pub mod chart;
+pub mod ocsf;
 mod statistical;
 mod summary;
 mod suspicious;
@@ -23,7 +26,8 @@ use crate::lake::keys;
 use crate::storage::{Location, StorageError};
 
 pub use summary::{
-    rows_json, ChartLink, Coverage, DataFreshness, NodeFindings, Summary, SuppressedSummary, UnkeyedPoints, Written,
+    rows_json, ChartLink, Coverage, DataFreshness, NodeFindings, OcsfWritten, Summary, SuppressedSummary,
+    UnkeyedPoints, Written,
 };
 pub use text::{markdown, table};
 
@@ -33,6 +37,8 @@ pub enum ReportError {
     Storage(#[from] StorageError),
     #[error("writing findings {key}: {source}")]
     Parquet { key: String, source: PolarsError },
+    #[error(transparent)]
+    Ocsf(#[from] ocsf::OcsfError),
 }
 
 /// The `date=` folder and the file stem of a run's objects.
@@ -72,14 +78,18 @@ pub fn write(lake: &Location, run: &Run, timings_extra: &[(&str, u64)]) -> Resul
         source,
     })?;
     lake.put(&fkey, bytes)?;
+    let records = ocsf::records(run, &stem);
+    let ocsf_written = ocsf::write(lake, run, &date, &stem, &records)?;
     let json_key = keys::report(&run.spec.slug, &date, &stem, "json");
     let md_key = keys::report(&run.spec.slug, &date, &stem, "md");
     let written = Written {
         findings: lake.describe(&fkey),
         report_json: lake.describe(&json_key),
         report_md: lake.describe(&md_key),
+        ocsf: ocsf_written,
     };
     let mut summary = Summary::of(lake, run, &written, timings_extra);
+    summary.ocsf = records;
     // Charts beside the report, written before it so its links are never dangling.
     for (uid, entity, svg) in chart::charts(run) {
         let file = keys::chart_file(&stem, &uid);

@@ -47,6 +47,10 @@ pub struct Summary {
     /// The statistical family: a chart per finding, beside the report.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub charts: Vec<ChartLink>,
+    /// The findings as OCSF Detection Findings (`detect --format ocsf`); in the lake, not in
+    /// the summary.
+    #[serde(skip)]
+    pub ocsf: Vec<Value>,
 }
 
 /// A finding's chart: the finding, its key values (exact; escaped where shown), the file name
@@ -158,6 +162,7 @@ impl Summary {
             findings: rows,
             statistical: run.statistical.clone(),
             charts: Vec::new(),
+            ocsf: Vec::new(),
         }
     }
 }
@@ -168,6 +173,16 @@ pub struct Written {
     pub findings: String,
     pub report_json: String,
     pub report_md: String,
+    /// The findings as OCSF Detection Findings (JSON Lines and Security Lake Parquet).
+    pub ocsf: OcsfWritten,
+}
+
+/// Where a run's OCSF records went (`report::ocsf`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OcsfWritten {
+    pub jsonl: String,
+    /// One Parquet object per cluster and event day (none for a run without findings).
+    pub parquet: Vec<String>,
 }
 
 /// A cell as JSON: times as RFC 3339 UTC, lists as arrays.

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use crate::common::*;
 
-const AT: &str = "2026-11-20T12:00:00Z";
+pub const AT: &str = "2026-11-20T12:00:00Z";
 
 /// The hand-made lake of the golden test: one case per edge the detection must get right.
 fn golden_points() -> Vec<P> {
@@ -102,7 +102,7 @@ fn run_golden(l: &TestLake, compat: bool, allowlist: Option<Allowlist>) -> detec
     detect::run(&l.lake, &spec(), &o).expect("detect")
 }
 
-fn golden_lake() -> TestLake {
+pub fn golden_lake() -> TestLake {
     let l = TestLake::new();
     let pts = golden_points();
     l.land("golden.jsonl", &pts);

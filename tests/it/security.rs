@@ -436,6 +436,7 @@ fn assert_plain_keys(lake: &Path, files: &[PathBuf]) {
                 "reports",
                 "lookups",
                 "risk",
+                "ocsf",
                 "_kubeseen"
             ]
             .contains(&top.as_str()),
@@ -467,6 +468,19 @@ fn assert_plain_keys(lake: &Path, files: &[PathBuf]) {
             }
             if let Some(h) = c.strip_prefix("hour=") {
                 assert!(h.len() == 2 && h.parse::<u32>().is_ok_and(|h| h < 24), "{c}");
+            }
+            // OCSF's Security Lake layout: a cluster is a hash, never its name.
+            if let Some(a) = c.strip_prefix("accountId=") {
+                assert!(
+                    a.len() == 17 && a.starts_with('c') && a[1..].bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{c}"
+                );
+            }
+            if let Some(d) = c.strip_prefix("eventDay=") {
+                assert!(
+                    chrono::NaiveDate::parse_from_str(d, "%Y%m%d").is_ok() && d.len() == 8,
+                    "{c}"
+                );
             }
             if let Some(s) = c.strip_prefix("detection=") {
                 assert!(
