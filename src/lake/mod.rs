@@ -5,6 +5,7 @@
 //! <lake>/findings/detection=<slug>/date=YYYY-MM-DD/<window end>.parquet  one file per window
 //! <lake>/rollups/presence/<cols>/date=/hour=/<sources>.parquet       per-hour presence tables
 //! <lake>/rollups/moments/<shape>/date=/hour=/<sources>.parquet       per-hour statistical moments
+//! <lake>/rollups/moments/<shape>/date=/day-<sources>.parquet          per-day merge of those hours
 //! <lake>/lookups/<name>/<run>.parquet                                  the SPL's weekly lookups (compat)
 //! <lake>/reports/…                                                     run summaries
 //! <lake>/risk/events/…, risk/incidents/…                              risk events and incidents ([`risk`])

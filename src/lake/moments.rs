@@ -3,7 +3,9 @@
 //!
 //! Objects: `rollups/moments/<shape>/date=YYYY-MM-DD/hour=HH/<sources>.parquet`, holding per
 //! (key columns, name) `n`, `sum`, `m2` (Σ(x − mean)² around the hour's own mean), `first` and
-//! `last` bucket. `<shape>` is a hash of everything the values depend on (computed by the
+//! `last` bucket; and per day `rollups/moments/<shape>/date=YYYY-MM-DD/day-<sources>.parquet`,
+//! the same columns merged over the hours of that day that have data (named by those hours and
+//! their sources, as the presence rollups' days), so a 30-day baseline reads ~30 objects. `<shape>` is a hash of everything the values depend on (computed by the
 //! detection that reads them: key, series, bucket, lookback, combine, metrics, ratios), and
 //! `<sources>` the hash of the sorted names of the part files of the hour **and of the hour
 //! before** (a counter's first rate of the hour needs the previous point). This module names,
@@ -11,13 +13,14 @@
 //! Invariants:
 //! - self-validating like the presence rollups: late data in either hour changes the sources,
 //!   so the rollup is not used (raw points are read instead) until rebuilt: slower, never wrong;
+//!   a day rollup is used only when its name matches every hour of that day with data;
 //! - exact: hours merge with Chan et al.'s parallel formula — n = Σnᵢ, mean = Σsumᵢ/n,
 //!   M2 = Σ(M2ᵢ + nᵢ(meanᵢ − mean)²) — which equals the moments over all the hours' values up
 //!   to floating-point rounding (a property test checks it against raw points).
 
 use std::collections::BTreeMap;
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use polars::prelude::*;
 
 use super::layout::{HourPartition, PartFile};
@@ -57,36 +60,112 @@ pub fn sources_hash(hour: &[&PartFile], previous: &[&PartFile]) -> String {
     format!("m{}", super::rollup::sources_hash(&all))
 }
 
-/// The existing moment rollups of a shape: the sources hashes of each hour's (one LIST).
-pub fn list(lake: &Location, shape: &str) -> Result<BTreeMap<HourPartition, Vec<String>>, StorageError> {
+/// The existing moment rollups of a shape: the sources of each hour's and each day's.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub hours: BTreeMap<HourPartition, Vec<String>>,
+    pub days: BTreeMap<NaiveDate, Vec<String>>,
+}
+
+/// The rollup of the whole day `date`, built from the hours (with their sources) of `sources`.
+pub fn day_key(shape: &str, date: NaiveDate, sources: &str) -> String {
+    format!(
+        "{}/date={}/day-{sources}.parquet",
+        prefix(shape),
+        date.format("%Y-%m-%d")
+    )
+}
+
+/// The name of a day rollup: the hours of that day that have data, with their sources.
+pub fn day_sources(hours: &[(HourPartition, String)]) -> String {
+    super::rollup::day_sources_hash(hours)
+}
+
+/// Lists every moment rollup of a shape (one LIST).
+pub fn list(lake: &Location, shape: &str) -> Result<Listing, StorageError> {
     let prefix = prefix(shape);
-    let mut out: BTreeMap<HourPartition, Vec<String>> = BTreeMap::new();
+    let mut out = Listing::default();
     for (k, _) in lake.list(&prefix)? {
         let rest = k.strip_prefix(&prefix).unwrap_or(&k).trim_start_matches('/');
-        if let [d, h, file] = rest.split('/').collect::<Vec<_>>().as_slice() {
-            if let (Some(p), Some(stem)) = (HourPartition::parse(d, h), file.strip_suffix(".parquet")) {
-                out.entry(p).or_default().push(stem.to_string());
+        match rest.split('/').collect::<Vec<_>>().as_slice() {
+            [d, h, file] => {
+                if let (Some(p), Some(stem)) = (HourPartition::parse(d, h), file.strip_suffix(".parquet")) {
+                    out.hours.entry(p).or_default().push(stem.to_string());
+                }
             }
+            [d, file] => {
+                let date = d
+                    .strip_prefix("date=")
+                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+                if let (Some(date), Some(stem)) =
+                    (date, file.strip_prefix("day-").and_then(|f| f.strip_suffix(".parquet")))
+                {
+                    out.days.entry(date).or_default().push(stem.to_string());
+                }
+            }
+            _ => {}
         }
     }
     Ok(out)
 }
 
-/// Writes the rollup of `partition` and removes that hour's rollups of other sources (after
-/// the new one is visible: a reader always finds a valid one or falls back to raw points).
-pub fn put(lake: &Location, key: &str, mut table: DataFrame) -> Result<(), MomentsError> {
+/// Writes the rollup of an hour and removes that hour's rollups of other sources (after the
+/// new one is visible: a reader always finds a valid one or falls back to raw points).
+pub fn put(lake: &Location, key: &str, table: DataFrame) -> Result<(), MomentsError> {
+    put_kind(lake, key, table, |_| true)
+}
+
+fn put_kind(
+    lake: &Location,
+    key: &str,
+    mut table: DataFrame,
+    same_kind: impl Fn(&str) -> bool,
+) -> Result<(), MomentsError> {
     let bytes = super::layout::parquet_bytes(&mut table).map_err(|source| MomentsError::Build {
         partition: key.to_string(),
         source,
     })?;
-    lake.put(key, bytes)?;
-    let folder = key.rsplit_once('/').map(|(f, _)| f.to_string()).unwrap_or_default();
-    for (other, _) in lake.list(&folder)? {
-        if other != key {
-            lake.delete(&other)?;
-        }
+    Ok(super::rollup::put_replacing(lake, key, bytes, same_kind)?)
+}
+
+/// Builds the rollup of the day `date` from its hours' rollups (each valid for its sources in
+/// `hours`), merged per (`key`, name), and removes that date's day rollups of other sources.
+pub fn build_day(
+    lake: &Location,
+    shape: &str,
+    key_columns: &[String],
+    date: NaiveDate,
+    hours: &[(HourPartition, String)],
+) -> Result<(), MomentsError> {
+    let err = |source| MomentsError::Build {
+        partition: format!("day {date}"),
+        source,
+    };
+    let mut frames = Vec::new();
+    for (p, src) in hours {
+        let bytes = lake.get(&key(shape, p, src))?;
+        frames.push(
+            ParquetReader::new(std::io::Cursor::new(bytes))
+                .finish()
+                .map_err(err)?
+                .lazy(),
+        );
     }
-    Ok(())
+    if frames.is_empty() {
+        return Ok(());
+    }
+    let mut sort_by = key_columns.to_vec();
+    sort_by.push("name".into());
+    let mut keep: Vec<Expr> = key_columns.iter().map(|c| col(c.as_str())).collect();
+    keep.extend(["name", "n", "sum", "m2", "first", "last"].map(col));
+    let table = merge(concat(frames, UnionArgs::default()).map_err(err)?, key_columns)
+        .select(keep)
+        .sort(sort_by, SortMultipleOptions::default().with_nulls_last(true))
+        .collect()
+        .map_err(err)?;
+    let day = day_key(shape, date, &day_sources(hours));
+    // Only the date's other day rollups: its hour rollups live in the folders below.
+    put_kind(lake, &day, table, |file| file.starts_with("day-"))
 }
 
 /// Merges moment tables (hours, and moments of raw points) per `group` and name with Chan's
@@ -122,4 +201,5 @@ pub struct MomentsReport {
     pub hours: u64,
     pub built: u64,
     pub up_to_date: u64,
+    pub days_built: u64,
 }

@@ -199,7 +199,7 @@ pub fn build_day(
 /// Writes `key`, then removes the other rollups of its folder whose file name `same_kind`
 /// accepts: they describe other sources. Removal comes after the new object is visible, so a
 /// reader always finds a valid rollup or falls back to raw points.
-fn put_replacing(
+pub(super) fn put_replacing(
     lake: &Location,
     key: &str,
     bytes: Vec<u8>,

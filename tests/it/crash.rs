@@ -1201,9 +1201,9 @@ fn relanding_after_a_kill_between_parts_and_rollups_finishes_the_rollups() {
     );
     let presence = keys_under(&whole.lake, "rollups/presence");
     assert_eq!(presence.len(), 4, "three hour rollups and a day rollup: {presence:?}");
-    // And the statistical detections' moments: one per hour and logic shape.
+    // And the statistical detections' moments: one per hour and logic shape, and a day's.
     let moments = keys_under(&whole.lake, "rollups/moments");
-    assert_eq!(moments.len(), 3 * 2, "{moments:?}");
+    assert_eq!(moments.len(), (3 + 1) * 2, "{moments:?}");
     let rollups = keys_under(&whole.lake, "rollups");
     assert_eq!(keys_under(&killed.lake, "rollups"), rollups, "the re-run rebuilt them");
 }

@@ -560,6 +560,96 @@ mod rollups {
         Ok(())
     }
 
+    /// A baseline that spans whole days reads their day rollups (one object per day instead of
+    /// 24), equals the plain computation, and a late point in one hour of a day makes that day
+    /// fall back to hours and raw points until `compact` runs again.
+    #[test]
+    fn day_moment_rollups_replace_whole_days_and_late_data_invalidates_them() {
+        // Both processes every 7 minutes over three days, with a slow drift and a restart.
+        let mut scrapes: Vec<(u8, u32, bool, f64, f64)> = (0..(3 * 86_400 / 420))
+            .flat_map(|i| {
+                let secs = i * 420;
+                let wave = (i % 17) as f64 / 17.0;
+                [
+                    (0u8, secs, i == 300, 1.0 + wave, 100.0 + 50.0 * wave),
+                    (1u8, secs + 60, false, 2.0 - wave, 300.0),
+                ]
+            })
+            .collect();
+        scrapes.sort_by_key(|s| (s.0, s.1));
+        let lines = export_of(&scrapes);
+        let l = TestLake::new();
+        let write = |name: &str, part: &[String]| {
+            let f = l.dir.path().join(name);
+            std::fs::write(&f, part.iter().map(|s| format!("{s}\n")).collect::<String>()).expect("write");
+            land_files(&l.lake, &[f.display().to_string()]);
+        };
+        // The late slice: the scrapes of 2026-10-02T03 (one line per scrape, in scrape order).
+        let late_hour = (27 * 3600)..(28 * 3600);
+        let (early, late): (Vec<_>, Vec<_>) = lines.iter().zip(&scrapes).partition(|(_, s)| !late_hour.contains(&s.1));
+        let (early, late): (Vec<String>, Vec<String>) = (
+            early.into_iter().map(|(l, _)| l.clone()).collect(),
+            late.into_iter().map(|(l, _)| l.clone()).collect(),
+        );
+        assert!(!late.is_empty());
+        write("early.jsonl", &early);
+        let specs = detect::spec::load(None).expect("specs");
+        let logics = kubeseen::detect::statistical::rollup_logics(&specs);
+        let compact = || {
+            let (parts, _) = kubeseen::lake::list_parts(&l.lake).expect("parts");
+            let hours: BTreeSet<_> = parts.iter().map(|p| p.partition).collect();
+            kubeseen::detect::statistical::rollups::compact(&l.lake, &logics, &parts, &hours).expect("compact")
+        };
+        let report = compact();
+        assert_eq!(
+            report.days_built,
+            2 * 3,
+            "three dates for each of the two logic shapes: {report:?}"
+        );
+        let at = t("2026-10-04T00:00:00Z");
+        let run = |rollups: bool, slug: &str| {
+            let mut o = opts(AT);
+            o.at = Some(at);
+            o.baseline = Some(Duration::days(3));
+            o.rollups = rollups.then(|| detect::spec::rollup_shape(&specs));
+            detect::run(&l.lake, &spec_of(slug), &o).expect("detect")
+        };
+        let base = |r: &detect::Run| {
+            r.statistical
+                .as_ref()
+                .and_then(|s| s.baseline_table.clone())
+                .expect("baseline")
+        };
+        // Objects read: dates 10-01 and 10-02 whole (a day each; 10-02 without its hour 03 until
+        // the late data lands), 10-03 up to at − 1h in 23 hours; once the late hour lands, 10-02
+        // falls back to 22 hours and reads 03 and 04 (whose counters' lookback reads 03) from
+        // raw points, until compact builds them and the day again.
+        let cases = [
+            (0, (2 + 23, 24 + 23 + 23, 0)),
+            (1, (1 + 22 + 23, 24 + 22 + 23, 2)),
+            (2, (2 + 23, 24 + 24 + 23, 0)),
+        ];
+        for (round, expected) in cases {
+            if round == 1 {
+                write("late.jsonl", &late);
+            }
+            if round == 2 {
+                compact();
+            }
+            for slug in ["process_resource_anomaly", "process_resource_ratio_anomaly"] {
+                let (plain, with) = (run(false, slug), run(true, slug));
+                frame_close(&base(&plain), &base(&with)).unwrap_or_else(|e| panic!("round {round}, {slug}: {e}"));
+                assert_eq!(exes(&plain), exes(&with), "round {round}, {slug}");
+                let s = &with.scanned;
+                assert_eq!(
+                    (s.rollup_objects, s.rollup_hours, s.raw_hours),
+                    expected,
+                    "round {round}, {slug}: {s:?}"
+                );
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 10, .. ProptestConfig::default() })]
         /// The intent baseline read from hourly moment rollups (whole hours) and raw points

@@ -4,15 +4,15 @@
 //! `stdev`, `first`, `last` (and `sum`, `m2` for inline baselines), sorted, plus what was read.
 //! - `--splunk-compat` with a lookup: the weekly table as of its run, read when the lake keeps
 //!   it, else computed from raw points ([`lookup::compute`]) and handed to the report to keep;
-//! - the intent with rollups: whole hours from valid moment rollups (`lake::moments`), every
-//!   other hour (partial at the edges, without a valid rollup, or made stale by late data)
+//! - the intent with rollups: whole days, then whole hours, from valid moment rollups
+//!   (`lake::moments`), every other hour (partial at the edges, without a valid rollup, or made stale by late data)
 //!   from raw points, merged with Chan's formula;
 //! - the intent without rollups (`--no-rollups`): the plain computation over raw points, the
 //!   reference the two others must equal.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use polars::prelude::*;
 
 use super::logic::StatLogic;
@@ -126,7 +126,7 @@ fn corrupt_object(lake_loc: &Location, key: &str, message: String) -> DetectErro
     })
 }
 
-/// The intent's baseline from moment rollups (whole hours with a valid one) and raw points
+/// The intent's baseline from moment rollups (whole days, whole hours with a valid one) and raw points
 /// (the other hours), merged.
 fn from_rollups(
     lake_loc: &Location,
@@ -142,17 +142,42 @@ fn from_rollups(
     for f in files {
         by_hour.entry(f.partition).or_default().push(f);
     }
-    let (mut keys, mut raw_hours, mut wanted) = (Vec::new(), Vec::new(), BTreeSet::new());
+    let sources_of = |p: &HourPartition, fs: &[&PartFile]| {
+        let previous = by_hour.get(&moments::before(p)).cloned().unwrap_or_default();
+        moments::sources_hash(fs, &previous)
+    };
+    // Whole dates inside the baseline whose day rollup names every hour of theirs with data.
+    let mut from_days: BTreeSet<NaiveDate> = BTreeSet::new();
+    let mut day_keys = Vec::new();
+    let dates: BTreeSet<NaiveDate> = by_hour.keys().map(|p| p.date).collect();
+    for date in dates {
+        let start = HourPartition { date, hour: 0 }.start();
+        if start < w.baseline_start || start + Duration::days(1) > w.baseline_end {
+            continue;
+        }
+        let day: Vec<(HourPartition, String)> = by_hour
+            .iter()
+            .filter(|(p, _)| p.date == date)
+            .map(|(p, fs)| (*p, sources_of(p, fs)))
+            .collect();
+        let sources = moments::day_sources(&day);
+        if existing.days.get(&date).is_some_and(|v| v.contains(&sources)) {
+            from_days.insert(date);
+            day_keys.push(moments::day_key(&shape, date, &sources));
+            scanned.rollup_hours += day.len() as u64;
+        }
+    }
+    let (mut keys, mut raw_hours, mut wanted) = (day_keys, Vec::new(), BTreeSet::new());
     for (p, fs) in &by_hour {
         // Hours before the baseline only feed the lookback.
-        if p.start() + Duration::hours(1) <= w.baseline_start {
+        if p.start() + Duration::hours(1) <= w.baseline_start || from_days.contains(&p.date) {
             continue;
         }
         let whole = p.start() >= w.baseline_start && p.start() + Duration::hours(1) <= w.baseline_end;
-        let previous = by_hour.get(&moments::before(p)).cloned().unwrap_or_default();
-        let sources = moments::sources_hash(fs, &previous);
-        if whole && existing.get(p).is_some_and(|v| v.contains(&sources)) {
+        let sources = sources_of(p, fs);
+        if whole && existing.hours.get(p).is_some_and(|v| v.contains(&sources)) {
             keys.push(moments::key(&shape, p, &sources));
+            scanned.rollup_hours += 1;
         } else {
             raw_hours.push(*p);
             wanted.insert(*p);
@@ -163,7 +188,6 @@ fn from_rollups(
         .iter()
         .flat_map(|p| by_hour.get(p).into_iter().flatten().map(|f| (*f).clone()))
         .collect();
-    scanned.rollup_hours = keys.len() as u64;
     scanned.rollup_objects = keys.len() as u64;
     scanned.raw_hours = raw_hours.len() as u64;
     scanned.raw_files = raw_files.len() as u64;

@@ -3,7 +3,7 @@
 //!
 //! In: the lake's part files of the hours to build and of the hour before each (counters'
 //! lookback), the intent logics of the statistical detections loaded. Out: one rollup per hour
-//! and logic shape, built in one pass per day; [`MomentRollups`] is what landing's follow-up
+//! and logic shape, built in one pass per day, and one per day merged from its hours; [`MomentRollups`] is what landing's follow-up
 //! calls for the hours it touched (and the hours after them, whose lookback reads them).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -106,8 +106,9 @@ fn build_hours(
     Ok(())
 }
 
-/// Builds the missing or stale moment rollups of `hours` for each logic; `parts` must hold
-/// every part file of those hours and of the hours before them. One pass per day and logic.
+/// Builds the missing or stale moment rollups of `hours` for each logic, then the day rollup of
+/// every date of `hours` whose hours with data all have a valid rollup; `parts` must hold every
+/// part file of those dates and of the hour before each. One pass per day and logic.
 pub fn compact(
     lake_loc: &Location,
     logics: &[StatLogic],
@@ -118,6 +119,12 @@ pub fn compact(
     for f in parts {
         by_hour.entry(f.partition).or_default().push(f);
     }
+    let sources_of = |p: &HourPartition| {
+        by_hour.get(p).map(|hour| {
+            let previous = by_hour.get(&moments::before(p)).cloned().unwrap_or_default();
+            moments::sources_hash(hour, &previous)
+        })
+    };
     let mut report = MomentsReport::default();
     let mut done = BTreeSet::new();
     for l in logics {
@@ -128,11 +135,9 @@ pub fn compact(
         let existing = moments::list(lake_loc, &shape)?;
         let mut todo: BTreeMap<NaiveDate, Vec<(HourPartition, String)>> = BTreeMap::new();
         for p in hours {
-            let Some(hour) = by_hour.get(p) else { continue };
+            let Some(sources) = sources_of(p) else { continue };
             report.hours += 1;
-            let previous = by_hour.get(&moments::before(p)).cloned().unwrap_or_default();
-            let sources = moments::sources_hash(hour, &previous);
-            if existing.get(p).is_some_and(|v| v.len() == 1 && v[0] == sources) {
+            if existing.hours.get(p).is_some_and(|v| v.len() == 1 && v[0] == sources) {
                 report.up_to_date += 1;
             } else {
                 todo.entry(p.date).or_default().push((*p, sources));
@@ -147,6 +152,28 @@ pub fn compact(
             build_hours(lake_loc, l, &shape, day, &files)?;
             report.built += day.len() as u64;
         }
+        // The days: from every hour of the date with data, each rollup valid (just built, or
+        // listed with its sources).
+        let dates: BTreeSet<NaiveDate> = hours.iter().map(|p| p.date).collect();
+        for date in dates {
+            let day: Vec<(HourPartition, String)> = by_hour
+                .keys()
+                .filter(|p| p.date == date)
+                .filter_map(|p| sources_of(p).map(|s| (*p, s)))
+                .collect();
+            let valid = day
+                .iter()
+                .all(|(p, s)| hours.contains(p) || existing.hours.get(p).is_some_and(|v| v.contains(s)));
+            let current = existing
+                .days
+                .get(&date)
+                .is_some_and(|v| v.len() == 1 && v[0] == moments::day_sources(&day));
+            if day.is_empty() || !valid || current {
+                continue;
+            }
+            moments::build_day(lake_loc, &shape, &l.key, date, &day)?;
+            report.days_built += 1;
+        }
     }
     Ok(report)
 }
@@ -156,7 +183,8 @@ pub fn compact(
 pub struct MomentRollups(pub Vec<StatLogic>);
 
 impl lake::followup::HourlyRollups for MomentRollups {
-    /// Rebuilds the rollups of the hours landing touched and of the hours after them.
+    /// Rebuilds the rollups of the hours landing touched and of the hours after them, and the
+    /// day rollups of their dates.
     fn refresh(&self, lake_loc: &Location, touched: &[HourPartition]) -> Result<u64, MomentsError> {
         if self.0.is_empty() || touched.is_empty() {
             return Ok(0);
@@ -168,10 +196,12 @@ impl lake::followup::HourlyRollups for MomentRollups {
         let (Some(first), Some(last)) = (hours.first(), hours.last()) else {
             return Ok(0);
         };
+        // Whole dates (their day rollups name every hour with data), and the hour before.
+        let day_start = |p: &HourPartition| HourPartition { hour: 0, ..*p }.start();
         let parts = lake::parts_between(
             lake_loc,
-            first.start() - Duration::hours(1),
-            last.start() + Duration::hours(1),
+            day_start(first) - Duration::hours(1),
+            day_start(last) + Duration::days(1),
         )?;
         Ok(compact(lake_loc, &self.0, &parts, &hours)?.built)
     }
