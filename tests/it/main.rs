@@ -17,6 +17,7 @@ mod leftovers;
 mod ocsf;
 mod proxy;
 mod risk;
+mod run_summary;
 mod s3;
 mod security;
 mod statistical;
