@@ -7,7 +7,10 @@
 #
 # Writes OUT_DIR/run-summary.png, OUT_DIR/range-summary.png (full pages, 1400 px wide) and
 # OUT_DIR/lake (the lake they were made from). Env: KUBESEEN (the binary; default
-# target/release/kubeseen under CARGO_TARGET_DIR), BACKFILL_DAYS (default 30), CHROMIUM.
+# target/release/kubeseen under CARGO_TARGET_DIR), BACKFILL_DAYS (default 30), CHROMIUM,
+# BACKFILL_FAMILIES (default new_value: the families whose detections the backfill runs, from
+# `kubeseen schema findings`; the new-value family's single pass makes a month take minutes,
+# the rule and statistical families run every window in full, ~30 s per window on 2 cores).
 # The browser gets a new empty profile, no network services and no sandbox (containers).
 set -euo pipefail
 
@@ -27,7 +30,12 @@ mkdir -p "$out"
 "$bin" generate --out "$out/lake" --format lake --clusters 2 --nodes 3 --processes 12 \
   --days 31 --interval 300s --end "$end" --seed 7 >/dev/null
 run_json="$("$bin" detect --lake "$out/lake" --at "$end" --format json)"
-range_json="$("$bin" backfill --lake "$out/lake" --from "$from" --to "$end" --format json)"
+families="${BACKFILL_FAMILIES:-new_value}"
+chosen=()
+while read -r slug; do chosen+=(--detection "$slug"); done < <(
+  "$bin" schema findings --format json |
+    python3 -c 'import json,sys; f=sys.argv[1].split(","); [print(d["detection"]) for d in json.load(sys.stdin)["findings"] if d["family"] in f]' "$families")
+range_json="$("$bin" backfill --lake "$out/lake" --from "$from" --to "$end" "${chosen[@]}" --format json)"
 page() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]]["html"])' "$1"; }
 run_html="$(page run_summary <<<"$run_json")"
 range_html="$(page range_summary <<<"$range_json")"

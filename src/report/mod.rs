@@ -17,6 +17,7 @@ pub mod html;
 pub mod ocsf;
 pub mod range_summary;
 pub mod run_summary;
+pub mod schema;
 mod statistical;
 mod summary;
 mod suspicious;

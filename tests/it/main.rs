@@ -14,6 +14,7 @@ mod hostile;
 mod land;
 #[cfg(unix)]
 mod leftovers;
+mod notebook;
 mod ocsf;
 mod proxy;
 mod risk;
