@@ -49,7 +49,7 @@ shot() { # html png height
     --screenshot="$2" "file://$1" 2>/dev/null
   rm -rf "$profile"
 }
-shot "$run_html" "$out/run-summary.png" 2600
+shot "$run_html" "$out/run-summary.png" 4400
 shot "$range_html" "$out/range-summary.png" 2000
 echo "run summary:   $run_html"
 echo "range summary: $range_html"

@@ -37,7 +37,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 td.hit{color:var(--hit);font-weight:600}
 td.zero{color:var(--muted)}
 td code,li code{font:12px ui-monospace,'DejaVu Sans Mono',monospace;display:inline-block;max-width:46em;overflow-wrap:anywhere}
-td.t{white-space:nowrap}
+td.t,code.k{white-space:nowrap}
 .scroll{overflow-x:auto}
 .note{color:var(--muted);font-size:12px}
 .warn{color:var(--hit)}
@@ -64,6 +64,9 @@ pub fn card(value: &str, label: &str, hit: bool) -> String {
         text(label)
     )
 }
+
+/// Codes up to this many characters are kept on one line.
+const SHORT: usize = 48;
 
 /// One cell of [`table`].
 pub enum Cell {
@@ -98,6 +101,11 @@ pub fn table(header: &[&str], rows: &[Vec<Cell>]) -> String {
         for c in r {
             let _ = match c {
                 Cell::Text(s) => write!(out, "<td>{}</td>", text(s)),
+                // Short names stay on one line (a cluster name breaks at its hyphens otherwise);
+                // long ones wrap anywhere.
+                Cell::Code(s) if s.chars().count() <= SHORT => {
+                    write!(out, "<td><code class=\"k\">{}</code></td>", text(s))
+                }
                 Cell::Code(s) => write!(out, "<td><code>{}</code></td>", text(s)),
                 Cell::NoWrap(s) => write!(out, "<td class=\"t\">{}</td>", text(s)),
                 Cell::Count(n, findings) => {
@@ -133,7 +141,7 @@ mod tests {
             &table(&["#n", "name"], &[vec![Cell::Count(3, true), Cell::Code("<i>".into())]]),
         );
         assert!(p.contains("<title>a&lt;b</title>"));
-        assert!(p.contains("<td class=\"n hit\">3</td><td><code>&lt;i&gt;</code></td>"));
+        assert!(p.contains("<td class=\"n hit\">3</td><td><code class=\"k\">&lt;i&gt;</code></td>"));
         assert!(!p.contains("<script") && !p.contains("http"));
     }
 }

@@ -328,7 +328,7 @@ fn heatmap_svg(s: &RangeSummary, d: &RangeDetection) -> String {
     let width = left + cw * 24.0 + 8.0;
     let height = top + ch * days.len() as f64 + 6.0;
     let mut o = format!(
-        "<svg role=\"img\" aria-label=\"findings by day and hour\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\"><text x=\"0\" y=\"12\">{} · {} finding(s)</text>",
+        "<svg role=\"img\" aria-label=\"findings by day and hour\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\"><text x=\"0\" y=\"12\">{} · {} finding(s)</text><text x=\"{width}\" y=\"12\" text-anchor=\"end\" class=\"muted\">darkest: {max}</text>",
         html::text(&d.detection),
         d.findings
     );
@@ -398,7 +398,7 @@ pub fn html_page(s: &RangeSummary) -> String {
         .map(|d| {
             vec![
                 Cell::Raw(format!(
-                    "{}<br><code>{}</code>",
+                    "{}<br><code class=\"k\">{}</code>",
                     html::text(&d.name),
                     html::text(&d.detection)
                 )),

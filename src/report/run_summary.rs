@@ -508,7 +508,7 @@ pub fn html_page(s: &RunSummary) -> String {
 }
 
 fn detections_html(s: &RunSummary) -> String {
-    let rows: Vec<Vec<Cell>> = s
+    let mut rows: Vec<Vec<Cell>> = s
         .detections
         .iter()
         .map(|d| {
@@ -518,7 +518,7 @@ fn detections_html(s: &RunSummary) -> String {
             }
             vec![
                 Cell::Raw(format!(
-                    "{}<br><code>{}</code>",
+                    "{}<br><code class=\"k\">{}</code>",
                     html::text(&d.name),
                     html::text(&d.detection)
                 )),
@@ -535,23 +535,34 @@ fn detections_html(s: &RunSummary) -> String {
             ]
         })
         .collect();
+    // The notes column only when a detection has a note.
+    let notes = s
+        .detections
+        .iter()
+        .any(|d| !d.warnings.is_empty() || !d.suppressed_by_rule.is_empty());
+    if !notes {
+        for r in &mut rows {
+            r.pop();
+        }
+    }
+    let mut header = vec![
+        "detection",
+        "family",
+        "window",
+        "#findings",
+        "#suppressed",
+        "skipped entities",
+        "points without key",
+        "last point in window",
+        "#nodes",
+        "#incomplete baseline",
+        "notes",
+    ];
+    if !notes {
+        header.pop();
+    }
     let mut o = String::from("<h2>Detections</h2>\n");
-    o.push_str(&html::table(
-        &[
-            "detection",
-            "family",
-            "window",
-            "#findings",
-            "#suppressed",
-            "skipped entities",
-            "points without key",
-            "last point in window",
-            "#nodes",
-            "#incomplete baseline",
-            "notes",
-        ],
-        &rows,
-    ));
+    o.push_str(&html::table(&header, &rows));
     o
 }
 

@@ -157,7 +157,7 @@ fn detect_writes_one_self_contained_run_summary_with_the_json_counts() {
         let slug = r["detection"].as_str().expect("slug");
         let n = r["findings_count"].as_u64().expect("count");
         total += n;
-        let cells = row_of(&page, &format!("<br><code>{slug}</code></td>"));
+        let cells = row_of(&page, &format!("<br><code class=\"k\">{slug}</code></td>"));
         assert_eq!(cells[3], n.to_string(), "{slug}'s findings: {cells:?}");
         assert_eq!(
             cells[4],
@@ -183,7 +183,7 @@ fn detect_writes_one_self_contained_run_summary_with_the_json_counts() {
         let cells = row_of(
             &page,
             &format!(
-                "<td><code>{}</code></td><td><code>{}</code></td>",
+                "<td><code class=\"k\">{}</code></td><td><code class=\"k\">{}</code></td>",
                 html::text(if c.is_empty() { "-" } else { c }),
                 html::text(if n.is_empty() { "-" } else { n })
             ),
@@ -277,7 +277,7 @@ fn backfill_writes_a_range_summary_with_a_strip_and_heatmaps() {
     assert_eq!(per.len(), all.len(), "every detection has its windows");
     for (slug, (windows, findings)) in &per {
         assert_eq!(*windows, 14, "{slug}: 14 hourly windows");
-        let cells = row_of(&page, &format!("<br><code>{slug}</code></td>"));
+        let cells = row_of(&page, &format!("<br><code class=\"k\">{slug}</code></td>"));
         assert_eq!(
             (cells[1].as_str(), cells[3].as_str()),
             (windows.to_string().as_str(), findings.to_string().as_str()),
