@@ -400,6 +400,7 @@ def bench_scale(scale: Scale, problems: list[str]) -> list[Row]:
     peers["duckdb"].tag = "raw-duckdb"
     rows += [det, *peers.values()]
     rows += rollup_rows(scale, lake, points, lake_mb, det, peers["duckdb"], results["kubeseen"], problems)
+    rows += stat_rows(scale, lake, points, lake_mb, problems)
     return rows
 
 
@@ -713,6 +714,121 @@ def update_readme(kind: str, block: str) -> None:
     with open(README, "w", encoding="utf-8") as fh:
         fh.write(text[:a] + "\n" + block + "\n" + text[b:])
     log(f"README.md: {begin} block regenerated from this run")
+
+
+STAT = "process_resource_anomaly"
+STAT_KEY = ("k8s_cluster_name", "k8s_node_name", "process_executable_name")
+
+
+def stat_norm(f: dict) -> dict:
+    """A #9 finding as both engines can state it: key, anomaly count, first and last anomalous
+    bucket (RFC 3339), the largest z (compared to 6 significant digits: the float sums of the
+    two engines add in different orders)."""
+    def t(v):
+        if isinstance(v, datetime):
+            return fmt_us((v - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1))
+        return fmt_us(int(datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1_000_000)) if isinstance(v, str) else v
+    z = f["top_z"] if "top_z" in f else max((a["z"] for a in f.get("top_anomalies") or []), default=None)
+    return {**{k: f[k] for k in STAT_KEY}, "anomaly_count": int(f["anomaly_count"]),
+            "first_anomaly": t(f["first_anomaly"]), "last_anomaly": t(f["last_anomaly"]),
+            "top_z": None if z is None else float(f"{z:.6g}")}
+
+
+def stat_diff(name: str, ref: list[dict], got: list[dict]) -> str | None:
+    a = sorted((stat_norm(f) for f in ref), key=lambda f: tuple(f[k] for k in STAT_KEY))
+    b = sorted((stat_norm(f) for f in got), key=lambda f: tuple(f[k] for k in STAT_KEY))
+    if a == b:
+        return None
+    only_a = [f for f in a if f not in b][:3]
+    only_b = [f for f in b if f not in a][:3]
+    return f"{STAT} findings differ ({len(a)} kubeseen vs {len(b)} {name}): kubeseen only {only_a}; {name} only {only_b}"
+
+
+def stat_lake_findings(lake: str, at: str) -> list[dict]:
+    """kubeseen's #9 findings of the window ending `at`, read back from the lake's Parquet."""
+    import pyarrow.parquet as pq
+
+    t = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    path = os.path.join(lake, "findings", f"detection={STAT}", f"date={t:%Y-%m-%d}", f"{t:%Y%m%dT%H%M%SZ}-1h.parquet")
+    return pq.read_table(path).to_pylist() if os.path.exists(path) else []
+
+
+def stat_rows(scale, lake, points, lake_mb, problems) -> list:
+    """The statistical family (#9, intent): kubeseen on moment rollups (built by the compact of
+    rollup_rows) and on raw points, next to DuckDB running the whole detection as one plain SQL
+    query over raw points (peer_stat.py); findings compared in every round. Then a backfill of
+    720 windows of #9, its findings read back from the lake and compared with DuckDB's separate
+    runs of 3 sampled windows."""
+    findings_dir = os.path.join(os.path.dirname(lake), "findings")
+    peer = os.path.join(HERE, "peer_stat.py")
+    op = f"detect {STAT} (#9) 1h window, 30d baseline"
+    roll = Row(scale.name, points, lake_mb, "kubeseen", op + ": moment rollups")
+    roll.ratio_to = roll
+    raw = Row(scale.name, points, lake_mb, "kubeseen", op + ": raw points (--no-rollups)")
+    raw.ratio_to = roll
+    duck = Row(scale.name, points, lake_mb, "duckdb (peer_stat.py)", op + ": raw points, one SQL query")
+    duck.ratio_to = roll
+    out = os.path.join(findings_dir, "duckdb-stat.json")
+    found: list[dict] = []
+    mismatched: set[str] = set()
+    for i in range(RUNS):
+        log(f"{scale.name}: detect {STAT} round {i + 1}/{RUNS}")
+        got = {}
+        for row, extra in ((roll, []), (raw, ["--no-rollups"])):
+            s = measure([BIN, "detect", "--lake", lake, "--at", END, "--detection", STAT, "--format", "json", *extra])
+            row.samples.append(s)
+            run0 = json.loads(s.stdout)["runs"][0]
+            got[row.operation] = run0["findings"]
+            row.findings = len(run0["findings"])
+            row.note = "kubeseen timings ms: " + ", ".join(f"{k} {v}" for k, v in run0.get("timings_ms", {}).items())
+        s = measure([sys.executable, peer, "--lake", lake, "--at", END, "--out", out])
+        duck.samples.append(s)
+        duck.query_seconds.append(json.loads(s.stdout.strip().splitlines()[-1])["query_seconds"])
+        peer_found = json.load(open(out))
+        duck.findings = len(peer_found)
+        found = got[roll.operation]
+        for name, other in (("kubeseen --no-rollups", got[raw.operation]), ("duckdb (peer_stat.py)", peer_found)):
+            d = stat_diff(name, found, other)
+            if d:
+                problems.append(f"{scale.name}, {STAT} round {i + 1}: {d}")
+                mismatched.add(name)
+    if not found:
+        problems.append(f"{scale.name}: {STAT} found nothing at {END}: the equality check is vacuous")
+    roll.note += (f"; findings equal to --no-rollups and to DuckDB's in all {RUNS} rounds" if not mismatched
+                  else f"; FINDINGS MISMATCH with {', '.join(sorted(mismatched))}")
+    roll.note += f"; DuckDB / this = {duck.median() / roll.median():.1f}x"
+    duck.note = f"query (median) {statistics.median(duck.query_seconds):.2f}s of the wall"
+    roll.tag, raw.tag, duck.tag = "stat-kubeseen", "stat-raw-kubeseen", "stat-duckdb"
+    rows = [roll, raw, duck]
+
+    end = datetime.fromisoformat(END.replace("Z", "+00:00"))
+    frm = end - timedelta(days=30)
+    back = Row(scale.name, points, lake_mb, "kubeseen", f"backfill {STAT} (#9), 720 hourly windows, moment rollups")
+    back.ratio_to = raw
+    for i in range(RUNS):
+        log(f"{scale.name}: backfill {STAT} {i + 1}/{RUNS}")
+        s = measure([BIN, "backfill", "--lake", lake, "--from", iso(frm), "--to", END, "--detection", STAT, "--format", "json"])
+        back.samples.append(s)
+        doc = json.loads(s.stdout)
+        back.findings = doc["findings"]
+    compared, back_bad = 0, 0
+    for k in (1, 240, 480):
+        at = iso(end - timedelta(hours=k - 1))
+        o = os.path.join(findings_dir, f"duckdb-stat-{at}.json")
+        measure([sys.executable, peer, "--lake", lake, "--at", at, "--out", o])
+        peer_found = json.load(open(o))
+        compared += len(peer_found)
+        d = stat_diff("duckdb (peer_stat.py)", stat_lake_findings(lake, at), peer_found)
+        if d:
+            problems.append(f"{scale.name}: backfill window ending {at}: {d}")
+            back_bad += 1
+    verdict = "equal to" if not back_bad else f"DIFFERENT in {back_bad} from"
+    back.note = (f"{doc['windows']} windows; findings of 3 sampled windows read back from the lake, {verdict} DuckDB's "
+                 f"separate runs ({compared} findings); = {back.median() / raw.median():.2f}x "
+                 f"one raw-point window of kubeseen, {back.median() / duck.median():.2f}x DuckDB's")
+    back.tag = "stat-back-kubeseen"
+    rows.append(back)
+    return rows
 
 
 def cmd_run(args: list[str]) -> None:
