@@ -22,6 +22,7 @@ pub fn run(cli: cli::Cli) -> Result<i32> {
         Command::Compact(a) => cmd::compact::run(a, &store),
         Command::Baseline(a) => cmd::baseline::run(a, &store),
         Command::Risk(a) => cmd::risk::run(a, &store),
+        Command::Schema(a) => cmd::schema::run(a),
     }
 }
 

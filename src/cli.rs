@@ -105,6 +105,39 @@ pub enum Command {
     Risk(RiskArgs),
     /// Build the SPL's weekly lookup baselines (B1–B4) that --splunk-compat reads, as Parquet.
     Baseline(BaselineArgs),
+    /// Print the stable schema of what kubeseen writes: `schema findings` (column, type, meaning).
+    Schema(SchemaArgs),
+}
+
+/// What `kubeseen schema` describes.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SchemaWhat {
+    /// The findings Parquet of every detection.
+    Findings,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SchemaFormat {
+    Table,
+    Json,
+}
+
+/// `kubeseen schema` (see `report::schema`).
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    pub what: SchemaWhat,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SchemaFormat,
+    /// The columns under --splunk-compat (the SPL's keys).
+    #[arg(long)]
+    pub splunk_compat: bool,
+    /// Only these detections (slugs); default: every detection.
+    #[arg(long = "detection")]
+    pub detections: Vec<String>,
+    /// Read detections from this folder instead of the built-in queries/.
+    #[arg(long, env = "KUBESEEN_QUERIES")]
+    pub queries: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

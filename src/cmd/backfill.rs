@@ -14,6 +14,7 @@ use crate::cli::{BackfillArgs, OutputFormat};
 use crate::config::fmt_instant;
 use crate::detect;
 use crate::lake::stale;
+use crate::report::range_summary::{self, RangeInput, RangeSummary};
 use crate::storage::{Location, StoreOptions};
 
 /// The findings of one window of one detection.
@@ -38,6 +39,8 @@ struct Backfilled {
     per_window: Vec<WindowFindings>,
     /// The risk step at every window end of the range (`risk::after_detect`).
     risk: Option<crate::risk::RiskSummary>,
+    /// The range summary's objects (`report::range_summary`) and what writing them cost.
+    range_summary: super::detect::RunSummaryOutputs,
 }
 
 /// The summary of `backfill --stale-only`.
@@ -138,7 +141,9 @@ fn backfill(a: &BackfillArgs, lake: &Location) -> Result<i32> {
     }
     // The risk step at every window end of the range, in one pass (as hourly runs would).
     let risk = super::risk::after_detect(p.lake, &ends, p.opts.splunk_compat, a.common.queries.as_deref())?;
+    let range_summary = write_range_summary(a, &p, ends.len(), &per_window)?;
     let summary = Backfilled {
+        range_summary,
         risk,
         from: fmt_instant(from),
         to: fmt_instant(to),
@@ -159,26 +164,58 @@ fn backfill(a: &BackfillArgs, lake: &Location) -> Result<i32> {
     };
     match a.common.format {
         OutputFormat::Json => super::print_sorted_json(&summary)?,
-        OutputFormat::Ocsf | OutputFormat::Table => {
-            for w in summary.per_window.iter().filter(|w| w.findings > 0) {
-                println!(
-                    "{} {} {} finding(s)",
-                    w.window_end,
-                    crate::text::Escaped(&w.detection),
-                    w.findings
-                );
-            }
-            println!(
-                "backfilled {} windows in {:.1}s: {total} findings",
-                ends.len(),
-                started.elapsed().as_secs_f64()
-            );
-            if let Some(r) = &summary.risk {
-                print!("{}", crate::risk::table(r));
-            }
-        }
+        OutputFormat::Ocsf | OutputFormat::Table => print_table(&summary),
     }
     Ok(findings_exit(a.common.fail_on_findings, total))
+}
+
+/// The table output: the windows with findings, the totals, the risk table, the page.
+fn print_table(summary: &Backfilled) {
+    for w in summary.per_window.iter().filter(|w| w.findings > 0) {
+        println!(
+            "{} {} {} finding(s)",
+            w.window_end,
+            crate::text::Escaped(&w.detection),
+            w.findings
+        );
+    }
+    println!(
+        "backfilled {} windows in {:.1}s: {} findings",
+        summary.windows, summary.elapsed_seconds, summary.findings
+    );
+    if let Some(r) = &summary.risk {
+        print!("{}", crate::risk::table(r));
+    }
+    println!(
+        "range summary: {}",
+        crate::text::Escaped(&summary.range_summary.written.html)
+    );
+}
+
+/// Writes the range summary of the windows written (`per_window`: end, slug, findings).
+fn write_range_summary(
+    a: &BackfillArgs,
+    p: &Prepared,
+    windows: usize,
+    per_window: &[(DateTime<Utc>, String, u64)],
+) -> Result<super::detect::RunSummaryOutputs> {
+    let t = Instant::now();
+    let input = RangeInput {
+        from: a.from,
+        to: a.to,
+        every: &a.every.text,
+        windows,
+        splunk_compat: p.opts.splunk_compat,
+        detections: p.specs.iter().map(|s| (s.slug.clone(), s.name.clone())).collect(),
+        cells: per_window.to_vec(),
+    };
+    let mut s = RangeSummary::of(p.lake, input);
+    let subset = (!a.common.detections.is_empty()).then_some(a.common.detections.as_slice());
+    range_summary::write(p.lake, &mut s, subset)?;
+    Ok(super::detect::RunSummaryOutputs {
+        written: s.outputs,
+        write_ms: t.elapsed().as_secs_f64() * 1000.0,
+    })
 }
 
 /// A progress bar on a terminal for the table output.

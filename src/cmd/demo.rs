@@ -141,6 +141,9 @@ fn run_locked(a: &DemoArgs, lake: &Location, store: &StoreOptions) -> Result<i32
     if let Some(o) = &risk.outputs {
         println!("incidents: {}", Escaped(&o.report_md));
     }
+    if let Some(o) = super::detect::write_run_summary(&p, &[], false, &summaries, Some(&risk))? {
+        println!("run summary: {}", Escaped(&o.written.html));
+    }
     println!("lake:     {}", Escaped(&lake_dir.display().to_string()));
     println!("done in {:.1}s", started.elapsed().as_secs_f64());
     ok?;

@@ -11,6 +11,7 @@ use super::findings_exit;
 use crate::cli::{DetectArgs, DetectCommon, OutputFormat};
 use crate::detect::{self, allowlist::Allowlist, spec::Spec, DetectOptions};
 use crate::lake::stale::{self, StaleWindow};
+use crate::report::run_summary::{self, RunKind, RunSummary, RunSummaryWritten};
 use crate::report::{self, Summary};
 use crate::storage::{Location, StoreOptions};
 use crate::text::Escaped;
@@ -116,12 +117,46 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// The `detect --format json` output: `{"runs": [summary, …], "risk": …}`.
+/// The `detect --format json` output: `{"runs": [summary, …], "risk": …, "run_summary": …}`.
 #[derive(serde::Serialize)]
 struct Runs<'a> {
     runs: &'a [Summary],
     /// The risk step's evaluation, `null` when nothing ran.
     risk: Option<&'a crate::risk::RiskSummary>,
+    /// Where the run summary went (`null` when no window ran) and what writing it cost.
+    run_summary: Option<RunSummaryOutputs>,
+}
+
+/// The run summary's objects and the milliseconds its three objects took to build and write.
+#[derive(serde::Serialize)]
+pub struct RunSummaryOutputs {
+    #[serde(flatten)]
+    pub written: RunSummaryWritten,
+    pub write_ms: f64,
+}
+
+/// Writes the run summary of `summaries` (every detection the run ran) and the risk step's
+/// incidents; `chosen`: the `--detection`s asked for (none: all). `None` when no window ran.
+pub fn write_run_summary(
+    p: &Prepared,
+    chosen: &[String],
+    stale: bool,
+    summaries: &[Summary],
+    risk: Option<&crate::risk::RiskSummary>,
+) -> Result<Option<RunSummaryOutputs>> {
+    let t = Instant::now();
+    let kind = RunKind {
+        stale,
+        subset: (!chosen.is_empty()).then(|| chosen.to_vec()),
+        splunk_compat: p.opts.splunk_compat,
+    };
+    let incidents = risk.map(|r| r.incident_lines()).unwrap_or_default();
+    let mut s = RunSummary::of(p.lake, summaries.to_vec(), incidents, &kind);
+    let written = run_summary::write(p.lake, &mut s, &kind)?;
+    Ok(written.map(|()| RunSummaryOutputs {
+        written: s.outputs,
+        write_ms: t.elapsed().as_secs_f64() * 1000.0,
+    }))
 }
 
 /// The risk step after detection runs: the 24 h risk of every object at each window end the
@@ -150,10 +185,12 @@ fn detect(a: &DetectArgs, lake: &Location) -> Result<i32> {
     let summaries = if a.stale { p.rerun_stale(None)? } else { p.window(a.at)? };
     let total: u64 = summaries.iter().map(|s| s.findings_count as u64).sum();
     let risk = risk_step(&p, &a.common, &summaries)?;
+    let run_summary = write_run_summary(&p, &a.common.detections, a.stale, &summaries, risk.as_ref())?;
     match a.common.format {
         OutputFormat::Json => super::print_sorted_json(&Runs {
             runs: &summaries,
             risk: risk.as_ref(),
+            run_summary,
         })?,
         OutputFormat::Ocsf => {
             let records: Vec<serde_json::Value> = summaries.iter().flat_map(|s| s.ocsf.iter().cloned()).collect();
@@ -163,6 +200,9 @@ fn detect(a: &DetectArgs, lake: &Location) -> Result<i32> {
             print_table(&summaries);
             if let Some(r) = &risk {
                 print!("{}", crate::risk::table(r));
+            }
+            if let Some(o) = &run_summary {
+                println!("run summary: {}", Escaped(&o.written.html));
             }
         }
     }

@@ -14,6 +14,7 @@ pub mod detect;
 pub mod generate;
 pub mod land;
 pub mod risk;
+pub mod schema;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};

@@ -3,6 +3,8 @@
 //! ```text
 //! findings/detection=<slug>/date=<window start date>/<stem>.parquet
 //! reports/detect/detection=<slug>/date=<window start date>/<stem>.{json,md}
+//! reports/runs/date=<date of the earliest window start>/<run stem>.{json,md,html}
+//! reports/backfill/<from as %Y%m%dT%H%M%SZ>--<to>-<every>[-splunk][-d<hash>].{json,md,html}
 //! _kubeseen/stale/<slug>.json
 //! lookups/<name>/<run>.parquet
 //! ocsf/jsonl/detection=<slug>/date=<window start date>/<stem>.jsonl
@@ -75,6 +77,59 @@ pub fn report(slug: &str, date: &str, stem: &str, ext: &str) -> String {
     format!("{}/{stem}.{ext}", reports_folder(slug, date))
 }
 
+/// The summary of one `detect` run over every detection it ran:
+/// `reports/runs/date=<date>/<run stem>.<ext>` (`ext`: `json`, `md` or `html`).
+pub fn run_report(date: &str, run_stem: &str, ext: &str) -> String {
+    format!("{REPORTS}/runs/date={date}/{run_stem}.{ext}")
+}
+
+/// The stem of a run's summary: the window stem (latest window end, `-splunk`), then `-stale`
+/// for a re-run of stale windows, then `-d<8 hex of the xxh3 of the slugs>` when only some
+/// detections ran (`--detection`), so runs of other detection sets never replace it.
+pub fn run_stem(end: DateTime<Utc>, splunk_compat: bool, stale: bool, subset: Option<&[String]>) -> String {
+    let mut s = format!(
+        "{}{}",
+        end.format("%Y%m%dT%H%M%SZ"),
+        if splunk_compat { "-splunk" } else { "" }
+    );
+    if stale {
+        s.push_str("-stale");
+    }
+    if let Some(slugs) = subset {
+        let mut v = slugs.to_vec();
+        v.sort();
+        v.dedup();
+        s.push_str(&format!(
+            "-d{:08x}",
+            xxhash_rust::xxh3::xxh3_64(v.join(",").as_bytes()) as u32
+        ));
+    }
+    s
+}
+
+/// The summary of one `backfill` over its range: `reports/backfill/<range stem>.<ext>`.
+pub fn backfill_report(range_stem: &str, ext: &str) -> String {
+    format!("{REPORTS}/backfill/{range_stem}.{ext}")
+}
+
+/// The stem of a backfill's summary: `<from>--<to>-<every>[-splunk][-d<hash>]` (instants as
+/// `%Y%m%dT%H%M%SZ`, the rest as in [`run_stem`]).
+pub fn backfill_stem(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    every: &str,
+    splunk_compat: bool,
+    subset: Option<&[String]>,
+) -> String {
+    let tail = run_stem(to, splunk_compat, false, subset);
+    let tail = tail.split_once('Z').map_or("", |(_, rest)| rest);
+    format!(
+        "{}--{}-{every}{tail}",
+        from.format("%Y%m%dT%H%M%SZ"),
+        to.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
 /// A chart of one finding, beside its window's report: `<stem>-<first 16 hex of the uid>.svg`
 /// (the file name alone, relative to the report's folder).
 pub fn chart_file(stem: &str, finding_uid: &str) -> String {
@@ -136,6 +191,26 @@ mod tests {
         assert_eq!(crate::config::fmt_instant(w.window_end), "2026-11-23T15:00:00Z");
         assert!(parse_stem("garbage").is_none());
         assert_eq!(stem(w.window_end, "1h", true), "20261123T150000Z-1h-splunk");
+    }
+
+    #[test]
+    fn run_and_backfill_report_keys_name_the_window_mode_and_detection_set() {
+        let end = crate::config::parse_instant("2026-11-20T12:00:00Z").expect("instant");
+        let from = crate::config::parse_instant("2026-10-21T00:00:00Z").expect("instant");
+        assert_eq!(run_stem(end, false, false, None), "20261120T120000Z");
+        assert_eq!(run_stem(end, true, true, None), "20261120T120000Z-splunk-stale");
+        let ab = run_stem(end, false, false, Some(&["b".into(), "a".into()]));
+        assert_eq!(ab, run_stem(end, false, false, Some(&["a".into(), "b".into()])));
+        assert_ne!(ab, run_stem(end, false, false, Some(&["a".into()])));
+        assert!(ab.starts_with("20261120T120000Z-d") && ab.len() == "20261120T120000Z-d".len() + 8);
+        assert_eq!(
+            run_report("2026-11-20", "20261120T120000Z", "html"),
+            "reports/runs/date=2026-11-20/20261120T120000Z.html"
+        );
+        assert_eq!(
+            backfill_report(&backfill_stem(from, end, "1h", true, None), "md"),
+            "reports/backfill/20261021T000000Z--20261120T120000Z-1h-splunk.md"
+        );
     }
 
     #[test]

@@ -5,14 +5,19 @@
 //! (`findings/detection=<slug>/date=<window start date>/<window end>-<window>[-splunk].parquet`
 //! and `reports/detect/detection=<slug>/date=<…>/<same stem>.{json,md}`), the findings as OCSF
 //! Detection Findings ([`ocsf`]: `ocsf/jsonl/…` and Security Lake Parquet `ocsf/ext/kubeseen/…`)
-//! and the [`Summary`].
+//! and the [`Summary`]. Over a whole run, [`run_summary`] writes one report of every
+//! detection it ran (`reports/runs/…{json,md,html}`, the HTML page self-contained: [`html`]).
 //! Invariants: one findings object per (detection, window, mode), written in one `put`, so a
 //! re-run replaces it and never duplicates it; an empty result is written too (it replaces an
 //! older non-empty one); the report is written after the findings, so a report never names
 //! findings that are not there. JSON outputs list every object's keys sorted ([`sorted_json`]).
 
 pub mod chart;
+pub mod html;
 pub mod ocsf;
+pub mod range_summary;
+pub mod run_summary;
+pub mod schema;
 mod statistical;
 mod summary;
 mod suspicious;

@@ -141,7 +141,7 @@ fn title(c: &str) -> String {
 
 /// The findings of a summary as a grid of text cells, header first: the key columns, then the
 /// family's evidence.
-fn grid(s: &Summary) -> Vec<Vec<String>> {
+pub(super) fn grid(s: &Summary) -> Vec<Vec<String>> {
     let rows = &s.findings;
     let rule = s.family == "rule";
     let statistical = s.family == "statistical";

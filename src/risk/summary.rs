@@ -142,6 +142,24 @@ impl RiskSummary {
         }
     }
 
+    /// The incidents as the run summary lists them (`report::run_summary`).
+    pub fn incident_lines(&self) -> Vec<crate::report::run_summary::IncidentLine> {
+        self.incidents
+            .iter()
+            .map(|i| crate::report::run_summary::IncidentLine {
+                incident_uid: i.incident_uid.clone(),
+                window_end: i.window_end.clone(),
+                risk_object: i.risk.risk_object.clone(),
+                risk_object_type: i.risk.risk_object_type.clone(),
+                k8s_cluster_name: i.risk.k8s_cluster_name.clone(),
+                total_score: i.risk.total_score,
+                finding_count: i.risk.finding_count,
+                detections: i.risk.detections.clone(),
+                rules: i.risk.rules.clone(),
+            })
+            .collect()
+    }
+
     /// A series of summaries (ascending instants) as one: every instant's incidents and
     /// repeats; per-object totals belong to one instant and stay in each instant's report.
     pub fn series(all: Vec<RiskSummary>) -> Option<RiskSummary> {

@@ -226,6 +226,7 @@ pub fn assert_golden(run: &detect::Run) {
     if blessing() {
         std::fs::write(&path, &got).expect("bless");
     }
+    assert_schema(run);
     let want = std::fs::read_to_string(&path).expect("golden file (bless with UPDATE_GOLDEN=1)");
     let mut want_rows: Vec<&str> = want.lines().collect();
     want_rows.sort();
@@ -233,6 +234,31 @@ pub fn assert_golden(run: &detect::Run) {
         got.lines().collect::<Vec<_>>(),
         want_rows,
         "findings differ from {name} (UPDATE_GOLDEN=1 to bless)"
+    );
+}
+
+/// The columns `kubeseen schema findings` prints for the run's detection and mode (from a run
+/// without rows) are the columns and types this run (with rows) has, each with a meaning.
+pub fn assert_schema(run: &detect::Run) {
+    use kubeseen::report::schema;
+    let printed = schema::findings(std::slice::from_ref(&run.spec), run.splunk_compat).expect("schema");
+    let written = schema::columns_of(&run.findings);
+    assert_eq!(
+        printed[0].columns,
+        written,
+        "{}{}: `kubeseen schema findings` differs from the columns written",
+        run.spec.slug,
+        if run.splunk_compat { " (splunk-compat)" } else { "" }
+    );
+    let undocumented: Vec<&str> = written
+        .iter()
+        .filter(|c| c.meaning.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "{}: findings columns without a meaning in report::schema::meaning: {undocumented:?}",
+        run.spec.slug
     );
 }
 

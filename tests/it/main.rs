@@ -14,9 +14,11 @@ mod hostile;
 mod land;
 #[cfg(unix)]
 mod leftovers;
+mod notebook;
 mod ocsf;
 mod proxy;
 mod risk;
+mod run_summary;
 mod s3;
 mod security;
 mod statistical;
