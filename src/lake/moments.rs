@@ -18,8 +18,6 @@
 //!   M2 = Σ(M2ᵢ + nᵢ(meanᵢ − mean)²) — which equals the moments over all the hours' values up
 //!   to floating-point rounding (a property test checks it against raw points).
 
-use std::collections::BTreeMap;
-
 use chrono::{Duration, NaiveDate};
 use polars::prelude::*;
 
@@ -60,12 +58,9 @@ pub fn sources_hash(hour: &[&PartFile], previous: &[&PartFile]) -> String {
     format!("m{}", super::rollup::sources_hash(&all))
 }
 
-/// The existing moment rollups of a shape: the sources of each hour's and each day's.
-#[derive(Debug, Default)]
-pub struct Listing {
-    pub hours: BTreeMap<HourPartition, Vec<String>>,
-    pub days: BTreeMap<NaiveDate, Vec<String>>,
-}
+/// The existing moment rollups of a shape: the sources of each hour's and each day's (the
+/// presence rollups' layout and listing).
+pub use super::rollup::Listing;
 
 /// The rollup of the whole day `date`, built from the hours (with their sources) of `sources`.
 pub fn day_key(shape: &str, date: NaiveDate, sources: &str) -> String {
@@ -83,30 +78,7 @@ pub fn day_sources(hours: &[(HourPartition, String)]) -> String {
 
 /// Lists every moment rollup of a shape (one LIST).
 pub fn list(lake: &Location, shape: &str) -> Result<Listing, StorageError> {
-    let prefix = prefix(shape);
-    let mut out = Listing::default();
-    for (k, _) in lake.list(&prefix)? {
-        let rest = k.strip_prefix(&prefix).unwrap_or(&k).trim_start_matches('/');
-        match rest.split('/').collect::<Vec<_>>().as_slice() {
-            [d, h, file] => {
-                if let (Some(p), Some(stem)) = (HourPartition::parse(d, h), file.strip_suffix(".parquet")) {
-                    out.hours.entry(p).or_default().push(stem.to_string());
-                }
-            }
-            [d, file] => {
-                let date = d
-                    .strip_prefix("date=")
-                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-                if let (Some(date), Some(stem)) =
-                    (date, file.strip_prefix("day-").and_then(|f| f.strip_suffix(".parquet")))
-                {
-                    out.days.entry(date).or_default().push(stem.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
+    super::rollup::list_under(lake, &prefix(shape))
 }
 
 /// Writes the rollup of an hour and removes that hour's rollups of other sources (after the

@@ -108,10 +108,15 @@ pub struct Listing {
 
 /// Lists every rollup of `shape` (one LIST over its prefix).
 pub fn list(lake: &Location, shape: &RollupShape) -> Result<Listing, StorageError> {
+    list_under(lake, &shape.prefix())
+}
+
+/// Lists the rollups under `prefix` laid out as `date=/hour=/<sources>.parquet` (hours) and
+/// `date=/day-<sources>.parquet` (days): the presence rollups' and the moment rollups' layout.
+pub(super) fn list_under(lake: &Location, prefix: &str) -> Result<Listing, StorageError> {
     let mut out = Listing::default();
-    let prefix = shape.prefix();
-    for (key, _) in lake.list(&prefix)? {
-        let rest = key.strip_prefix(&prefix).unwrap_or(&key).trim_start_matches('/');
+    for (key, _) in lake.list(prefix)? {
+        let rest = key.strip_prefix(prefix).unwrap_or(&key).trim_start_matches('/');
         let segs: Vec<&str> = rest.split('/').collect();
         match segs.as_slice() {
             [d, h, file] => {
