@@ -38,6 +38,8 @@ import time
 import tomllib
 from datetime import datetime, timedelta, timezone
 
+from peers import fmt_us, parse_instant  # the same instant parsing and printing as the other peers
+
 T0 = time.perf_counter()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -68,19 +70,6 @@ def load_spec() -> dict:
         "lookback": duration(st["lookback"]),
         "metrics": [(m["name"], m["metric"], m["kind"]) for m in st["metrics"]],
     }
-
-
-def parse_instant(s: str) -> datetime:
-    t = datetime.fromisoformat(s.strip().replace("Z", "+00:00"))
-    if t.tzinfo is None:
-        raise SystemExit(f"--at {s!r}: an RFC 3339 time with a zone is required")
-    return t.astimezone(timezone.utc)
-
-
-def fmt_us(us: int) -> str:
-    secs, frac = divmod(us, 1_000_000)
-    base = datetime.fromtimestamp(secs, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return base + ("Z" if frac == 0 else f".{frac // 1000:03d}Z" if frac % 1000 == 0 else f".{frac:06d}Z")
 
 
 def us(t: datetime) -> int:
